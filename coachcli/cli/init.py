@@ -1,0 +1,38 @@
+"""coach init: create or upgrade the database, optionally with sample data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coachcli.cli.context import settings, unit_of_work
+from coachcli.cli.output import FormatOption, View, emit, say
+
+
+def init(
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Fill a new database with a realistic sample team, then show its plans.")
+    ] = False,
+    format: FormatOption = None,
+) -> None:
+    """Create the database (or upgrade its schema)."""
+    from coachcli.db.engine import database_url, sqlite_file
+
+    with unit_of_work(write=True, create=True) as db:
+        if sample:
+            from coachcli.services.sample import load_sample
+
+            load_sample(db)
+    location = sqlite_file(database_url(settings.database)) or database_url(settings.database)
+    say(f"Database ready: {location}")
+    if sample:
+        from coachcli.cli.plan import PLAN_COLUMNS
+        from coachcli.services.people import find_user
+        from coachcli.services.plans import list_plans
+        from coachcli.services.sample import SAMPLE_ADMIN
+
+        with unit_of_work(write=False) as db:
+            records = list_plans(db, find_user(db, SAMPLE_ADMIN), state="all")
+        emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS))
+        say(f"Try: coach --as {SAMPLE_ADMIN} plan show {records[-1]['id']}")

@@ -1,0 +1,209 @@
+"""The one output path: every command that prints records comes through here.
+
+A Rich table on a terminal; TSV, untruncated and uncoloured, when stdout is a
+pipe; or whatever `--format/-o` asks for.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    tsv = "tsv"
+
+
+FormatOption = Annotated[
+    Optional[OutputFormat],
+    typer.Option(
+        "--format",
+        "-o",
+        case_sensitive=False,
+        help="table, json, csv or tsv [default: table on a terminal, tsv when piped]",
+        show_default=False,
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
+
+Columns = Sequence[tuple[str, str]]
+"""(record key, table header) pairs: what a table shows of each record."""
+
+
+@dataclass
+class Section:
+    """A titled list of records shown under a single record, as a table."""
+
+    title: str
+    records: list[dict]
+    columns: Columns
+
+
+@dataclass
+class View:
+    title: str | None = None
+    columns: Columns | None = None
+    sections: list[Section] = field(default_factory=list)
+
+
+def resolve(format: OutputFormat | None) -> OutputFormat:
+    if format is not None:
+        return format
+    return OutputFormat.table if sys.stdout.isatty() else OutputFormat.tsv
+
+
+def emit(data: dict | list[dict], format: OutputFormat | None, view: View | None = None) -> None:
+    """Print one record (a dict) or a list of records."""
+    view = view or View()
+    chosen = resolve(format)
+    if chosen is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, default=_json_value, ensure_ascii=False, indent=2) + "\n")
+    elif chosen is OutputFormat.table:
+        _table(data, view)
+    else:
+        _delimited([data] if isinstance(data, dict) else data, chosen)
+
+
+def emit_id(record_id: int) -> None:
+    sys.stdout.write(f"{record_id}\n")
+
+
+def say(message: str) -> None:
+    """A line for the person at the terminal, kept off stdout so pipes stay clean."""
+    sys.stderr.write(message + "\n")
+
+
+def _display_zone():
+    from zoneinfo import ZoneInfo
+
+    from coachcli.parse import default_timezone_name
+
+    return ZoneInfo(default_timezone_name())
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(_display_zone()).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _plain(value: Any) -> str:
+    """A cell for CSV/TSV: scripts get ISO dates, ';'-joined lists, JSON objects."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return _json_value(value)
+    if isinstance(value, list):
+        return ";".join(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    return str(value)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(cell: str) -> str:
+    """OWASP CSV injection: a spreadsheet would run a cell starting like a
+    formula, so prefix it with a quote — unless it is just a number."""
+    if not cell.startswith(_FORMULA_STARTS):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
+
+
+def _delimited(records: list[dict], chosen: OutputFormat) -> None:
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(record))
+    if chosen is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        cell = lambda value: defuse_formula(_plain(value))  # noqa: E731
+    else:
+        writer = csv.writer(sys.stdout, dialect="excel-tab", lineterminator="\n")
+        cell = _plain
+    writer.writerow(list(keys))
+    for record in records:
+        writer.writerow([cell(record.get(key)) for key in keys])
+
+
+def _human(value: Any) -> str:
+    """A cell for a person: local times to the minute, lists comma-joined."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(_display_zone()).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, list):
+        return ", ".join(_human(item) for item in value)
+    if isinstance(value, dict):
+        return "\n".join(f"{key}: {_human(item)}" for key, item in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _plain(value)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _list_table(records: list[dict], columns: Columns, title: str | None):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for record in records:
+        table.add_row(*(_escape(_human(record.get(key))) for key, _ in columns))
+    return table
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _table(data: dict | list[dict], view: View) -> None:
+    console = _console()
+    if isinstance(data, list):
+        columns = view.columns or [(key, key) for key in (data[0] if data else {})]
+        if not data:
+            say(f"No {view.title.lower() if view.title else 'records'}.")
+            return
+        console.print(_list_table(data, columns, view.title))
+        return
+    from rich.table import Table
+
+    record_table = Table(title=view.title, title_justify="left", show_header=False, box=None)
+    record_table.add_column(style="bold")
+    record_table.add_column(overflow="fold")
+    shown = view.columns or [(key, key.replace("_", " ").capitalize()) for key in data]
+    for key, header in shown:
+        record_table.add_row(header, _escape(_human(data.get(key))))
+    console.print(record_table)
+    for section in view.sections:
+        console.print()
+        if section.records:
+            console.print(_list_table(section.records, section.columns, section.title))
+        else:
+            console.print(f"{section.title}: none")

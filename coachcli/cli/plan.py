@@ -1,0 +1,136 @@
+"""coach plan: performance plans (P1–P12). There is no delete: plans are permanent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, resolve, say, OutputFormat
+from coachcli.cli.session import SESSION_COLUMNS, session_view, show_session
+
+app = typer.Typer(help="Performance plans: a purpose, one form, a series of sessions.", no_args_is_help=True)
+
+PLAN_COLUMNS = [
+    ("id", "ID"),
+    ("agent", "Agent"),
+    ("form", "Form"),
+    ("purpose", "Purpose"),
+    ("state", "State"),
+    ("coach", "Coach"),
+    ("current_session_id", "Current session"),
+    ("session_ids", "Sessions"),
+]
+PLAN_FIELDS = [
+    ("id", "ID"),
+    ("purpose", "Purpose"),
+    ("form", "Form"),
+    ("agent", "Agent"),
+    ("state", "State"),
+    ("coach", "Opened by"),
+    ("created_at", "Opened at"),
+    ("closed_by", "Closed by"),
+    ("closed_at", "Closed at"),
+    ("close_reason", "Close reason"),
+    ("current_session_id", "Current session"),
+]
+PlanId = Annotated[int, typer.Argument(help="Plan id.", show_default=False)]
+
+
+def _plan_view(sections: list[Section] | None = None) -> View:
+    return View(title="Performance Plan", columns=PLAN_FIELDS, sections=sections or [])
+
+
+def _offer_to_fill(session_id: int, format, quiet: bool) -> None:
+    """On a terminal, go straight to the coaching form, as the plan page does."""
+    from coachcli.cli.inputs import interactive
+
+    if quiet or not interactive() or resolve(format) is not OutputFormat.table:
+        return
+    if typer.confirm(f"Fill session {session_id} now?", default=True, err=True):
+        from coachcli.cli.session import save_answers
+
+        save_answers(session_id, coached=False, pairs=None, answers_source=None, notes=None, format=format)
+
+
+@app.command("add")
+def add(
+    agent: Annotated[str, typer.Option("--agent", help="The agent the plan is for.")],
+    form: Annotated[str, typer.Option("--form", help="The coaching form every session of the plan uses.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="What the agent should achieve.")],
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Open a plan and its first session (a draft), in one step."""
+    from coachcli.services import plans
+
+    with unit_of_work(write=True) as db:
+        plan, session = plans.add_plan(db, acting_user(db), agent, form, purpose)
+        record = plans.plan_record(db, plan.id)
+    if quiet:
+        emit_id(plan.id)
+        return
+    emit(record, format, _plan_view())
+    say(f"Plan {plan.id} opened with its first session {session.id} (draft).")
+    _offer_to_fill(session.id, format, quiet)
+
+
+@app.command("list")
+def list_(
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent's plans.")] = None,
+    state: Annotated[str, typer.Option("--state", help="active, closed or all.")] = "active",
+    format: FormatOption = None,
+) -> None:
+    """List performance plans within your scope."""
+    from coachcli.services import plans
+
+    with unit_of_work(write=False) as db:
+        records = plans.list_plans(db, acting_user(db), agent=agent, state=state)
+    emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS))
+
+
+@app.command("show")
+def show(plan_id: PlanId, format: FormatOption = None) -> None:
+    """Show a plan: purpose, form, agent, state, the current session and the five most recent others."""
+    from coachcli.services import plans
+
+    with unit_of_work(write=False) as db:
+        record, current, recent = plans.plan_overview(db, acting_user(db), plan_id)
+    record = {**record, "current_session": current, "recent_sessions": recent}
+    sections = [
+        Section("Current session", [current] if current else [], SESSION_COLUMNS),
+        Section("Recent sessions (open one with `coach session show ID`)", recent, SESSION_COLUMNS),
+    ]
+    emit(record, format, _plan_view(sections))
+
+
+@app.command("edit")
+def edit(plan_id: PlanId, format: FormatOption = None, quiet: QuietOption = False) -> None:
+    """Open the plan's draft session, or start a new blank one in the plan."""
+    from coachcli.services import plans
+
+    with unit_of_work(write=True) as db:
+        session, created = plans.edit_plan(db, acting_user(db), plan_id)
+        record, spec = session_view(db, session)
+    if quiet:
+        emit_id(session.id)
+        return
+    say(f"{'New' if created else 'Open'} session {session.id} in plan {plan_id}.")
+    show_session(record, spec, format)
+    _offer_to_fill(session.id, format, quiet)
+
+
+@app.command("close")
+def close(
+    plan_id: PlanId,
+    reason: Annotated[str, typer.Option("--reason", help="Specific reason: the official record of why the plan ended.")],
+    format: FormatOption = None,
+) -> None:
+    """Close a plan with a written reason (refused while a session is still open)."""
+    from coachcli.services import plans
+
+    with unit_of_work(write=True) as db:
+        plan = plans.close_plan(db, acting_user(db), plan_id, reason)
+        record = plans.plan_record(db, plan.id)
+    emit(record, format, _plan_view())

@@ -1,0 +1,221 @@
+"""coach session: coaching sessions, from request to coached."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, say
+
+app = typer.Typer(help="Coaching sessions: new, save, coach, autofill, coach again.", no_args_is_help=True)
+
+SESSION_COLUMNS = [
+    ("id", "ID"),
+    ("title", "Title"),
+    ("agent", "Agent"),
+    ("coach", "Coach"),
+    ("form", "Form"),
+    ("plan_id", "Plan"),
+    ("state", "State"),
+    ("date", "Date"),
+    ("minigoal_id", "Goal"),
+]
+SESSION_FIELDS = [
+    ("id", "ID"),
+    ("title", "Title"),
+    ("state", "State"),
+    ("agent", "Agent"),
+    ("coach", "Coach"),
+    ("form", "Form"),
+    ("plan_id", "Plan"),
+    ("date", "Date"),
+    ("start", "Start"),
+    ("timezone", "Time zone"),
+    ("duration_minutes", "Duration (min)"),
+    ("meeting_link", "Meeting link"),
+    ("path", "Path"),
+    ("kpi", "KPI metric"),
+    ("target", "Target"),
+    ("target_date", "Target date"),
+    ("minigoal_id", "Goal"),
+    ("notes", "Notes"),
+    ("coached_at", "Coached at"),
+]
+ANSWER_COLUMNS = [("label", "Field"), ("answer", "Answer")]
+
+SessionId = Annotated[int, typer.Argument(help="Session id.", show_default=False)]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="KEY=VALUE answer for a form field; repeatable.", show_default=False),
+]
+AnswersOption = Annotated[
+    Optional[str],
+    typer.Option("--answers", help="JSON object of answers, from a file or - for stdin.", show_default=False),
+]
+NotesOption = Annotated[Optional[str], typer.Option("--notes", help="Replace the session notes.", show_default=False)]
+
+
+def show_session(record: dict, spec, format) -> None:
+    """A session, headed Performance Plan when it belongs to one (P3)."""
+    title = "Performance Plan" if record["plan_id"] else "Coaching Session"
+    answers = []
+    if spec is not None:
+        from coachcli.forms import format_answer
+
+        answers = [
+            {"key": field.key, "label": field.label, "answer": format_answer(field, record["answers"].get(field.key))}
+            for field in spec.fields
+        ]
+    emit(record, format, View(title=title, columns=SESSION_FIELDS, sections=[Section("Answers", answers, ANSWER_COLUMNS)] if spec else []))
+
+
+def session_view(db, session) -> tuple[dict, object]:
+    """The session's record and its form, read inside the command's transaction."""
+    from coachcli.services.sessions import session_form, session_record
+
+    return session_record(db, session.id), session_form(db, session)
+
+
+def show_created(view: tuple[dict, object], format, quiet: bool) -> None:
+    record, spec = view
+    if quiet:
+        emit_id(record["id"])
+    else:
+        show_session(record, spec, format)
+
+
+@app.command("new")
+def new(
+    agent: Annotated[str, typer.Option("--agent", help="The agent to coach.")],
+    form: Annotated[str, typer.Option("--form", help="Coaching form name or id.")],
+    title: Annotated[Optional[str], typer.Option("--title", help="Session title.")] = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Start a standalone coaching session (a draft)."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=True) as db:
+        view = session_view(db, sessions.new_session(db, acting_user(db), agent, form, title))
+    show_created(view, format, quiet)
+
+
+@app.command("list")
+def list_(
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent.")] = None,
+    plan: Annotated[Optional[int], typer.Option("--plan", help="Only this plan's sessions.")] = None,
+    tab: Annotated[
+        Optional[str], typer.Option("--tab", help="requested, scheduled, draft or coached.")
+    ] = None,
+    format: FormatOption = None,
+) -> None:
+    """List coaching sessions within your scope; the Plan column shows plan ids."""
+    from coachcli.services import people, sessions
+
+    with unit_of_work(write=False) as db:
+        actor = acting_user(db)
+        agent_user = people.find_user(db, agent) if agent else None
+        records = sessions.list_sessions(db, actor, agent=agent_user, plan_id=plan, tab=tab)
+    emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS))
+
+
+@app.command("show")
+def show(session_id: SessionId, format: FormatOption = None) -> None:
+    """Show one session with its answers."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=False) as db:
+        record, spec = session_view(db, sessions.find_session(db, acting_user(db), session_id))
+    show_session(record, spec, format)
+
+
+def gather_answers(session_id: int, pairs: list[str] | None, answers_source: str | None, notes: str | None) -> dict:
+    """Answers from --answers and --set (which wins), or, with neither and a
+    person at the terminal, asked for field by field."""
+    from coachcli.cli.inputs import interactive, read_text
+    from coachcli.forms import parse_answers_json, parse_assignments
+
+    updates: dict = {}
+    if answers_source:
+        updates.update(parse_answers_json(read_text(answers_source), answers_source))
+    updates.update(parse_assignments(pairs or []))
+    if updates or notes is not None or not interactive():
+        return updates
+    from coachcli.cli.prompts import fill_form
+    from coachcli.services import sessions
+
+    # Read in its own short transaction: nobody holds the write lock while a
+    # person types.
+    with unit_of_work(write=False) as db:
+        spec, current, previous = sessions.answer_context(db, acting_user(db), session_id)
+    return fill_form(spec, current, previous) if spec else {}
+
+
+def save_answers(session_id: int, *, coached: bool, pairs, answers_source, notes, format) -> None:
+    from coachcli.services import sessions
+
+    updates = gather_answers(session_id, pairs, answers_source, notes)
+    with unit_of_work(write=True) as db:
+        actor = acting_user(db)
+        action = sessions.coach_session if coached else sessions.save_session
+        record, spec = session_view(db, action(db, actor, session_id, updates, notes))
+    say(f"Session {session_id} " + ("coached; the agent has been notified." if coached else "saved as a draft."))
+    show_session(record, spec, format)
+
+
+@app.command("save")
+def save(
+    session_id: SessionId,
+    set_: SetOption = None,
+    answers: AnswersOption = None,
+    notes: NotesOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Save Only: keep the answers given, leave the session a draft."""
+    save_answers(session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format)
+
+
+@app.command("coach")
+def coach(
+    session_id: SessionId,
+    set_: SetOption = None,
+    answers: AnswersOption = None,
+    notes: NotesOption = None,
+    format: FormatOption = None,
+) -> None:
+    """Save & Coached: check required fields, make the session final, notify the agent."""
+    save_answers(session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format)
+
+
+@app.command("autofill")
+def autofill(session_id: SessionId, format: FormatOption = None) -> None:
+    """Fill the unanswered fields from the previous session (same plan, or same agent and form)."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=True) as db:
+        session, source = sessions.autofill_session(db, acting_user(db), session_id)
+        record, spec = session_view(db, session)
+    say(f"Session {session_id} filled from session {source.id}.")
+    show_session(record, spec, format)
+
+
+@app.command("delete")
+def delete(session_id: SessionId) -> None:
+    """Delete a session that is not coached."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=True) as db:
+        sessions.delete_session(db, acting_user(db), session_id)
+    say(f"Session {session_id} deleted.")
+
+
+@app.command("coach-again")
+def coach_again(session_id: SessionId, format: FormatOption = None, quiet: QuietOption = False) -> None:
+    """Start a new standalone draft with the same form and agent (never in a plan)."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=True) as db:
+        view = session_view(db, sessions.coach_again(db, acting_user(db), session_id))
+    show_created(view, format, quiet)

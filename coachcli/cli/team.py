@@ -1,0 +1,43 @@
+"""coach team: groups of agents and the coaches who supervise them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id
+
+app = typer.Typer(help="Teams of agents, supervised by coaches.", no_args_is_help=True)
+
+TEAM_COLUMNS = [("id", "ID"), ("name", "Team"), ("coaches", "Coaches"), ("agents", "Agents")]
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Team name.")],
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Add a team. A coach who adds a team supervises it."""
+    from coachcli.services import users
+
+    with unit_of_work(write=True) as db:
+        team = users.add_team(db, acting_user(db), name)
+        record = next(t for t in users.list_teams(db) if t["id"] == team.id)
+    if quiet:
+        emit_id(team.id)
+    else:
+        emit(record, format, View(title="Team"))
+
+
+@app.command("list")
+def list_(format: FormatOption = None) -> None:
+    """List the teams with their coaches and agents."""
+    from coachcli.services import users
+
+    with unit_of_work(write=False) as db:
+        acting_user(db)
+        records = users.list_teams(db)
+    emit(records, format, View(title="Teams", columns=TEAM_COLUMNS))

@@ -1,0 +1,54 @@
+"""coach user: people, their roles and teams."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from coachcli.cli.context import settings, unit_of_work
+from coachcli.cli.output import FormatOption, QuietOption, View, emit
+
+app = typer.Typer(help="People: agents, coaches and admins.", no_args_is_help=True)
+
+USER_COLUMNS = [("handle", "Handle"), ("name", "Name"), ("role", "Role"), ("teams", "Teams")]
+
+
+@app.command("add")
+def add(
+    handle: Annotated[str, typer.Argument(help="Short unique name, e.g. alex.")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
+    teams: Annotated[
+        Optional[list[str]],
+        typer.Option("--team", help="Team to join (agent) or supervise (coach); repeatable."),
+    ] = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Add a user. While the database has no users, no acting user is needed."""
+    from coachcli.services import people, users
+
+    with unit_of_work(write=True) as db:
+        actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
+        user = users.add_user(db, actor, handle, name, role, teams or [])
+        record = users.user_record(user, users.team_names_by_user(db, [user.id]).get(user.id, []))
+    if quiet:
+        typer.echo(record["handle"])
+    else:
+        emit(record, format, View(title="User"))
+
+
+@app.command("list")
+def list_(
+    role: Annotated[Optional[str], typer.Option("--role", help="Only this role.")] = None,
+    team: Annotated[Optional[str], typer.Option("--team", help="Only members of this team.")] = None,
+    format: FormatOption = None,
+) -> None:
+    """List the users within your scope."""
+    from coachcli.cli.context import acting_user
+    from coachcli.services import users
+
+    with unit_of_work(write=False) as db:
+        records = users.list_users(db, acting_user(db), role=role, team=team)
+    emit(records, format, View(title="Users", columns=USER_COLUMNS))

@@ -1,0 +1,235 @@
+"""Versioned schema migrations, applied automatically when a database is opened.
+
+A small runner rather than Alembic: the schema is one file's worth of frozen
+SQL per version, it must run on every command without adding start-up cost,
+and it has to refuse a database written by a newer coach before touching it.
+Each migration is a list of statements run in one transaction with the
+version bump, so a failed upgrade leaves the old schema intact.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from coachcli.db.engine import writer
+from coachcli.errors import CoachError, ExitCode
+
+_V1 = [
+    """CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        handle TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('agent', 'coach', 'admin')),
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE teams (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE team_memberships (
+        team_id INTEGER NOT NULL REFERENCES teams(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        PRIMARY KEY (team_id, user_id)
+    )""",
+    "CREATE INDEX team_memberships_by_user ON team_memberships(user_id)",
+    """CREATE TABLE forms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        spec TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE paths (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE path_assignments (
+        path_id INTEGER NOT NULL REFERENCES paths(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        PRIMARY KEY (path_id, user_id)
+    )""",
+    """CREATE TABLE plans (
+        id INTEGER PRIMARY KEY,
+        agent_id INTEGER NOT NULL REFERENCES users(id),
+        form_id INTEGER NOT NULL REFERENCES forms(id),
+        purpose TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'closed')),
+        coach_id INTEGER NOT NULL REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        closed_at TEXT,
+        closed_by_id INTEGER REFERENCES users(id),
+        close_reason TEXT
+    )""",
+    "CREATE INDEX plans_by_agent ON plans(agent_id)",
+    """CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        agent_id INTEGER NOT NULL REFERENCES users(id),
+        coach_id INTEGER REFERENCES users(id),
+        form_id INTEGER REFERENCES forms(id),
+        plan_id INTEGER REFERENCES plans(id),
+        state TEXT NOT NULL CHECK (state IN ('requested', 'scheduled', 'draft', 'coached')),
+        date DATE,
+        start TEXT,
+        timezone TEXT,
+        duration_minutes INTEGER,
+        meeting_link TEXT,
+        path_id INTEGER REFERENCES paths(id),
+        kpi TEXT,
+        target FLOAT,
+        target_date DATE,
+        notes TEXT NOT NULL DEFAULT '',
+        answers TEXT NOT NULL DEFAULT '{}',
+        requested_by_id INTEGER REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        coached_at TEXT,
+        coached_by_id INTEGER REFERENCES users(id)
+    )""",
+    "CREATE INDEX sessions_by_agent ON sessions(agent_id)",
+    "CREATE INDEX sessions_by_plan ON sessions(plan_id)",
+    "CREATE INDEX sessions_by_coach ON sessions(coach_id)",
+    """CREATE TABLE minigoals (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL UNIQUE REFERENCES sessions(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        assignee_id INTEGER NOT NULL REFERENCES users(id),
+        metric TEXT NOT NULL,
+        target FLOAT NOT NULL,
+        start_date DATE NOT NULL,
+        due_date DATE NOT NULL,
+        score FLOAT,
+        samples INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'in_progress'
+            CHECK (state IN ('in_progress', 'achieved', 'missed')),
+        evaluated_at TEXT
+    )""",
+    "CREATE INDEX minigoals_by_assignee ON minigoals(assignee_id)",
+    """CREATE TABLE minigoal_changes (
+        id INTEGER PRIMARY KEY,
+        minigoal_id INTEGER NOT NULL REFERENCES minigoals(id) ON DELETE CASCADE,
+        changed_at TEXT NOT NULL,
+        as_of DATE NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        score FLOAT,
+        samples INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX minigoal_changes_by_goal ON minigoal_changes(minigoal_id)",
+    """CREATE TABLE kpi_observations (
+        agent_id INTEGER NOT NULL REFERENCES users(id),
+        metric TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        value FLOAT NOT NULL,
+        PRIMARY KEY (agent_id, metric, observed_at)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        record_type TEXT NOT NULL,
+        record_id INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        read_at TEXT,
+        delivered_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    )""",
+    "CREATE INDEX notifications_by_user ON notifications(user_id)",
+    "CREATE INDEX notifications_pending ON notifications(id) WHERE delivered_at IS NULL",
+    """CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        record_type TEXT NOT NULL,
+        record_id INTEGER,
+        details TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX audit_log_by_record ON audit_log(record_type, record_id)",
+    "CREATE INDEX audit_log_by_time ON audit_log(at)",
+    # The database itself keeps what the product promises is permanent, so
+    # no script or sqlite3 session can quietly break it either.
+    """CREATE TRIGGER plans_are_never_deleted BEFORE DELETE ON plans
+       BEGIN SELECT RAISE(ABORT, 'performance plans cannot be deleted'); END""",
+    """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans
+       WHEN OLD.state = 'closed'
+       BEGIN SELECT RAISE(ABORT, 'a closed performance plan cannot be changed'); END""",
+    """CREATE TRIGGER coached_sessions_are_never_deleted BEFORE DELETE ON sessions
+       WHEN OLD.state = 'coached'
+       BEGIN SELECT RAISE(ABORT, 'a coached session cannot be deleted'); END""",
+    """CREATE TRIGGER coached_sessions_are_final BEFORE UPDATE ON sessions
+       WHEN OLD.state = 'coached'
+       BEGIN SELECT RAISE(ABORT, 'a coached session cannot be changed'); END""",
+    """CREATE TRIGGER sessions_never_change_plan BEFORE UPDATE OF plan_id ON sessions
+       WHEN OLD.plan_id IS NOT NEW.plan_id
+       BEGIN SELECT RAISE(ABORT, 'a session cannot be moved into or out of a plan'); END""",
+    """CREATE TRIGGER plan_sessions_join_open_plans BEFORE INSERT ON sessions
+       WHEN NEW.plan_id IS NOT NULL AND (
+           (SELECT state FROM plans WHERE id = NEW.plan_id) = 'closed'
+           OR NEW.form_id IS NOT (SELECT form_id FROM plans WHERE id = NEW.plan_id))
+       BEGIN SELECT RAISE(ABORT, 'a plan session must use the plan''s form and the plan must be active'); END""",
+    """CREATE TRIGGER plan_sessions_keep_the_plan_form BEFORE UPDATE OF form_id ON sessions
+       WHEN NEW.plan_id IS NOT NULL
+            AND NEW.form_id IS NOT (SELECT form_id FROM plans WHERE id = NEW.plan_id)
+       BEGIN SELECT RAISE(ABORT, 'a plan session must use the plan''s form'); END""",
+    """CREATE TRIGGER audit_log_is_append_only_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER audit_log_is_append_only_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1]
+LATEST_VERSION = len(MIGRATIONS)
+_VERSION_TABLE = "coach_schema"
+
+
+def schema_version(connection: Connection) -> int | None:
+    """The stored version; None for an empty database; refuses a foreign one."""
+    tables = set(inspect(connection).get_table_names())
+    if _VERSION_TABLE in tables:
+        return connection.execute(text(f"SELECT version FROM {_VERSION_TABLE}")).scalar_one()
+    if tables:
+        raise CoachError(
+            "this database was not made by coach (it has other tables); "
+            "point --db / COACH_DB at a coach database or a new file",
+            ExitCode.DATABASE,
+        )
+    return None
+
+
+def refuse_newer(version: int | None) -> None:
+    if version is not None and version > LATEST_VERSION:
+        raise CoachError(
+            f"this database has schema version {version}, written by a newer coach "
+            f"(this one knows up to {LATEST_VERSION}); upgrade coach to use it",
+            ExitCode.DATABASE,
+        )
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the schema to the latest version; returns the version found."""
+    with engine.connect() as connection:
+        found = schema_version(connection)
+        connection.rollback()
+    refuse_newer(found)
+    if found == LATEST_VERSION:
+        return found
+    with writer(engine).begin() as connection:
+        # Re-read under the write lock: another process may have upgraded.
+        current = schema_version(connection)
+        refuse_newer(current)
+        if current is None:
+            connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
+            connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
+            current = 0
+        for statements in MIGRATIONS[current:]:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+        connection.execute(
+            text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION}
+        )
+    return found or 0

@@ -1,0 +1,171 @@
+"""The tables, as SQLModel classes.
+
+The schema itself is created by the frozen SQL in `migrations.py`; a test
+checks that these classes and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from coachcli.db.types import UTCDateTime, utc_now
+
+
+def _timestamp(nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime)
+    return Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str
+    name: str
+    role: str
+    created_at: dt.datetime = _timestamp()
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: dt.datetime = _timestamp()
+
+
+class TeamMembership(SQLModel, table=True):
+    """An agent's membership of a team, or a coach's supervision of it: the
+    user's role says which."""
+
+    __tablename__ = "team_memberships"
+    team_id: int = Field(foreign_key="teams.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+
+
+class Form(SQLModel, table=True):
+    __tablename__ = "forms"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    description: str = ""
+    spec: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _timestamp()
+
+
+class PerformancePath(SQLModel, table=True):
+    __tablename__ = "paths"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: dt.datetime = _timestamp()
+
+
+class PathAssignment(SQLModel, table=True):
+    __tablename__ = "path_assignments"
+    path_id: int = Field(foreign_key="paths.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+
+
+class Plan(SQLModel, table=True):
+    __tablename__ = "plans"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="users.id")
+    form_id: int = Field(foreign_key="forms.id")
+    purpose: str
+    state: str = "active"
+    coach_id: int = Field(foreign_key="users.id")
+    created_at: dt.datetime = _timestamp()
+    closed_at: dt.datetime | None = _timestamp(nullable=True)
+    closed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    close_reason: str | None = None
+
+
+class CoachingSession(SQLModel, table=True):
+    __tablename__ = "sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    agent_id: int = Field(foreign_key="users.id")
+    coach_id: int | None = Field(default=None, foreign_key="users.id")
+    form_id: int | None = Field(default=None, foreign_key="forms.id")
+    plan_id: int | None = Field(default=None, foreign_key="plans.id")
+    state: str
+    date: dt.date | None = None
+    start: str | None = None
+    timezone: str | None = None
+    duration_minutes: int | None = None
+    meeting_link: str | None = None
+    path_id: int | None = Field(default=None, foreign_key="paths.id")
+    kpi: str | None = None
+    target: float | None = None
+    target_date: dt.date | None = None
+    notes: str = ""
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    requested_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _timestamp()
+    updated_at: dt.datetime = _timestamp()
+    coached_at: dt.datetime | None = _timestamp(nullable=True)
+    coached_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class MiniGoal(SQLModel, table=True):
+    __tablename__ = "minigoals"
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="sessions.id")
+    name: str
+    assignee_id: int = Field(foreign_key="users.id")
+    metric: str
+    target: float
+    start_date: dt.date
+    due_date: dt.date
+    score: float | None = None
+    samples: int = 0
+    state: str = "in_progress"
+    evaluated_at: dt.datetime | None = _timestamp(nullable=True)
+
+
+class MiniGoalChange(SQLModel, table=True):
+    __tablename__ = "minigoal_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    minigoal_id: int = Field(foreign_key="minigoals.id")
+    changed_at: dt.datetime = _timestamp()
+    as_of: dt.date
+    from_state: str
+    to_state: str
+    score: float | None = None
+    samples: int = 0
+
+
+class KpiObservation(SQLModel, table=True):
+    __tablename__ = "kpi_observations"
+    agent_id: int = Field(foreign_key="users.id", primary_key=True)
+    metric: str = Field(primary_key=True)
+    observed_at: str = Field(primary_key=True)
+    value: float
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notifications"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    kind: str
+    message: str
+    record_type: str
+    record_id: int
+    created_at: dt.datetime = _timestamp()
+    read_at: dt.datetime | None = _timestamp(nullable=True)
+    delivered_at: dt.datetime | None = _timestamp(nullable=True)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _timestamp()
+    actor: str | None = None
+    action: str
+    record_type: str
+    record_id: int | None = None
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

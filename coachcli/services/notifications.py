@@ -1,0 +1,43 @@
+"""Notifications: messages to users, kept in the database; delivery is separate."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from coachcli.db.models import Notification, User
+from coachcli.db.types import utc_now
+
+
+def notify(db: Session, user_id: int, kind: str, message: str, record_type: str, record_id: int) -> None:
+    db.add(
+        Notification(
+            user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id
+        )
+    )
+
+
+def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:
+    """The user's notifications, newest first; reading them marks them read."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(col(Notification.read_at).is_(None))
+    rows = db.exec(query.order_by(col(Notification.id).desc())).all()
+    records = [
+        {
+            "id": row.id,
+            "kind": row.kind,
+            "message": row.message,
+            "record_type": row.record_type,
+            "record_id": row.record_id,
+            "created_at": row.created_at,
+            "unread": row.read_at is None,
+        }
+        for row in rows
+    ]
+    db.exec(
+        update(Notification)
+        .where(Notification.user_id == user.id, col(Notification.read_at).is_(None))
+        .values(read_at=utc_now())
+    )
+    return records

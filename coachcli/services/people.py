@@ -1,0 +1,86 @@
+"""Who is acting, and whom they may see: identity, roles and scope."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, true
+from sqlmodel import Session, select
+
+from coachcli.db.models import TeamMembership, User
+from coachcli.errors import CoachError, ExitCode, forbidden, not_found
+
+ROLES = ("agent", "coach", "admin")
+COACHING_ROLES = ("coach", "admin")
+
+
+def find_user(db: Session, handle: str) -> User:
+    user = db.exec(select(User).where(User.handle == handle.strip())).first()
+    if user is None:
+        raise not_found(f"no user '{handle}'; see `coach user list`")
+    return user
+
+
+def acting_user(db: Session, handle: str | None) -> User:
+    if not handle:
+        raise CoachError(
+            "this command needs an acting user: pass --as HANDLE or set COACH_USER",
+            ExitCode.PERMISSION,
+        )
+    user = db.exec(select(User).where(User.handle == handle.strip())).first()
+    if user is None:
+        raise forbidden(f"acting user '{handle}' does not exist; check --as / COACH_USER")
+    return user
+
+
+def require_coaching_role(actor: User, doing: str) -> None:
+    if actor.role not in COACHING_ROLES:
+        raise forbidden(f"only a coach or an admin can {doing}; '{actor.handle}' is an {actor.role}")
+
+
+def require_admin(actor: User, doing: str) -> None:
+    if actor.role != "admin":
+        raise forbidden(f"only an admin can {doing}; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
+
+
+def supervised_agent_ids(coach_id: int):
+    """Agents who belong to a team that this coach supervises."""
+    coach_teams = select(TeamMembership.team_id).where(TeamMembership.user_id == coach_id)
+    return (
+        select(TeamMembership.user_id)
+        .join(User, User.id == TeamMembership.user_id)
+        .where(TeamMembership.team_id.in_(coach_teams), User.role == "agent")
+    )
+
+
+def in_scope(actor: User, user_id_column) -> ColumnElement[bool]:
+    """SQL condition: the record's person is within the actor's scope.
+
+    An admin sees everyone; a coach the agents of the teams they supervise
+    and themself; an agent only themself.
+    """
+    if actor.role == "admin":
+        return true()
+    if actor.role == "coach":
+        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(actor.id))
+    return user_id_column == actor.id
+
+
+def can_see(db: Session, actor: User, user: User) -> bool:
+    return db.exec(select(User.id).where(User.id == user.id, in_scope(actor, User.id))).first() is not None
+
+
+def require_in_scope(db: Session, actor: User, user: User) -> None:
+    if not can_see(db, actor, user):
+        raise forbidden(
+            f"'{user.handle}' is outside the teams '{actor.handle}' supervises; "
+            "an admin can add them to one of your teams"
+        )
+
+
+def coachable_agent(db: Session, actor: User, handle: str, doing: str) -> User:
+    """The agent a coach or admin is about to coach, checked for role and scope."""
+    require_coaching_role(actor, doing)
+    agent = find_user(db, handle)
+    if agent.role != "agent":
+        raise CoachError(f"'{agent.handle}' is a {agent.role}, not an agent; only agents are coached")
+    require_in_scope(db, actor, agent)
+    return agent

@@ -1,0 +1,199 @@
+"""Performance plans (P1–P12): a purpose, one form, a series of sessions,
+closed with a written reason, never deleted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from coachcli.db.models import CoachingSession, Form, Plan, User
+from coachcli.db.types import utc_now
+from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.services import audit
+from coachcli.services.forms import find_form
+from coachcli.services.people import coachable_agent, find_user, in_scope
+from coachcli.services.sessions import create_draft, session_records
+
+PLAN_STATES = ("active", "closed")
+RECENT_SESSIONS_SHOWN = 5
+MIN_REASON_LENGTH = 20
+MIN_REASON_WORDS = 4
+_Agent = aliased(User, name="agent")
+_Coach = aliased(User, name="coach")
+_Closer = aliased(User, name="closer")
+
+
+def _plan_query():
+    return (
+        select(Plan, _Agent.handle, Form.name, _Coach.handle, _Closer.handle)
+        .join(_Agent, _Agent.id == Plan.agent_id)
+        .join(_Coach, _Coach.id == Plan.coach_id)
+        .join(_Closer, _Closer.id == Plan.closed_by_id, isouter=True)
+        .join(Form, Form.id == Plan.form_id)
+    )
+
+
+def _sessions_by_plan(db: Session, plan_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """(session id, state) per plan, newest first — one query for all plans."""
+    rows = db.exec(
+        select(CoachingSession.plan_id, CoachingSession.id, CoachingSession.state)
+        .where(col(CoachingSession.plan_id).in_(plan_ids))
+        .order_by(col(CoachingSession.id).desc())
+    ).all()
+    sessions: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for plan_id, session_id, state in rows:
+        sessions[plan_id].append((session_id, state))
+    return sessions
+
+
+def current_session_id(sessions: list[tuple[int, str]]) -> int | None:
+    """The open (not yet coached) session if there is one, else the latest."""
+    open_ids = [session_id for session_id, state in sessions if state != "coached"]
+    if open_ids:
+        return open_ids[0]
+    return sessions[0][0] if sessions else None
+
+
+def _records(db: Session, rows) -> list[dict]:
+    sessions = _sessions_by_plan(db, [row[0].id for row in rows])
+    records = []
+    for plan, agent, form, coach, closer in rows:
+        plan_sessions = sessions.get(plan.id, [])
+        records.append(
+            {
+                "id": plan.id,
+                "agent": agent,
+                "form": form,
+                "purpose": plan.purpose,
+                "state": plan.state,
+                "coach": coach,
+                "created_at": plan.created_at,
+                "closed_at": plan.closed_at,
+                "close_reason": plan.close_reason,
+                "closed_by": closer,
+                "current_session_id": current_session_id(plan_sessions),
+                "session_ids": [session_id for session_id, _ in plan_sessions],
+            }
+        )
+    return records
+
+
+def plan_record(db: Session, plan_id: int) -> dict:
+    return _records(db, db.exec(_plan_query().where(Plan.id == plan_id)).all())[0]
+
+
+def list_plans(db: Session, actor: User, *, agent: str | None = None, state: str = "active") -> list[dict]:
+    query = _plan_query().where(in_scope(actor, Plan.agent_id))
+    if agent:
+        query = query.where(Plan.agent_id == find_user(db, agent).id)
+    if state != "all":
+        if state not in PLAN_STATES:
+            raise CoachError(f"bad state '{state}': use active, closed or all")
+        query = query.where(Plan.state == state)
+    return _records(db, db.exec(query.order_by(col(Plan.id).desc())).all())
+
+
+def find_plan(db: Session, actor: User, plan_id: int) -> Plan:
+    plan = db.get(Plan, plan_id)
+    if plan is None:
+        raise not_found(f"no performance plan {plan_id}; see `coach plan list --state all`")
+    visible = db.exec(select(Plan.id).where(Plan.id == plan_id, in_scope(actor, Plan.agent_id))).first()
+    if visible is None:
+        raise forbidden(f"plan {plan_id} is outside the scope of '{actor.handle}'")
+    return plan
+
+
+def _session_title(plan: Plan, number: int) -> str:
+    return f"Plan {plan.id}: session {number}"
+
+
+def add_plan(
+    db: Session, actor: User, agent_handle: str, form_name: str, purpose: str
+) -> tuple[Plan, CoachingSession]:
+    """P1: the plan and its first (draft) session, together."""
+    agent = coachable_agent(db, actor, agent_handle, "open performance plans")
+    form = find_form(db, form_name)
+    purpose = purpose.strip()
+    if not purpose:
+        raise CoachError("a plan needs a purpose: what should the agent achieve? pass --purpose TEXT")
+    plan = Plan(agent_id=agent.id, form_id=form.id, purpose=purpose, coach_id=actor.id)
+    db.add(plan)
+    db.flush()
+    audit.record(db, actor, "plan.add", "plan", plan.id, agent=agent.handle, form=form.name)
+    session = create_draft(db, actor, agent, form, _session_title(plan, 1), plan)
+    return plan, session
+
+
+def _coachable_plan(db: Session, actor: User, plan_id: int, doing: str) -> Plan:
+    plan = find_plan(db, actor, plan_id)
+    coachable_agent(db, actor, db.get(User, plan.agent_id).handle, doing)
+    return plan
+
+
+def edit_plan(db: Session, actor: User, plan_id: int) -> tuple[CoachingSession, bool]:
+    """P8: the plan's open draft, or a new blank one — the only way a session
+    joins a plan. Returns the session and whether it was created."""
+    plan = _coachable_plan(db, actor, plan_id, "edit performance plans")
+    draft = db.exec(
+        select(CoachingSession)
+        .where(CoachingSession.plan_id == plan.id, CoachingSession.state != "coached")
+        .order_by(col(CoachingSession.id).desc())
+    ).first()
+    if draft is not None:
+        return draft, False
+    if plan.state == "closed":
+        raise refused(f"plan {plan.id} is closed and takes no new sessions; open a new plan with `coach plan add`")
+    count = len(db.exec(select(CoachingSession.id).where(CoachingSession.plan_id == plan.id)).all())
+    agent = db.get(User, plan.agent_id)
+    form = db.get(Form, plan.form_id)
+    return create_draft(db, actor, agent, form, _session_title(plan, count + 1), plan), True
+
+
+def check_close_reason(reason: str) -> str:
+    """P11: the reason is the official record, so it must say something."""
+    cleaned = " ".join(reason.split())
+    if not cleaned:
+        raise CoachError("a close reason is required: say specifically why the plan is concluded (--reason TEXT)")
+    if len(cleaned) < MIN_REASON_LENGTH or len(cleaned.split()) < MIN_REASON_WORDS:
+        raise CoachError(
+            f"the close reason is too short to document why the plan ended "
+            f"(at least {MIN_REASON_WORDS} words and {MIN_REASON_LENGTH} characters), e.g. "
+            "\"Hold time under 5 minutes for six straight weeks; purpose met\""
+        )
+    return cleaned
+
+
+def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
+    plan = _coachable_plan(db, actor, plan_id, "close performance plans")
+    if plan.state == "closed":
+        raise refused(f"plan {plan.id} is already closed")
+    draft = db.exec(
+        select(CoachingSession.id).where(CoachingSession.plan_id == plan.id, CoachingSession.state != "coached")
+    ).first()
+    if draft is not None:
+        raise refused(
+            f"plan {plan.id} still has an open session ({draft}); finish it with "
+            f"`coach session coach {draft}` or remove it with `coach session delete {draft}` first"
+        )
+    plan.close_reason = check_close_reason(reason)
+    plan.state = "closed"
+    plan.closed_at = utc_now()
+    plan.closed_by_id = actor.id
+    db.add(plan)
+    db.flush()
+    audit.record(db, actor, "plan.close", "plan", plan.id, reason=plan.close_reason)
+    return plan
+
+
+def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | None, list[dict]]:
+    """P3: the plan, its current session, and the five most recent others."""
+    find_plan(db, actor, plan_id)
+    record = plan_record(db, plan_id)
+    current_id = record["current_session_id"]
+    others = [sid for sid in record["session_ids"] if sid != current_id][:RECENT_SESSIONS_SHOWN]
+    wanted = ([current_id] if current_id else []) + others
+    sessions = session_records(db, wanted)
+    current = sessions[0] if current_id else None
+    return record, current, sessions[1:] if current_id else sessions

@@ -1,0 +1,294 @@
+"""Coaching sessions: creating, saving (Save Only), coaching (Save & Coached),
+autofill, delete and Coach Again."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, or_, select
+
+from coachcli.db.models import CoachingSession, Form, MiniGoal, PerformancePath, Plan, User
+from coachcli.db.types import utc_now
+from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.forms import FormSpec, merge_answers, missing_required
+from coachcli.services import audit
+from coachcli.services.forms import find_form, form_spec
+from coachcli.services.notifications import notify
+from coachcli.services.people import coachable_agent, in_scope, require_coaching_role
+
+STATES = ("requested", "scheduled", "draft", "coached")
+_Agent = aliased(User, name="agent")
+_Coach = aliased(User, name="coach")
+
+
+def _session_query():
+    return (
+        select(
+            CoachingSession,
+            _Agent.handle,
+            _Coach.handle,
+            Form.name,
+            PerformancePath.name,
+            MiniGoal.id,
+        )
+        .join(_Agent, _Agent.id == CoachingSession.agent_id)
+        .join(_Coach, _Coach.id == CoachingSession.coach_id, isouter=True)
+        .join(Form, Form.id == CoachingSession.form_id, isouter=True)
+        .join(PerformancePath, PerformancePath.id == CoachingSession.path_id, isouter=True)
+        .join(MiniGoal, MiniGoal.session_id == CoachingSession.id, isouter=True)
+    )
+
+
+def _record(row) -> dict:
+    session, agent, coach, form, path, minigoal_id = row
+    return {
+        "id": session.id,
+        "title": session.title,
+        "agent": agent,
+        "coach": coach,
+        "form": form,
+        "plan_id": session.plan_id,
+        "state": session.state,
+        "date": session.date,
+        "start": session.start,
+        "timezone": session.timezone,
+        "duration_minutes": session.duration_minutes,
+        "meeting_link": session.meeting_link,
+        "path": path,
+        "kpi": session.kpi,
+        "target": session.target,
+        "target_date": session.target_date,
+        "notes": session.notes,
+        "answers": session.answers,
+        "created_at": session.created_at,
+        "coached_at": session.coached_at,
+        "minigoal_id": minigoal_id,
+    }
+
+
+def visible(actor: User):
+    """SQL condition: the actor may see this session (its agent is in scope,
+    or the actor is its coach)."""
+    return or_(in_scope(actor, CoachingSession.agent_id), CoachingSession.coach_id == actor.id)
+
+
+def session_records(db: Session, session_ids: list[int]) -> list[dict]:
+    rows = db.exec(_session_query().where(col(CoachingSession.id).in_(session_ids))).all()
+    by_id = {row[0].id: _record(row) for row in rows}
+    return [by_id[session_id] for session_id in session_ids if session_id in by_id]
+
+
+def session_record(db: Session, session_id: int) -> dict:
+    return session_records(db, [session_id])[0]
+
+
+def list_sessions(
+    db: Session,
+    actor: User,
+    *,
+    agent: User | None = None,
+    plan_id: int | None = None,
+    tab: str | None = None,
+) -> list[dict]:
+    query = _session_query().where(visible(actor))
+    if agent is not None:
+        query = query.where(CoachingSession.agent_id == agent.id)
+    if plan_id is not None:
+        query = query.where(CoachingSession.plan_id == plan_id)
+    if tab is not None:
+        if tab not in STATES:
+            raise CoachError(f"bad tab '{tab}': use one of {', '.join(STATES)}")
+        query = query.where(CoachingSession.state == tab)
+    rows = db.exec(query.order_by(col(CoachingSession.id).desc())).all()
+    return [_record(row) for row in rows]
+
+
+def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
+    session = db.get(CoachingSession, session_id)
+    if session is None:
+        raise not_found(f"no coaching session {session_id}; see `coach session list`")
+    allowed = db.exec(
+        select(CoachingSession.id).where(CoachingSession.id == session_id, visible(actor))
+    ).first()
+    if allowed is None:
+        raise forbidden(f"session {session_id} is outside the scope of '{actor.handle}'")
+    return session
+
+
+def _coachable_session(db: Session, actor: User, session_id: int, doing: str) -> CoachingSession:
+    require_coaching_role(actor, doing)
+    session = find_session(db, actor, session_id)
+    agent = db.get(User, session.agent_id)
+    coachable_agent(db, actor, agent.handle, doing)
+    return session
+
+
+def _require_open(session: CoachingSession, doing: str) -> None:
+    if session.state == "coached":
+        raise refused(
+            f"session {session.id} is coached and final; it cannot be {doing} "
+            f"(start a new one with `coach session coach-again {session.id}`)"
+        )
+    if session.state == "requested":
+        raise refused(
+            f"session {session.id} is still a request; schedule it first with "
+            f"`coach session schedule --from-request {session.id} …`"
+        )
+
+
+def session_form(db: Session, session: CoachingSession) -> FormSpec | None:
+    if session.form_id is None:
+        return None
+    return form_spec(db.get(Form, session.form_id))
+
+
+def create_draft(
+    db: Session, actor: User, agent: User, form: Form | None, title: str, plan: Plan | None = None
+) -> CoachingSession:
+    """A blank draft; the only place a session is born inside a plan."""
+    title = title.strip()
+    if not title:
+        raise CoachError("a session needs a title; pass --title TEXT")
+    session = CoachingSession(
+        title=title,
+        agent_id=agent.id,
+        coach_id=actor.id,
+        form_id=form.id if form else None,
+        plan_id=plan.id if plan else None,
+        state="draft",
+    )
+    db.add(session)
+    db.flush()
+    audit.record(db, actor, "session.new", "session", session.id, agent=agent.handle, plan_id=session.plan_id)
+    return session
+
+
+def new_session(db: Session, actor: User, agent_handle: str, form_name: str, title: str | None) -> CoachingSession:
+    agent = coachable_agent(db, actor, agent_handle, "start coaching sessions")
+    form = find_form(db, form_name)
+    return create_draft(db, actor, agent, form, title or f"{form.name}: {agent.name}")
+
+
+def _apply_answers(
+    db: Session, session: CoachingSession, updates: dict[str, object], notes: str | None
+) -> None:
+    form = session_form(db, session)
+    if updates:
+        if form is None:
+            raise refused(
+                f"session {session.id} has no coaching form, so it takes no answers; "
+                "record what was said with --notes"
+            )
+        session.answers = merge_answers(form, session.answers, updates)
+    if notes is not None:
+        session.notes = notes
+    session.updated_at = utc_now()
+
+
+def save_session(
+    db: Session, actor: User, session_id: int, updates: dict[str, object], notes: str | None = None
+) -> CoachingSession:
+    """Save Only: keep the answers, leave the session a draft."""
+    session = _coachable_session(db, actor, session_id, "save coaching sessions")
+    _require_open(session, "saved")
+    _apply_answers(db, session, updates, notes)
+    session.state = "draft"
+    db.add(session)
+    db.flush()
+    audit.record(db, actor, "session.save", "session", session.id, fields=sorted(updates) or None)
+    return session
+
+
+def coach_session(
+    db: Session, actor: User, session_id: int, updates: dict[str, object], notes: str | None = None
+) -> CoachingSession:
+    """Save & Coached: check required fields, make the session final, notify the agent."""
+    session = _coachable_session(db, actor, session_id, "coach sessions")
+    _require_open(session, "coached again")
+    _apply_answers(db, session, updates, notes)
+    form = session_form(db, session)
+    missing = missing_required(form, session.answers) if form else []
+    if missing:
+        raise refused(
+            f"session {session.id} is missing required answers: {', '.join(missing)}; "
+            f"set them with --set KEY=VALUE (or `coach session save {session.id}` to keep a draft)"
+        )
+    session.state = "coached"
+    session.coached_at = utc_now()
+    session.coached_by_id = actor.id
+    session.coach_id = session.coach_id or actor.id
+    db.add(session)
+    db.flush()
+    notify(
+        db,
+        session.agent_id,
+        "session.coached",
+        f"Coaching session {session.id} “{session.title}” was completed by {actor.name}.",
+        "session",
+        session.id,
+    )
+    audit.record(db, actor, "session.coach", "session", session.id)
+    return session
+
+
+def previous_session(db: Session, session: CoachingSession) -> CoachingSession | None:
+    """The session autofill copies from: the previous one of the same plan, or
+    for a standalone session the agent's previous one on the same form."""
+    query = select(CoachingSession).where(col(CoachingSession.id) < session.id)
+    if session.plan_id is not None:
+        query = query.where(CoachingSession.plan_id == session.plan_id)
+    else:
+        query = query.where(
+            CoachingSession.agent_id == session.agent_id,
+            CoachingSession.form_id == session.form_id,
+            col(CoachingSession.form_id).is_not(None),
+        )
+    return db.exec(query.order_by(col(CoachingSession.id).desc()).limit(1)).first()
+
+
+def answer_context(db: Session, actor: User, session_id: int) -> tuple[FormSpec | None, dict, dict]:
+    """What a person filling the form needs: the form, the answers so far,
+    and the previous session's answers to offer as defaults."""
+    session = _coachable_session(db, actor, session_id, "fill coaching forms")
+    _require_open(session, "changed")
+    previous = previous_session(db, session)
+    return session_form(db, session), session.answers, previous.answers if previous else {}
+
+
+def autofill_session(db: Session, actor: User, session_id: int) -> tuple[CoachingSession, CoachingSession]:
+    """Fill the unanswered fields from the previous session; answers already
+    given in this one are kept, so autofill never overwrites work."""
+    session = _coachable_session(db, actor, session_id, "autofill coaching sessions")
+    _require_open(session, "autofilled")
+    if session.form_id is None:
+        raise refused(f"session {session.id} has no coaching form to fill")
+    source = previous_session(db, session)
+    if source is None:
+        where = "in its plan" if session.plan_id else "for this agent on this form"
+        raise refused(f"session {session.id} has no previous session {where} to fill from")
+    session.answers = merge_answers(session_form(db, session), source.answers, session.answers)
+    session.state = "draft"
+    session.updated_at = utc_now()
+    db.add(session)
+    db.flush()
+    audit.record(db, actor, "session.autofill", "session", session.id, source_session_id=source.id)
+    return session, source
+
+
+def delete_session(db: Session, actor: User, session_id: int) -> None:
+    session = find_session(db, actor, session_id)
+    own_request = session.state == "requested" and session.requested_by_id == actor.id
+    if not own_request:
+        session = _coachable_session(db, actor, session_id, "delete coaching sessions")
+    if session.state == "coached":
+        raise refused(f"session {session.id} is coached; coached sessions are kept for good")
+    audit.record(db, actor, "session.delete", "session", session.id, title=session.title, plan_id=session.plan_id)
+    db.delete(session)
+    db.flush()
+
+
+def coach_again(db: Session, actor: User, session_id: int) -> CoachingSession:
+    """Coach Again: a new standalone draft, same form and agent, never in a plan."""
+    source = _coachable_session(db, actor, session_id, "start coaching sessions")
+    agent = db.get(User, source.agent_id)
+    form = db.get(Form, source.form_id) if source.form_id else None
+    return create_draft(db, actor, agent, form, source.title)

@@ -1,0 +1,146 @@
+"""People and teams."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from sqlmodel import Session, col, select
+
+from coachcli.db.models import Team, TeamMembership, User
+from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.services import audit
+from coachcli.services.people import ROLES, in_scope, require_coaching_role
+
+_HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def normalize_handle(handle: str) -> str:
+    cleaned = handle.strip().lower()
+    if not _HANDLE.match(cleaned):
+        raise CoachError(
+            f"bad handle '{handle}': use lowercase letters, digits, '.', '_' or '-' "
+            "(up to 64), e.g. alex or maria.lopez"
+        )
+    return cleaned
+
+
+def check_role(role: str) -> str:
+    cleaned = role.strip().lower()
+    if cleaned not in ROLES:
+        raise CoachError(f"bad role '{role}': use one of {', '.join(ROLES)}")
+    return cleaned
+
+
+def check_name(name: str, what: str = "name") -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise CoachError(f"the {what} cannot be empty")
+    return cleaned
+
+
+def has_users(db: Session) -> bool:
+    return db.exec(select(User.id).limit(1)).first() is not None
+
+
+def find_team(db: Session, name: str) -> Team:
+    team = db.exec(select(Team).where(Team.name == name.strip())).first()
+    if team is None:
+        raise not_found(f"no team '{name}'; create it with `coach team add \"{name.strip()}\"`")
+    return team
+
+
+def _authorize_user_change(db: Session, actor: User | None, role: str, teams: list[Team]) -> None:
+    """Admins manage everyone; a coach may add agents to the teams they supervise.
+    With no users at all, anyone may add the first one (bootstrap)."""
+    if actor is None:
+        if has_users(db):
+            raise forbidden("adding a user needs an acting user: pass --as HANDLE or set COACH_USER")
+        return
+    if actor.role == "admin":
+        return
+    require_coaching_role(actor, "add users")
+    if role != "agent":
+        raise forbidden(f"only an admin can add a {role}; a coach can add agents to their teams")
+    own = set(db.exec(select(TeamMembership.team_id).where(TeamMembership.user_id == actor.id)))
+    outside = [team.name for team in teams if team.id not in own]
+    if outside or not teams:
+        raise forbidden(
+            "a coach can add agents only to teams they supervise"
+            + (f" (not {', '.join(outside)})" if outside else "; name one with --team")
+        )
+
+
+def add_user(
+    db: Session, actor: User | None, handle: str, name: str, role: str, team_names: list[str]
+) -> User:
+    handle = normalize_handle(handle)
+    role = check_role(role)
+    name = check_name(name)
+    teams = [find_team(db, team_name) for team_name in dict.fromkeys(team_names)]
+    _authorize_user_change(db, actor, role, teams)
+    if db.exec(select(User.id).where(User.handle == handle)).first() is not None:
+        raise refused(f"user '{handle}' already exists; see `coach user list`")
+    user = User(handle=handle, name=name, role=role)
+    db.add(user)
+    db.flush()
+    for team in teams:
+        db.add(TeamMembership(team_id=team.id, user_id=user.id))
+    audit.record(db, actor, "user.add", "user", user.id, handle=handle, role=role, teams=[t.name for t in teams])
+    return user
+
+
+def team_names_by_user(db: Session, user_ids: list[int] | None = None) -> dict[int, list[str]]:
+    query = select(TeamMembership.user_id, Team.name).join(Team, Team.id == TeamMembership.team_id)
+    if user_ids is not None:
+        query = query.where(col(TeamMembership.user_id).in_(user_ids))
+    names: dict[int, list[str]] = defaultdict(list)
+    for user_id, team_name in db.exec(query.order_by(Team.name)):
+        names[user_id].append(team_name)
+    return names
+
+
+def user_record(user: User, teams: list[str]) -> dict:
+    return {"handle": user.handle, "name": user.name, "role": user.role, "teams": teams}
+
+
+def list_users(db: Session, actor: User, role: str | None = None, team: str | None = None) -> list[dict]:
+    query = select(User).where(in_scope(actor, User.id)).order_by(User.handle)
+    if role:
+        query = query.where(User.role == check_role(role))
+    if team:
+        members = select(TeamMembership.user_id).where(TeamMembership.team_id == find_team(db, team).id)
+        query = query.where(col(User.id).in_(members))
+    users = db.exec(query).all()
+    teams = team_names_by_user(db, [user.id for user in users])
+    return [user_record(user, teams.get(user.id, [])) for user in users]
+
+
+def add_team(db: Session, actor: User, name: str) -> Team:
+    require_coaching_role(actor, "add teams")
+    name = check_name(name, "team name")
+    if db.exec(select(Team.id).where(Team.name == name)).first() is not None:
+        raise refused(f"team '{name}' already exists; see `coach team list`")
+    team = Team(name=name)
+    db.add(team)
+    db.flush()
+    if actor.role == "coach":
+        # A coach who creates a team supervises it; otherwise nobody could.
+        db.add(TeamMembership(team_id=team.id, user_id=actor.id))
+    audit.record(db, actor, "team.add", "team", team.id, name=name)
+    return team
+
+
+def list_teams(db: Session) -> list[dict]:
+    rows = db.exec(
+        select(Team.id, Team.name, User.handle, User.role)
+        .join(TeamMembership, TeamMembership.team_id == Team.id, isouter=True)
+        .join(User, User.id == TeamMembership.user_id, isouter=True)
+        .order_by(Team.name, User.handle)
+    ).all()
+    teams: dict[int, dict] = {}
+    for team_id, team_name, handle, role in rows:
+        team = teams.setdefault(team_id, {"id": team_id, "name": team_name, "coaches": [], "agents": []})
+        if handle is not None:
+            team["agents" if role == "agent" else "coaches"].append(handle)
+    return list(teams.values())
