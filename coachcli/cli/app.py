@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from coachcli import __version__
-from coachcli.cli import form, inbox, init, plan, session, team, user
+from coachcli.cli import form, inbox, init, kpi, minigoal, notify, path, plan, session, team, user
 from coachcli.cli.context import settings
 from coachcli.errors import CoachError, ExitCode
 
@@ -93,6 +93,10 @@ app.add_typer(team.app, name="team")
 app.add_typer(form.app, name="form")
 app.add_typer(plan.app, name="plan")
 app.add_typer(session.app, name="session")
+app.add_typer(path.app, name="path")
+app.add_typer(kpi.app, name="kpi")
+app.add_typer(minigoal.app, name="minigoal")
+app.add_typer(notify.app, name="notify")
 app.command("init")(init.init)
 app.command("inbox")(inbox.inbox)
 
