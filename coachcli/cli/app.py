@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from coachcli import __version__
-from coachcli.cli import form, inbox, init, kpi, minigoal, notify, path, plan, session, team, user
+from coachcli.cli import form, inbox, init, kpi, log, minigoal, notify, path, plan, session, team, user
 from coachcli.cli.context import settings
 from coachcli.errors import CoachError, ExitCode
 
@@ -43,9 +43,10 @@ class CoachGroup(TyperGroup):
 
 def _is_cli_signal(error: Exception) -> bool:
     """Usage errors and the like belong to the option parser, not to us."""
-    from typer._click.exceptions import ClickException, Exit
+    # (typer.Exit and typer.Abort are re-raised before this is asked.)
+    from typer._click.exceptions import ClickException
 
-    return isinstance(error, ClickException | Exit)
+    return isinstance(error, ClickException)
 
 
 def _fail(message: str, code: ExitCode) -> None:
@@ -99,6 +100,7 @@ app.add_typer(minigoal.app, name="minigoal")
 app.add_typer(notify.app, name="notify")
 app.command("init")(init.init)
 app.command("inbox")(inbox.inbox)
+app.command("log")(log.log)
 
 
 def main() -> None:

@@ -132,19 +132,37 @@ def defuse_formula(cell: str) -> str:
     return cell
 
 
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _tsv_cell(value: Any) -> str:
+    """TSV has no quoting: a tab, newline or backslash inside a value is
+    written as \\t, \\n or \\\\, so every line is one record for cut and awk."""
+    return _plain(value).translate(_TSV_ESCAPES)
+
+
 def _delimited(records: list[dict], chosen: OutputFormat) -> None:
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(record))
     if chosen is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        cell = lambda value: defuse_formula(_plain(value))  # noqa: E731
-    else:
-        writer = csv.writer(sys.stdout, dialect="excel-tab", lineterminator="\n")
-        cell = _plain
-    writer.writerow(list(keys))
-    for record in records:
-        writer.writerow([cell(record.get(key)) for key in keys])
+        writer.writerow(list(keys))
+        for record in records:
+            writer.writerow([defuse_formula(_plain(record.get(key))) for key in keys])
+        return
+    lines = ["\t".join(keys)]
+    lines += ["\t".join(_tsv_cell(record.get(key)) for key in keys) for record in records]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code != 0x0A}
+
+
+def _visible(text: str) -> str:
+    """Control characters shown as escapes, so that text from a file cannot
+    move the cursor, recolour or retitle the supervisor's terminal."""
+    return text.translate(_CONTROL)
 
 
 def _human(value: Any) -> str:
@@ -180,7 +198,7 @@ def _list_table(records: list[dict], columns: Columns, title: str | None):
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_visible(text))
 
 
 def _table(data: dict | list[dict], view: View) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import AuditEntry, User
+from coachcli.errors import CoachError
 
 
 def record(
@@ -29,29 +30,38 @@ def record(
     )
 
 
-def entries(
+def search(
     db: Session,
+    actor: User,
     *,
-    record_type: str | None = None,
-    record_id: int | None = None,
-    actor: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    limit: int | None = None,
+    record: str | None = None,
+    actor_handle: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 200,
 ) -> list[dict]:
-    query = select(AuditEntry).order_by(col(AuditEntry.id).desc())
-    if record_type:
-        query = query.where(AuditEntry.record_type == record_type)
-    if record_id is not None:
-        query = query.where(AuditEntry.record_id == record_id)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
+    """Audit entries, newest first. Dates are local (COACH_TZ) calendar days."""
+    from coachcli.parse import default_timezone_name, parse_date, today_in
+    from coachcli.services.people import require_admin
+
+    require_admin(actor, "read the audit log")
+    zone_name = default_timezone_name()
+    today = today_in(zone_name)
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if record:
+        record_type, _, record_id = record.partition(":")
+        query = query.where(AuditEntry.record_type == record_type.strip())
+        if record_id:
+            if not record_id.strip().isdigit():
+                raise CoachError(f"bad --record '{record}': use TYPE or TYPE:ID, e.g. plan:3")
+            query = query.where(AuditEntry.record_id == int(record_id))
+    if actor_handle:
+        query = query.where(AuditEntry.actor == actor_handle.strip())
     if since:
-        query = query.where(AuditEntry.at >= since)
+        query = query.where(AuditEntry.at >= _local_midnight(parse_date(since, today), zone_name))
     if until:
-        query = query.where(AuditEntry.at < until)
-    if limit:
-        query = query.limit(limit)
+        next_day = parse_date(until, today) + dt.timedelta(days=1)
+        query = query.where(AuditEntry.at < _local_midnight(next_day, zone_name))
     return [
         {
             "id": entry.id,
@@ -64,3 +74,9 @@ def entries(
         }
         for entry in db.exec(query)
     ]
+
+
+def _local_midnight(day: dt.date, zone_name: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(zone_name))

@@ -1,0 +1,121 @@
+"""The audit trail, and output that stays literal and safe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+
+from coachcli.cli.output import defuse_formula
+
+HOSTILE = [
+    "Robert'); DROP TABLE plans;--",
+    'She said "hold on" \\ then left',
+    "tab\there, new\nline, carriage\rreturn, bell\x07, nul-less",
+    "ünïcödé — 日本語 — emoji 🎧",
+    "x" * 5000,
+]
+
+
+def _table_rows(db_path, table):
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+
+
+def test_every_change_lands_in_the_audit_log(cli):
+    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality",
+                    "--purpose", "Lower hold time", user="calvin")
+    session_id = plan["current_session_id"]
+    assert cli("session", "save", str(session_id), "--set", "greeting=4", user="calvin").exit_code == 0
+    entries = cli.json("log", "--record", f"plan:{plan['id']}", user="dana")
+    assert [entry["action"] for entry in entries] == ["plan.add"]
+    assert entries[0]["actor"] == "calvin"
+    assert entries[0]["details"]["agent"] == "alex"
+    session_entries = cli.json("log", "--record", f"session:{session_id}", user="dana")
+    assert [entry["action"] for entry in session_entries] == ["session.save", "session.new"]
+
+
+def test_log_filters_by_user_and_dates(cli):
+    cli("plan", "add", "--agent", "sam", "--form", "Call quality", "--purpose", "Chat", user="priya")
+    by_priya = cli.json("log", "--user", "priya", user="dana")
+    assert by_priya and {entry["actor"] for entry in by_priya} == {"priya"}
+    assert cli.json("log", "--from", "today", "--to", "today", user="dana")
+    assert cli.json("log", "--to", "yesterday", user="dana") == []
+    assert cli.json("log", "--from", "tomorrow", user="dana") == []
+
+
+def test_only_admins_read_the_log(cli):
+    result = cli("log", user="calvin")
+    assert result.exit_code == 5
+    assert "only an admin" in result.stderr
+
+
+def test_the_audit_log_refuses_update_and_delete(cli):
+    connection = sqlite3.connect(cli.db_path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        connection.execute("UPDATE audit_log SET actor = 'someone else'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        connection.execute("DELETE FROM audit_log")
+    connection.close()
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_is_stored_and_shown_back_literally(cli, text):
+    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", text, user="calvin")
+    assert plan["purpose"] == text.strip()
+    session_id = str(plan["current_session_id"])
+    saved = cli.json("session", "save", session_id, "--notes", text, "--set", f"strengths={text}", user="calvin")
+    assert saved["notes"] == text
+    assert saved["answers"]["strengths"] == text
+    shown = cli.json("session", "show", session_id, user="calvin")
+    assert shown["notes"] == text
+    assert len(_table_rows(cli.db_path, "plans")) == 1
+
+
+def test_tsv_keeps_every_record_on_one_line(cli):
+    text = HOSTILE[2]
+    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "p", user="calvin")
+    cli("session", "save", str(plan["current_session_id"]), "--notes", text, user="calvin")
+    result = cli("session", "list", "-o", "tsv", user="calvin")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    header, row = (line.split("\t") for line in lines)
+    notes = row[header.index("notes")]
+    assert notes == text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_defuses_formula_cells(cell):
+    assert defuse_formula(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["-5", "+3.5", "-0.25", "42", "plain text", ""])
+def test_csv_leaves_numbers_and_plain_text_alone(cell):
+    assert defuse_formula(cell) == cell
+
+
+def test_csv_output_defuses_a_formula_purpose(cli):
+    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "=HYPERLINK(\"x\")", user="calvin")
+    result = cli("plan", "list", "-o", "csv", user="calvin")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows[0]["purpose"] == "'=HYPERLINK(\"x\")"
+    assert rows[0]["id"] == "1"
+
+
+def test_json_output_is_literal_unicode(cli):
+    result = cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", HOSTILE[3],
+                 "-o", "json", user="calvin")
+    assert HOSTILE[3] in result.stdout
+    assert json.loads(result.stdout)["purpose"] == HOSTILE[3]
+
+
+def test_tables_show_control_characters_as_escapes(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    purpose = "calm\x1b[2J\x1b]0;pwned\x07 purpose"
+    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", purpose, user="calvin")
+    result = cli("plan", "list", "-o", "table", user="calvin")
+    assert "\x1b" not in result.stdout
+    assert "\\x1b[2J" in result.stdout
