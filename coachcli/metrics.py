@@ -1,0 +1,178 @@
+"""The twelve KPI metrics, their units, and the rules for targets and observed values."""
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from coachcli.errors import CoachError
+
+Direction = Literal["lower", "higher"]
+Unit = Literal["seconds", "percent", "count"]
+
+PERCENT_MAXIMUM = 100.0
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    name: str
+    direction: Direction
+    unit: Unit
+
+    @property
+    def is_time(self) -> bool:
+        return self.unit == "seconds"
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.direction == "lower"
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("talk-time", "Talk Time", "lower", "seconds"),
+    Metric("hold-time", "Hold Time", "lower", "seconds"),
+    Metric("after-call-work-time", "After-Call Work Time", "lower", "seconds"),
+    Metric("handle-time", "Handle Time", "lower", "seconds"),
+    Metric("auto-qm-kpi-failures", "Auto QM - KPI Failures", "lower", "count"),
+    Metric("manual-qm-kpi-failures", "Manual QM - KPI Failures", "lower", "count"),
+    Metric("auto-qm-overall-score", "Auto QM - Overall Score", "higher", "percent"),
+    Metric("auto-qm-section-score", "Auto QM - Section Score", "higher", "percent"),
+    Metric("manual-qm-overall-score", "Manual QM - Overall Score", "higher", "percent"),
+    Metric("manual-qm-section-score", "Manual QM - Section Score", "higher", "percent"),
+    Metric("contacts-handled", "Contacts Handled", "higher", "count"),
+    Metric("adherence", "Adherence", "higher", "percent"),
+)
+
+_METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
+
+# Collapsing every run of spaces, underscores and hyphens into one hyphen maps
+# both "handle time" and the display name "Auto QM - KPI Failures" onto keys.
+_SEPARATOR_RUN = re.compile(r"[\s_-]+")
+
+_TARGET_TIME_EXAMPLES = "e.g. 300, 300s, 5m, 1h30m, 4:30 or 1:02:03"
+
+# "1h30m", "5m", "300s", "2.5m": any of the three units, in that order, at least one.
+_UNIT_DURATION = re.compile(
+    r"(?:(?P<hours>\d+(?:\.\d+)?)\s*h)?\s*"
+    r"(?:(?P<minutes>\d+(?:\.\d+)?)\s*m)?\s*"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)\s*s)?",
+    re.ASCII | re.IGNORECASE,
+)
+# "4:30" (m:ss) or "1:02:03" (h:mm:ss); the digit limit keeps int() far from its size cap.
+_CLOCK_DURATION = re.compile(
+    r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d)", re.ASCII
+)
+
+
+def find_metric(text: str) -> Metric:
+    """The metric named by its key or display name, in any case and spacing."""
+    exact = _METRICS_BY_KEY.get(text)
+    if exact is not None:
+        return exact
+    normalized = _SEPARATOR_RUN.sub("-", text.strip().lower()).strip("-")
+    found = _METRICS_BY_KEY.get(normalized)
+    if found is None:
+        raise CoachError(
+            f"unknown metric {text!r}: give a key such as handle-time or a name such as "
+            '"Handle Time"; run `coach kpi metrics` to list them all'
+        )
+    return found
+
+
+def parse_target(text: str, metric: Metric) -> float:
+    """A mini-goal target; time metrics also accept 5m, 1h30m, 4:30 and return seconds."""
+    stripped = text.strip()
+    try:
+        number = float(stripped)
+    except ValueError:
+        number = _parse_time_target(stripped) if metric.is_time else None
+    if number is None:
+        examples = _TARGET_TIME_EXAMPLES if metric.is_time else "e.g. 70 or 87.5"
+        raise CoachError(f"invalid target {text!r} for {metric.name}: give a number, {examples}")
+    problem = _range_problem(number, metric)
+    if problem:
+        raise CoachError(f"invalid target {text!r} for {metric.name}: {problem}")
+    # abs() turns "-0" into 0.0 so it never prints as "-0".
+    return abs(number)
+
+
+def _parse_time_target(text: str) -> float | None:
+    clock = _CLOCK_DURATION.fullmatch(text)
+    if clock:
+        hours = int(clock["hours"] or 0)
+        minutes = int(clock["minutes"])
+        if clock["hours"] and minutes > 59:
+            return None
+        return hours * 3600.0 + minutes * 60.0 + int(clock["seconds"])
+    units = _UNIT_DURATION.fullmatch(text)
+    if units and any(units.groupdict().values()):
+        return (
+            float(units["hours"] or 0) * 3600.0
+            + float(units["minutes"] or 0) * 60.0
+            + float(units["seconds"] or 0)
+        )
+    return None
+
+
+def check_value(value: float | str, metric: Metric) -> float:
+    """An observed KPI value as a float; refuses non-numbers, negatives, infinities, NaN
+    and percentages over 100.
+
+    Bulk imports call this once per row, hence plain float() and comparisons first.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CoachError(
+            f"invalid {metric.name} value {value!r}: give a plain number, e.g. 42 or 87.5"
+        ) from None
+    # NaN fails both comparisons, so one test admits exactly the valid values.
+    upper_bound = PERCENT_MAXIMUM if metric.unit == "percent" else math.inf
+    if 0.0 <= number <= upper_bound and number != math.inf:
+        # abs() turns "-0" into 0.0 so it never prints as "-0".
+        return abs(number)
+    raise CoachError(f"invalid {metric.name} value {value!r}: {_range_problem(number, metric)}")
+
+
+def _range_problem(number: float, metric: Metric) -> str:
+    """Why the number cannot be a value of the metric, or "" when it can."""
+    if not math.isfinite(number):
+        return "it must be a finite number"
+    if number < 0:
+        return "it cannot be negative"
+    if metric.unit == "percent" and number > PERCENT_MAXIMUM:
+        return "a percentage cannot be over 100"
+    return ""
+
+
+def format_value(value: float | None, metric: Metric) -> str:
+    """Display form: "300 s (5:00)", "87.5 %", "70"; None shows as nothing."""
+    if value is None:
+        return ""
+    number = _plain_number(value)
+    if metric.is_time and math.isfinite(value):
+        return f"{number} s ({_clock(value)})"
+    if metric.unit == "percent":
+        return f"{number} %"
+    return number
+
+
+def _plain_number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _clock(seconds: float) -> str:
+    hours, remainder = divmod(round(seconds), 3600)
+    minutes, whole_seconds = divmod(remainder, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{whole_seconds:02d}"
+    return f"{minutes}:{whole_seconds:02d}"
+
+
+def achieved(score: float, target: float, metric: Metric) -> bool:
+    """Whether the score meets the target; the score is rounded to two decimals first."""
+    rounded = round(score, 2)
+    if metric.lower_is_better:
+        return rounded <= target
+    return rounded >= target

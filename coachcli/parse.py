@@ -1,0 +1,284 @@
+"""Parsers for what users type: dates, start times, durations, time zones, links, and
+the observation times of KPI files. Each returns a clean value or raises CoachError."""
+
+import os
+import re
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import product
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from coachcli.errors import CoachError
+
+DATE_HINT = "use YYYY-MM-DD, e.g. 2026-12-25, or today, +7d, +2w, +1m"
+OBSERVED_AT_HINT = (
+    "use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional UTC offset, "
+    "e.g. 2026-12-25 or 2026-12-25T14:30:00+01:00"
+)
+MIN_DURATION_MINUTES = 5
+MAX_DURATION_MINUTES = 480
+
+_NAMED_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+_DAYS_PER_UNIT = {"d": 1, "w": 7}
+# Six digits covers any sensible shift and keeps int() far from its size cap.
+_RELATIVE_DATE = re.compile(r"([+-]?)(\d{1,6})\s*([dwmy])", re.ASCII | re.IGNORECASE)
+_CLOCK = re.compile(
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
+    r"\s*(?:(?P<meridiem>[ap])\.?m\.?)?",
+    re.ASCII | re.IGNORECASE,
+)
+# Four digits at most: anything longer is out of range anyway.
+_DURATION = re.compile(
+    r"(?:(?P<hours>\d{1,4})\s*h)?\s*(?:(?P<minutes>\d{1,4})\s*m(?:in)?)?",
+    re.ASCII | re.IGNORECASE,
+)
+_OBSERVED_MOMENT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
+)
+
+# Two defaults that differ in year, month and day: a date that dateutil completes
+# differently from each was missing a part.
+_FIRST_DEFAULT = datetime(2001, 1, 1)
+_SECOND_DEFAULT = datetime(2002, 2, 2)
+
+
+def parse_date(text: str, today: date) -> date:
+    """A calendar date: ISO, today/tomorrow/yesterday, +7d/-3d/+2w/+1m/+1y, or any
+    unambiguous, complete date python-dateutil understands."""
+    stripped = text.strip()
+    try:
+        return date.fromisoformat(stripped)
+    except ValueError:
+        pass
+    lowered = stripped.lower()
+    if lowered in _NAMED_DAYS:
+        return today + timedelta(days=_NAMED_DAYS[lowered])
+    relative = _RELATIVE_DATE.fullmatch(stripped)
+    if relative:
+        return _shift_date(today, relative, text)
+    return _parse_free_form_date(stripped, text)
+
+
+def _shift_date(today: date, relative: re.Match[str], text: str) -> date:
+    sign, count, unit = relative.groups()
+    amount = -int(count) if sign == "-" else int(count)
+    unit = unit.lower()
+    try:
+        if unit in _DAYS_PER_UNIT:
+            return today + timedelta(days=amount * _DAYS_PER_UNIT[unit])
+        # Imported here: the CLI starts faster when no date needs it.
+        from dateutil.relativedelta import relativedelta
+
+        step = relativedelta(months=amount) if unit == "m" else relativedelta(years=amount)
+        return today + step
+    except (ValueError, OverflowError):
+        raise CoachError(f"date {text!r} is out of range: {DATE_HINT}") from None
+
+
+def _parse_free_form_date(stripped: str, text: str) -> date:
+    # Imported here: dateutil's parser alone costs ~40 ms of start-up.
+    from dateutil import parser as dateutil_parser
+
+    def read(dayfirst: bool, yearfirst: bool, default: datetime) -> datetime:
+        return dateutil_parser.parse(
+            stripped, dayfirst=dayfirst, yearfirst=yearfirst, default=default, ignoretz=True
+        )
+
+    try:
+        moment = read(False, False, _FIRST_DEFAULT)
+        completed_otherwise = read(False, False, _SECOND_DEFAULT)
+        readings = {
+            read(dayfirst, yearfirst, _FIRST_DEFAULT)
+            for dayfirst, yearfirst in product((False, True), repeat=2)
+        }
+    # dateutil signals bad input with ParserError (a ValueError) but huge numbers
+    # escape as OverflowError or decimal.InvalidOperation (both ArithmeticError).
+    except (ValueError, ArithmeticError):
+        raise CoachError(f"not a valid date {text!r}: {DATE_HINT}") from None
+    if moment != completed_otherwise:
+        raise CoachError(f"incomplete date {text!r} (year, month or day missing): {DATE_HINT}")
+    if len(readings) > 1:
+        raise CoachError(
+            f"ambiguous date {text!r} (day, month and year can be read in more than one "
+            f"order): {DATE_HINT}"
+        )
+    if moment.time() != time():
+        raise CoachError(f"date {text!r} has a time of day; give the date alone: {DATE_HINT}")
+    return moment.date()
+
+
+def parse_clock(text: str) -> str:
+    """A start time as zero-padded 24-hour "HH:MM"; accepts 9:05, 09:05:00, 9am, 2:30 pm."""
+    match = _CLOCK.fullmatch(text.strip())
+    hour_and_minute = _clock_parts(match) if match else None
+    if hour_and_minute is None:
+        raise CoachError(
+            f"invalid start time {text!r}: use 24-hour HH:MM, e.g. 09:30 or 14:00 (or 2:30 pm)"
+        )
+    hour, minute = hour_and_minute
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _clock_parts(match: re.Match[str]) -> tuple[int, int] | None:
+    hour = int(match["hour"])
+    minute = int(match["minute"] or 0)
+    meridiem = (match["meridiem"] or "").lower()
+    if minute > 59 or int(match["second"] or 0) != 0:
+        return None
+    if not meridiem:
+        # A bare "9" could mean 09:00 or 21:00 to different readers.
+        return (hour, minute) if match["minute"] and hour <= 23 else None
+    if not 1 <= hour <= 12:
+        return None
+    return (hour % 12 + (12 if meridiem == "p" else 0), minute)
+
+
+def parse_duration_minutes(value: str | int) -> int:
+    """A session length in whole minutes, 5 to 480; also 1h, 90m, 1h30m."""
+    minutes = value if isinstance(value, int) else _duration_from_text(value)
+    if minutes is None or not MIN_DURATION_MINUTES <= minutes <= MAX_DURATION_MINUTES:
+        raise CoachError(
+            f"invalid duration {value!r}: give whole minutes from {MIN_DURATION_MINUTES} to "
+            f"{MAX_DURATION_MINUTES}, e.g. 30, 90m, 1h or 1h30m"
+        )
+    return minutes
+
+
+def _duration_from_text(text: str) -> int | None:
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit() and len(stripped) <= 4:
+        return int(stripped)
+    match = _DURATION.fullmatch(stripped)
+    if not match or not (match["hours"] or match["minutes"]):
+        return None
+    return int(match["hours"] or 0) * 60 + int(match["minutes"] or 0)
+
+
+def parse_timezone(name: str) -> str:
+    """An IANA time zone name such as Europe/Paris or UTC, as given when it loads,
+    else its canonical spelling when only the letter case was off ("europe/paris")."""
+    wanted = name.strip()
+    if _load_zone(wanted) is not None:
+        return wanted
+    canonical = _zone_names_by_folded_case().get(wanted.casefold())
+    if canonical is None:
+        raise CoachError(
+            f"unknown time zone {name!r}: use an IANA name, e.g. Europe/Paris, "
+            "America/New_York or UTC"
+        )
+    return canonical
+
+
+def _load_zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    # ValueError covers malformed keys and non-zone files (zone.tab);
+    # OSError covers directories (Europe) and over-long names.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _zone_names_by_folded_case() -> dict[str, str]:
+    return {zone_name.casefold(): zone_name for zone_name in available_timezones()}
+
+
+def _zone(name: str) -> ZoneInfo:
+    # parse_timezone only returns names that load: either it loaded the name itself or
+    # took it from available_timezones(), which lists valid zone files only.
+    return ZoneInfo(parse_timezone(name))
+
+
+def default_timezone_name() -> str:
+    """COACH_TZ when set, else the system's IANA zone, else UTC."""
+    configured = os.environ.get("COACH_TZ", "").strip()
+    if configured:
+        try:
+            return parse_timezone(configured)
+        except CoachError as error:
+            raise CoachError(f"COACH_TZ: {error.message}") from None
+    return _system_timezone_name()
+
+
+def _system_timezone_name() -> str:
+    # POSIX lets TZ name a zone file with a leading colon, e.g. ":Europe/Paris".
+    candidates = [os.environ.get("TZ", "").strip().removeprefix(":")]
+    try:
+        link_target = os.readlink("/etc/localtime")
+    except OSError:
+        link_target = ""
+    _, found, zone_name = link_target.partition("zoneinfo/")
+    if found:
+        candidates.append(zone_name)
+    for candidate in candidates:
+        if candidate and _load_zone(candidate) is not None:
+            return candidate
+    return "UTC"
+
+
+def today_in(tz_name: str) -> date:
+    return datetime.now(_zone(tz_name)).date()
+
+
+def parse_observed_at(text: str, tz_name: str) -> str:
+    """A KPI observation time: "YYYY-MM-DD" as is, or a date-time normalized to
+    "YYYY-MM-DDTHH:MM:SS" in the local time of tz_name when it carries an offset.
+
+    Bulk imports call this once per row, so a plain date skips everything else.
+    """
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise CoachError(f"invalid observation date {text!r}: {OBSERVED_AT_HINT}") from None
+        return text
+    stripped = text.strip()
+    if stripped != text:
+        return parse_observed_at(stripped, tz_name)
+    return _normalize_observed_moment(text, tz_name)
+
+
+def _normalize_observed_moment(text: str, tz_name: str) -> str:
+    if not _OBSERVED_MOMENT.fullmatch(text):
+        raise CoachError(f"invalid observation time {text!r}: {OBSERVED_AT_HINT}")
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(_zone(tz_name)).replace(tzinfo=None)
+    # OverflowError: an offset that pushes a moment past year 1 or 9999.
+    except (ValueError, OverflowError):
+        raise CoachError(f"invalid observation time {text!r}: {OBSERVED_AT_HINT}") from None
+    # Sub-second precision is dropped: truncating never moves an observation to another day.
+    return moment.isoformat(timespec="seconds")
+
+
+def parse_meeting_link(text: str) -> str:
+    """An absolute http(s) URL with a host."""
+    link = text.strip()
+    problem = _link_problem(link)
+    if problem:
+        raise CoachError(
+            f"invalid meeting link {text!r}: {problem}; give a full URL, "
+            "e.g. https://meet.example.com/abc-defg"
+        )
+    return link
+
+
+def _link_problem(link: str) -> str:
+    # isprintable() is False for every whitespace and control character but the
+    # ASCII space, so the two checks together refuse them all.
+    if " " in link or not link.isprintable():
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname
+        parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "it is not a well-formed URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if not host:
+        return "it has no host name"
+    return ""

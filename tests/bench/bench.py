@@ -1,0 +1,211 @@
+"""Benchmark: coach at contact-center scale, each figure a ratio measured side
+by side in one run on this machine. Not collected by pytest.
+
+    python tests/bench/bench.py            # full scale (1M KPI rows)
+    python tests/bench/bench.py --small    # a quick smoke run (100k rows)
+
+It generates its own data in a temporary folder, runs the installed `coach`
+(next to this Python) and the `sqlite3` shell, and prints one line a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COACH = str(Path(sys.executable).with_name("coach"))
+METRICS = ["handle-time", "hold-time", "adherence", "contacts-handled"]
+START = dt.date(2025, 1, 1)
+
+
+def run(command: list[str], env: dict | None = None, stdin: str | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
+    if stdin is not None:
+        process.stdin.write(stdin)
+        process.stdin.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(command)} failed:\n{process.stderr.read()}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def best_of(times: int, command: list[str], env: dict | None = None) -> float:
+    return min(run(command, env)[0] for _ in range(times))
+
+
+def median_of(times: int, command: list[str]) -> float:
+    return statistics.median(run(command)[0] for _ in range(times))
+
+
+def write_roster(path: Path, agents: int) -> list[str]:
+    handles = [f"agent{n:05d}" for n in range(agents)]
+    teams = [f"Team {n:02d}" for n in range(max(1, agents // 25))]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["handle", "name", "role", "teams"])
+        writer.writerow(["boss", "Bench Admin", "admin", ""])
+        for n, team in enumerate(teams):
+            writer.writerow([f"coach{n:03d}", f"Coach {n}", "coach", team])
+        for n, agent in enumerate(handles):
+            writer.writerow([agent, f"Agent {n}", "agent", teams[n % len(teams)]])
+    return handles
+
+
+def write_kpi(path: Path, agents: list[str], rows: int) -> None:
+    days = rows // (len(agents) * len(METRICS))
+    rng = random.Random(7)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["agent", "metric", "observed_at", "value"])
+        for agent in agents:
+            for metric in METRICS:
+                for day in range(days):
+                    value = rng.randint(40, 99) if metric == "adherence" else rng.randint(30, 600)
+                    writer.writerow([agent, metric, (START + dt.timedelta(days=day)).isoformat(), value])
+
+
+def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None:
+    rng = random.Random(11)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["title", "agent", "coach", "date", "start", "path", "kpi", "target", "target_date"])
+        for n in range(goals):
+            start = START + dt.timedelta(days=rng.randrange(max(1, days - 30)))
+            metric = METRICS[n % len(METRICS)]
+            writer.writerow([
+                f"Goal {n}", agents[n % len(agents)], "boss", start.isoformat(), "09:00",
+                "Bench path", metric, 70 if metric in ("adherence", "contacts-handled") else 300,
+                (start + dt.timedelta(days=30)).isoformat(),
+            ])
+
+
+def coach(db: Path, *args: str) -> list[str]:
+    return [COACH, "--db", str(db), *args]
+
+
+def prepared_database(folder: Path, name: str, roster: Path, agents: list[str]) -> Path:
+    db = folder / name
+    run(coach(db, "init"))
+    run(coach(db, "user", "import", str(roster)))
+    assign = []
+    for agent in agents:
+        assign += ["--agent", agent]
+    run(coach(db, "--as", "boss", "path", "add", "Bench path", *assign))
+    return db
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--small", action="store_true", help="100k KPI rows instead of 1M")
+    args = options.parse_args()
+    if not shutil.which("sqlite3"):
+        sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
+    kpi_rows = 100_000 if args.small else 1_000_000
+    agent_count = 500
+    folder = Path(tempfile.mkdtemp(prefix="coach-bench-"))
+    env = {"COACH_TZ": "UTC"}
+    os.environ.update(env)
+    print(f"coach bench: {kpi_rows:,} KPI rows, {agent_count} agents, data in {folder}")
+
+    roster = folder / "roster.csv"
+    agents = write_roster(roster, agent_count)
+    big_roster = folder / "roster-1000.csv"
+    write_roster(big_roster, 1000)
+    kpi = folder / "kpi.csv"
+    write_kpi(kpi, agents, kpi_rows)
+    days = kpi_rows // (agent_count * len(METRICS))
+
+    # Start-up.
+    typer_time = median_of(7, [sys.executable, "-c", "import typer"])
+    version_time = median_of(7, [COACH, "--version"])
+    help_time = median_of(7, [COACH, "--help"])
+    print(f"start-up: import typer {typer_time:.3f}s; coach --version {version_time:.3f}s "
+          f"({version_time / typer_time:.2f}x, target <= 1.5x); coach --help {help_time:.3f}s "
+          f"({help_time / typer_time:.2f}x, target <= 1.5x)")
+
+    # Roster and bulk scheduling.
+    users_db = folder / "users.db"
+    run(coach(users_db, "init"))
+    elapsed, _ = run(coach(users_db, "user", "import", str(big_roster)))
+    print(f"user import: 1,000 users in {elapsed:.2f}s")
+
+    # KPI import against sqlite3 .import of the same file.
+    raw_db = folder / "raw.db"
+    schema = ("CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
+              "value REAL NOT NULL, UNIQUE(agent, metric, observed_at));")
+    subprocess.run(["sqlite3", str(raw_db), schema], check=True)
+    raw_time, _ = run(["sqlite3", str(raw_db), f".import --csv --skip 1 {kpi} kpi"])
+    db = prepared_database(folder, "coach.db", roster, agents)
+    import_time, import_mb = run(coach(db, "kpi", "import", str(kpi)))
+    print(f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs sqlite3 .import {raw_time:.2f}s "
+          f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
+    again_time, _ = run(coach(db, "kpi", "import", str(kpi)))
+    print(f"kpi import again (all unchanged): {again_time:.2f}s")
+
+    # Mini-goal evaluation: 10k goals, then 100k, against the raw aggregate.
+    sessions = folder / "sessions-10k.csv"
+    write_sessions(sessions, agents, 10_000, days)
+    elapsed, _ = run(coach(db, "session", "import", str(sessions)))
+    print(f"session import: 10,000 sessions with mini-goals in {elapsed:.2f}s")
+    as_of = (START + dt.timedelta(days=days + 60)).isoformat()
+    empty = folder / "empty.db"
+    run(coach(empty, "init"))
+    baseline = best_of(3, coach(empty, "minigoal", "evaluate", "--as-of", as_of, "-q"))
+    raw_sql = (
+        "SELECT g.id, avg(o.value), count(o.value) FROM minigoals g LEFT JOIN kpi_observations o "
+        "ON o.agent_id = g.assignee_id AND o.metric = g.metric AND o.observed_at >= g.start_date "
+        "AND o.observed_at < date(g.due_date, '+1 day') GROUP BY g.id;"
+    )
+    raw_eval = best_of(3, ["sqlite3", str(db), raw_sql])
+    ten_k = folder / "coach-10k.db"
+    shutil.copy(db, ten_k)
+    evaluate_10k = _evaluate_fresh(db, ten_k, as_of)
+    print(f"minigoal evaluate: 10,000 goals {evaluate_10k:.2f}s, minus empty-database run "
+          f"{baseline:.2f}s = {evaluate_10k - baseline:.2f}s vs raw SQL aggregate {raw_eval:.2f}s "
+          f"({(evaluate_10k - baseline) / raw_eval:.2f}x, target <= 3x)")
+    second, _ = run(coach(ten_k, "minigoal", "evaluate", "--as-of", as_of, "-q"))
+    print(f"minigoal evaluate again (nothing changes): {second:.2f}s")
+
+    big_sessions = folder / "sessions-100k.csv"
+    write_sessions(big_sessions, agents, 90_000, days)
+    run(coach(db, "session", "import", str(big_sessions)))
+    hundred_k = folder / "coach-100k.db"
+    evaluate_100k = _evaluate_fresh(db, hundred_k, as_of)
+    print(f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
+          f"{evaluate_100k / evaluate_10k:.1f}x the 10,000-goal time (target <= 12x)")
+    shutil.rmtree(folder)
+
+
+def _evaluate_fresh(source: Path, copy: Path, as_of: str) -> float:
+    """Evaluate on a fresh copy (every goal changes state), best of three."""
+    times = []
+    for _ in range(3):
+        shutil.copy(source, copy)
+        for suffix in ("-wal", "-shm"):
+            Path(str(copy) + suffix).unlink(missing_ok=True)
+        times.append(run(coach(copy, "minigoal", "evaluate", "--as-of", as_of, "-q"))[0])
+    return min(times)
+
+
+if __name__ == "__main__":
+    main()
