@@ -1,10 +1,13 @@
 """The `coach` command: global options, the nouns, and the error boundary.
 
-Nothing here imports SQLAlchemy: `coach --help` and `--version` stay fast.
+Start-up stays fast: a noun's module is imported only when that noun runs,
+the root help comes from the table below, and nothing here imports
+SQLAlchemy, so `coach --help` and `--version` cost little more than Typer.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Annotated, Optional
@@ -13,14 +16,60 @@ import typer
 from typer.core import TyperGroup
 
 from coachcli import __version__
-from coachcli.cli import form, inbox, init, kpi, log, minigoal, notify, path, plan, session, team, user
 from coachcli.cli.context import settings
 from coachcli.errors import CoachError, ExitCode
 
+# name: (module under coachcli.cli, one-line help). Each module has an `app`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create the database (or upgrade its schema); --sample fills a demo team."),
+    "user": ("user", "People: agents, coaches and admins; roster import."),
+    "team": ("team", "Teams of agents, supervised by coaches."),
+    "form": ("form", "Coaching forms: named lists of typed fields."),
+    "path": ("path", "Performance paths assigned to agents (needed for a mini-goal)."),
+    "kpi": ("kpi", "The twelve KPI metrics and their observations: import, list."),
+    "plan": ("plan", "Performance plans: a purpose, one form, a series of sessions."),
+    "session": ("session", "Coaching sessions: schedule, request, save, coach, autofill."),
+    "minigoal": ("minigoal", "Mini-goals: list, show, evaluate (nightly from cron)."),
+    "inbox": ("inbox", "Your notifications."),
+    "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
+    "log": ("log", "The audit trail: who changed what, and when (admins)."),
+}
+
 
 class CoachGroup(TyperGroup):
-    """Turns every refusal into one line on stderr and an exit code; no
-    traceback reaches a user unless COACH_DEBUG asks for it."""
+    """The root command: loads each noun on demand, and turns every refusal
+    into one line on stderr and an exit code (no traceback reaches a user
+    unless COACH_DEBUG asks for it)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name not in COMMANDS:
+            return None
+        if name not in self.commands:
+            module_name, help_text = COMMANDS[name]
+            module = importlib.import_module(f"coachcli.cli.{module_name}")
+            command = typer.main.get_command(module.app)
+            command.name = name
+            command.help = command.help or help_text
+            self.commands[name] = command
+        return self.commands[name]
+
+    def format_commands(self, ctx, formatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_text) for name, (_, help_text) in COMMANDS.items()])
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except typer._click.exceptions.UsageError as error:
+            from difflib import get_close_matches
+
+            matches = get_close_matches(args[0], list(COMMANDS)) if args else []
+            if matches and "Did you mean" not in error.message:
+                error.message = f"{error.message.rstrip('.')}. Did you mean {matches[0]!r}?"
+            raise
 
     def invoke(self, ctx):
         try:
@@ -61,6 +110,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -87,20 +137,6 @@ def main_options(
 ) -> None:
     settings.database = database
     settings.acting_handle = acting
-
-
-app.add_typer(user.app, name="user")
-app.add_typer(team.app, name="team")
-app.add_typer(form.app, name="form")
-app.add_typer(plan.app, name="plan")
-app.add_typer(session.app, name="session")
-app.add_typer(path.app, name="path")
-app.add_typer(kpi.app, name="kpi")
-app.add_typer(minigoal.app, name="minigoal")
-app.add_typer(notify.app, name="notify")
-app.command("init")(init.init)
-app.command("inbox")(inbox.inbox)
-app.command("log")(log.log)
 
 
 def main() -> None:

@@ -9,9 +9,12 @@ import typer
 from coachcli.cli.context import acting_user, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
 INBOX_COLUMNS = [("created_at", "When"), ("kind", "Kind"), ("message", "Message"), ("unread", "New")]
 
 
+@app.command()
 def inbox(
     unread: Annotated[bool, typer.Option("--unread", help="Only notifications not seen yet.")] = False,
     format: FormatOption = None,

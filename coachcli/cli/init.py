@@ -9,7 +9,10 @@ import typer
 from coachcli.cli.context import settings, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit, say
 
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
+
+@app.command()
 def init(
     sample: Annotated[
         bool, typer.Option("--sample", help="Fill a new database with a realistic sample team, then show its plans.")

@@ -9,6 +9,8 @@ import typer
 from coachcli.cli.context import acting_user, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
 LOG_COLUMNS = [
     ("id", "#"),
     ("at", "When"),
@@ -20,6 +22,7 @@ LOG_COLUMNS = [
 ]
 
 
+@app.command()
 def log(
     record: Annotated[
         Optional[str],
