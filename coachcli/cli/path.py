@@ -1,5 +1,49 @@
 """coach path: performance paths, assigned to agents."""
 
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
 import typer
 
+from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, say
+
 app = typer.Typer(help="Performance paths assigned to agents (needed for a mini-goal).", no_args_is_help=True)
+
+PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Path name.")],
+    agents: Annotated[
+        Optional[list[str]],
+        typer.Option("--agent", help="Agent to assign the path to; repeatable.", show_default=False),
+    ] = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Add a path, or assign an existing one to more agents."""
+    from coachcli.services import paths
+
+    with unit_of_work(write=True) as db:
+        actor = acting_user(db)
+        path, created, assigned = paths.add_path(db, actor, name, agents or [])
+        record = paths.path_record(db, actor, path)
+    if not created:
+        say(f"Path '{path.name}' already existed; assigned it to {', '.join(assigned) or 'nobody new'}.")
+    if quiet:
+        emit_id(path.id)
+    else:
+        emit(record, format, View(title="Performance path", columns=PATH_COLUMNS))
+
+
+@app.command("list")
+def list_(format: FormatOption = None) -> None:
+    """List performance paths with their agents within your scope."""
+    from coachcli.services import paths
+
+    with unit_of_work(write=False) as db:
+        records = paths.list_paths(db, acting_user(db))
+    emit(records, format, View(title="Performance paths", columns=PATH_COLUMNS))

@@ -219,3 +219,107 @@ def coach_again(session_id: SessionId, format: FormatOption = None, quiet: Quiet
     with unit_of_work(write=True) as db:
         view = session_view(db, sessions.coach_again(db, acting_user(db), session_id))
     show_created(view, format, quiet)
+
+
+def _option(help: str, name: str):
+    return typer.Option(name, help=help, show_default=False)
+
+
+@app.command("schedule")
+def schedule(
+    title: Annotated[Optional[str], _option("Session title (kept from the request with --from-request).", "--title")] = None,
+    agent: Annotated[Optional[str], _option("The agent to coach (the requester with --from-request).", "--agent")] = None,
+    coach: Annotated[Optional[str], _option("The coach (a coach or an admin); default: you.", "--coach")] = None,
+    date: Annotated[Optional[str], _option("Date: YYYY-MM-DD, today, tomorrow, +7d …", "--date")] = None,
+    start: Annotated[Optional[str], _option("Start time, 24-hour HH:MM.", "--start")] = None,
+    tz: Annotated[Optional[str], _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")] = None,
+    duration: Annotated[Optional[str], _option("Length in minutes (or 1h, 90m); default 30.", "--duration")] = None,
+    link: Annotated[Optional[str], _option("Meeting link, an http(s) URL.", "--link")] = None,
+    path: Annotated[Optional[str], _option("Performance path assigned to the agent (for a mini-goal).", "--path")] = None,
+    kpi: Annotated[Optional[str], _option("KPI metric (see `coach kpi metrics`).", "--kpi")] = None,
+    target: Annotated[Optional[str], _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
+    target_date: Annotated[Optional[str], _option("Mini-goal due date.", "--target-date")] = None,
+    notes: Annotated[Optional[str], _option("Notes for the session.", "--notes")] = None,
+    form: Annotated[Optional[str], _option("Coaching form name or id.", "--form")] = None,
+    from_request: Annotated[Optional[int], _option("Schedule this coaching request (see --tab requested).", "--from-request")] = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Schedule a coaching session; with path, KPI, target and target date it sets a mini-goal."""
+    from coachcli.parse import default_timezone_name, today_in
+    from coachcli.services import scheduling
+
+    with unit_of_work(write=True) as db:
+        session = scheduling.schedule_session(
+            db,
+            acting_user(db),
+            title=title,
+            agent=agent,
+            coach=coach,
+            date=date,
+            start=start,
+            tz=tz,
+            duration=duration,
+            link=link,
+            path=path,
+            kpi=kpi,
+            target=target,
+            target_date=target_date,
+            notes=notes,
+            form=form,
+            from_request=from_request,
+            today=today_in(default_timezone_name()),
+        )
+        warning = scheduling.minigoal_warning(session)
+        view = session_view(db, session)
+    if warning:
+        say(warning)
+    show_created(view, format, quiet)
+
+
+@app.command("request")
+def request(
+    title: Annotated[str, typer.Option("--title", help="What you would like coaching on.")],
+    path: Annotated[Optional[str], _option("A performance path assigned to you.", "--path")] = None,
+    kpi: Annotated[Optional[str], _option("The KPI metric you want to work on.", "--kpi")] = None,
+    notes: Annotated[Optional[str], _option("Anything your coach should know.", "--notes")] = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Ask for coaching (agents, for themselves); your coaches are notified."""
+    from coachcli.services import scheduling
+
+    with unit_of_work(write=True) as db:
+        session = scheduling.request_session(db, acting_user(db), title=title, path=path, kpi=kpi, notes=notes)
+        view = session_view(db, session)
+    if not quiet:
+        say(f"Coaching request {session.id} sent; it is on the Requested tab for your coaches.")
+    show_created(view, format, quiet)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Argument(help="CSV or JSON Lines file, or - for stdin.", metavar="FILE|-")],
+    format: FormatOption = None,
+) -> None:
+    """Bulk schedule sessions: columns title,agent,coach,date,start (required),
+    timezone,duration,link,path,kpi,target,target_date,notes."""
+    from coachcli.cli.inputs import read_import_lines
+    from coachcli.parse import default_timezone_name, today_in
+    from coachcli.services import scheduling
+
+    lines = read_import_lines(source)
+    with unit_of_work(write=True) as db:
+        counts = scheduling.import_sessions(
+            db, acting_user(db), lines, "stdin" if source == "-" else source, today=today_in(default_timezone_name())
+        )
+    if counts["without_minigoal"]:
+        say(
+            f"{counts['without_minigoal']} session(s) have only some of path, kpi, target, target_date: "
+            "no mini-goal for them (a mini-goal needs all four)"
+        )
+    emit(
+        {"scheduled": counts["scheduled"], "minigoals": counts["minigoals"]},
+        format,
+        View(title="Sessions imported", columns=[("scheduled", "Scheduled"), ("minigoals", "Mini-goals")]),
+    )

@@ -52,3 +52,27 @@ def list_(
     with unit_of_work(write=False) as db:
         records = users.list_users(db, acting_user(db), role=role, team=team)
     emit(records, format, View(title="Users", columns=USER_COLUMNS))
+
+
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Argument(help="CSV or JSON Lines file, or - for stdin.", metavar="FILE|-")],
+    format: FormatOption = None,
+) -> None:
+    """Roster sync: columns handle,name,role,teams (teams separated by ';').
+    Known handles are updated, teams included; missing teams are created."""
+    from coachcli.cli.inputs import read_import_lines
+    from coachcli.services import people, roster
+
+    lines = read_import_lines(source)
+    with unit_of_work(write=True) as db:
+        actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
+        counts = roster.import_roster(db, actor, lines, "stdin" if source == "-" else source)
+    emit(
+        counts,
+        format,
+        View(
+            title="Roster imported",
+            columns=[("added", "Added"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("teams_created", "Teams created")],
+        ),
+    )

@@ -15,7 +15,8 @@ from coachcli.db.engine import (
     sqlite_file,
     transaction,
 )
-from coachcli.db.migrations import upgrade
+from coachcli.db.migrations import _VERSION_TABLE as VERSION_TABLE
+from coachcli.db.migrations import refuse_foreign, refuse_newer, upgrade
 from coachcli.errors import CoachError, ExitCode
 
 __all__ = ["open_database", "transaction"]
@@ -41,6 +42,7 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
                 )
             create_private_file(path)
         _refuse_damaged_file(path)
+        _refuse_foreign_or_newer(path)
     engine = make_engine(url)
     try:
         upgrade(engine)
@@ -70,3 +72,34 @@ def _refuse_damaged_file(path: Path) -> None:
             f"{path} is truncated or damaged ({size} bytes); restore it from a backup",
             ExitCode.DATABASE,
         )
+
+
+def _refuse_foreign_or_newer(path: Path) -> None:
+    """Read the schema through a plain connection, before the engine's
+    connect hook switches the file to WAL: a database that coach refuses (another
+    program's, or a newer coach's) is left exactly as it was."""
+    import sqlite3
+
+    if path.stat().st_size == 0:
+        return
+    connection = sqlite3.connect(path)  # only SELECTs: no transaction, no write
+    try:
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        version = None
+        if VERSION_TABLE in tables:
+            row = connection.execute(f"SELECT max(version) FROM {VERSION_TABLE}").fetchone()
+            version = row[0] if row else None
+    except sqlite3.DatabaseError as error:
+        raise CoachError(
+            f"{path} is not a readable coach database ({error}); check --db / COACH_DB", ExitCode.DATABASE
+        ) from None
+    finally:
+        connection.close()
+    if VERSION_TABLE not in tables:
+        refuse_foreign(tables)
+    refuse_newer(version)

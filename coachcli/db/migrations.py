@@ -192,13 +192,18 @@ def schema_version(connection: Connection) -> int | None:
     tables = set(inspect(connection).get_table_names())
     if _VERSION_TABLE in tables:
         return connection.execute(text(f"SELECT version FROM {_VERSION_TABLE}")).scalar_one()
-    if tables:
+    refuse_foreign(tables)
+    return None
+
+
+def refuse_foreign(tables: set[str]) -> None:
+    """A database with tables but no coach_schema belongs to another program."""
+    if tables - {_VERSION_TABLE}:
         raise CoachError(
             "this database was not made by coach (it has other tables); "
             "point --db / COACH_DB at a coach database or a new file",
             ExitCode.DATABASE,
         )
-    return None
 
 
 def refuse_newer(version: int | None) -> None:

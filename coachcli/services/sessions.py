@@ -291,4 +291,6 @@ def coach_again(db: Session, actor: User, session_id: int) -> CoachingSession:
     source = _coachable_session(db, actor, session_id, "start coaching sessions")
     agent = db.get(User, source.agent_id)
     form = db.get(Form, source.form_id) if source.form_id else None
-    return create_draft(db, actor, agent, form, source.title)
+    # A plan session's title ("Plan 3: session 2") would wrongly place the copy in the plan.
+    title = f"{form.name}: {agent.name}" if source.plan_id is not None and form else source.title
+    return create_draft(db, actor, agent, form, title)

@@ -50,12 +50,22 @@ def find_team(db: Session, name: str) -> Team:
     return team
 
 
+def has_admin(db: Session) -> bool:
+    return db.exec(select(User.id).where(User.role == "admin").limit(1)).first() is not None
+
+
+def require_acting_admin_once_there_is_one(db: Session, actor: User | None, doing: str) -> None:
+    """Bootstrap: until the database has an admin, people can be added with no
+    acting user, so a first user added with the wrong role never locks anyone
+    out. Once there is an admin, an acting user is needed."""
+    if actor is None and has_admin(db):
+        raise forbidden(f"{doing} needs an acting user: pass --as HANDLE or set COACH_USER")
+
+
 def _authorize_user_change(db: Session, actor: User | None, role: str, teams: list[Team]) -> None:
-    """Admins manage everyone; a coach may add agents to the teams they supervise.
-    With no users at all, anyone may add the first one (bootstrap)."""
+    """Admins manage everyone; a coach may add agents to the teams they supervise."""
+    require_acting_admin_once_there_is_one(db, actor, "adding a user")
     if actor is None:
-        if has_users(db):
-            raise forbidden("adding a user needs an acting user: pass --as HANDLE or set COACH_USER")
         return
     if actor.role == "admin":
         return

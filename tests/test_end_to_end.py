@@ -1,0 +1,136 @@
+"""The installed `coach` executable, run as a user or a script would run it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import COMPLETE_ANSWERS, REPO
+
+import coachcli
+
+COACH = shutil.which("coach") or str(Path(sys.executable).parent / "coach")
+REASON = "Hold time under five minutes on every audited call for six weeks; purpose met"
+
+
+@pytest.fixture
+def coach(tmp_path):
+    """Run the installed `coach` against a fresh database file; piped, as in a script."""
+    env = {**os.environ, "COACH_DB": str(tmp_path / "coach.db"), "COACH_TZ": "UTC", "NO_COLOR": "1"}
+    env.pop("COACH_USER", None)
+
+    def run(*args: str, user: str | None = None, check: bool = True, input: str | None = None):
+        options = ["--as", user] if user else []
+        result = subprocess.run(
+            [COACH, *options, *args], capture_output=True, text=True, env=env, input=input, timeout=60
+        )
+        if check:
+            assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    return run
+
+
+def tsv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text), dialect="excel-tab"))
+
+
+def test_version(coach):
+    assert coach("--version").stdout == f"coach {coachcli.__version__}\n"
+
+
+def test_help_does_not_import_the_database_layer():
+    script = (
+        "import sys\n"
+        "from coachcli.cli.app import main\n"
+        "sys.argv = ['coach', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'sqlmodel') if m in sys.modules)\n"
+        "print('LOADED:' + ','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "plan" in result.stdout and "session" in result.stdout
+    assert result.stdout.splitlines()[-1] == "LOADED:"
+
+
+def test_a_full_walkthrough(coach):
+    assert "Database ready" in coach("init").stderr
+    coach("user", "add", "dana", "--name", "Dana Whitfield", "--role", "admin")
+    assert coach("team", "add", "Inbound", "-q", user="dana").stdout.strip().isdigit()
+    coach("user", "add", "calvin", "--name", "Calvin Brooks", "--role", "coach", "--team", "Inbound", user="dana")
+    coach("user", "add", "alex", "--name", "Alex Moreno", "--team", "Inbound", user="dana")
+    form = coach("form", "add", str(REPO / "examples" / "forms" / "call-quality.toml"), "-o", "json", user="dana")
+    assert json.loads(form.stdout)["name"] == "Call quality"
+
+    plan = coach("plan", "add", "--agent", "alex", "--form", "Call quality",
+                 "--purpose", "Shorter holds", "-q", user="calvin").stdout
+    assert plan.strip().isdigit()
+    plan = plan.strip()
+
+    edited = tsv(coach("plan", "edit", plan, user="calvin").stdout)  # piped: TSV
+    assert len(edited) == 1 and edited[0]["plan_id"] == plan and edited[0]["state"] == "draft"
+    session = edited[0]["id"]
+
+    sets = [part for key, value in COMPLETE_ANSWERS.items() for part in ("--set", f"{key}={value}")]
+    saved = json.loads(coach("session", "save", session, *sets[:4], "-o", "json", user="calvin").stdout)
+    assert saved["state"] == "draft" and saved["answers"] == {"channel": "phone", "greeting": 4}
+    coached = coach("session", "coach", session, *sets[4:], user="calvin")
+    assert "notified" in coached.stderr
+    assert tsv(coached.stdout)[0]["state"] == "coached"
+
+    closed = tsv(coach("plan", "close", plan, "--reason", REASON, user="calvin").stdout)
+    assert closed[0]["state"] == "closed" and closed[0]["close_reason"] == REASON
+
+    # An error: one line on stderr, a non-zero exit, no traceback (checked by `coach`).
+    missing = coach("plan", "show", "99", user="alex", check=False)
+    assert missing.returncode == 3 and missing.stdout == ""
+    assert missing.stderr.splitlines() == ["coach: no performance plan 99; see `coach plan list --state all`"]
+    usage = coach("plan", "delete", plan, user="dana", check=False)
+    assert usage.returncode == 2 and "No such command" in usage.stderr
+
+
+@pytest.fixture(scope="module", autouse=True)
+def walkthrough(tmp_path_factory):
+    """examples/walkthrough.sh, started when this module starts: it runs some
+    twenty `coach` commands, so it runs beside the other tests here."""
+    scratch = tmp_path_factory.mktemp("walkthrough")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(COACH).parent}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(scratch),
+        "COACH_TZ": "UTC",
+        "HOME": str(scratch),
+    }
+    for name in ("COACH_USER", "COACH_DB", "COACH_NOTIFY_COMMAND", "COACH_DEBUG"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        ["bash", str(REPO / "examples" / "walkthrough.sh")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    yield process, scratch
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_the_walkthrough_script_runs_top_to_bottom(walkthrough):
+    process, scratch = walkthrough
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    assert "Traceback" not in stdout + stderr
+    assert "Performance Plan" in stdout
+    assert "session.coached" in stdout  # Alex's inbox
+    assert "too short" in stderr  # the vague close reason was refused, and the script went on
+    assert [p.name for p in scratch.iterdir()] == []  # it removed its temporary database
