@@ -487,3 +487,13 @@ def test_p12_there_is_no_plan_delete_command(cli):
     help_text = cli("plan", "--help").stdout
     assert "close" in help_text and "delete" not in help_text
 
+
+
+def test_p4_autofill_prefers_the_previous_coached_session_over_an_empty_draft(db, center):
+    coached = sessions.new_session(db, center.calvin, "alex", "Call quality", "Coached review")
+    sessions.coach_session(db, center.calvin, coached.id, dict(COMPLETE_ANSWERS))
+    sessions.new_session(db, center.calvin, "alex", "Call quality", "Abandoned draft")
+    target = sessions.new_session(db, center.calvin, "alex", "Call quality", "This week")
+    filled, source = sessions.autofill_session(db, center.calvin, target.id)
+    assert source.id == coached.id
+    assert filled.answers["resolution"] == "resolved"

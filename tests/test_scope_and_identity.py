@@ -208,3 +208,11 @@ def test_a_coach_who_adds_a_team_supervises_it(cli):
     assert cli("user", "add", "lee", "--name", "Lee Chen", "--team", "Escalations", user="priya").exit_code == 0
     assert "lee" in {u["handle"] for u in cli.json("user", "list", user="priya")}
     refused(cli("team", "add", "Agents only", user="alex"))
+
+
+def test_team_list_shows_an_agent_only_their_team_and_no_other_agent(cli):
+    as_agent = cli.json("team", "list", user="alex")
+    assert [(team["name"], team["agents"], team["coaches"]) for team in as_agent] == [("Inbound", ["alex"], ["calvin"])]
+    as_coach = cli.json("team", "list", user="priya")
+    assert [(team["name"], team["agents"]) for team in as_coach] == [("Chat", ["sam"])]
+    assert {team["name"] for team in cli.json("team", "list", user="dana")} == {"Inbound", "Chat"}

@@ -319,3 +319,17 @@ def test_a_database_that_stays_busy_is_a_clear_error(cli, monkeypatch):
     line = refused_line(result)
     assert "busy" in line and "try again" in line
     assert cli.json("plan", "list", user="calvin") == before
+
+
+def test_a_folder_given_as_the_database_is_refused_clearly(tmp_path):
+    result = Cli(tmp_path)("plan", "list", user="dana")
+    assert result.exit_code == ExitCode.DATABASE
+    assert "is a folder" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_missing_folder_of_a_new_database_is_private(tmp_path):
+    target = tmp_path / "a" / "b" / "coach.db"
+    open_database(str(target), create=True).dispose()
+    for folder in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700

@@ -24,8 +24,9 @@ def add(
     from coachcli.services import users
 
     with unit_of_work(write=True) as db:
-        team = users.add_team(db, acting_user(db), name)
-        record = next(t for t in users.list_teams(db) if t["id"] == team.id)
+        actor = acting_user(db)
+        team = users.add_team(db, actor, name)
+        record = next(t for t in users.list_teams(db, actor) if t["id"] == team.id)
     if quiet:
         emit_id(team.id)
     else:
@@ -38,6 +39,5 @@ def list_(format: FormatOption = None) -> None:
     from coachcli.services import users
 
     with unit_of_work(write=False) as db:
-        acting_user(db)
-        records = users.list_teams(db)
+        records = users.list_teams(db, acting_user(db))
     emit(records, format, View(title="Teams", columns=TEAM_COLUMNS))

@@ -33,6 +33,8 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     url = database_url(target)
     path = sqlite_file(url)
     if path is not None:
+        if path.is_dir():
+            raise CoachError(f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE)
         if not path.exists():
             if not create:
                 raise CoachError(

@@ -46,15 +46,16 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def create_private_file(path: Path) -> None:
-    """Create the database file (and its folder) readable by its owner only.
+    """Create the database file (and any missing folders) readable by its owner only.
 
     SQLite gives its -wal and -shm files the permissions of the database file,
     so creating this one 0600 keeps all three private.
     """
     if path.exists():
         return
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     os.close(fd)
 

@@ -232,7 +232,8 @@ def coach_session(
 
 def previous_session(db: Session, session: CoachingSession) -> CoachingSession | None:
     """The session autofill copies from: the previous one of the same plan, or
-    for a standalone session the agent's previous one on the same form."""
+    for a standalone session the agent's previous one on the same form.
+    A coached one is preferred, so an abandoned empty draft is never copied."""
     query = select(CoachingSession).where(col(CoachingSession.id) < session.id)
     if session.plan_id is not None:
         query = query.where(CoachingSession.plan_id == session.plan_id)
@@ -242,7 +243,8 @@ def previous_session(db: Session, session: CoachingSession) -> CoachingSession |
             CoachingSession.form_id == session.form_id,
             col(CoachingSession.form_id).is_not(None),
         )
-    return db.exec(query.order_by(col(CoachingSession.id).desc()).limit(1)).first()
+    newest_coached_first = (CoachingSession.state == "coached").desc(), col(CoachingSession.id).desc()
+    return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
 
 
 def answer_context(db: Session, actor: User, session_id: int) -> tuple[FormSpec | None, dict, dict]:

@@ -141,16 +141,22 @@ def add_team(db: Session, actor: User, name: str) -> Team:
     return team
 
 
-def list_teams(db: Session) -> list[dict]:
-    rows = db.exec(
-        select(Team.id, Team.name, User.handle, User.role)
+def list_teams(db: Session, actor: User) -> list[dict]:
+    """Teams with their coaches and agents: an admin sees all; others the
+    teams they belong to, and an agent no other agent."""
+    query = (
+        select(Team.id, Team.name, User.id, User.handle, User.role)
         .join(TeamMembership, TeamMembership.team_id == Team.id, isouter=True)
         .join(User, User.id == TeamMembership.user_id, isouter=True)
         .order_by(Team.name, User.handle)
-    ).all()
+    )
+    if actor.role != "admin":
+        own = select(TeamMembership.team_id).where(TeamMembership.user_id == actor.id)
+        query = query.where(col(Team.id).in_(own))
     teams: dict[int, dict] = {}
-    for team_id, team_name, handle, role in rows:
+    for team_id, team_name, user_id, handle, role in db.exec(query):
         team = teams.setdefault(team_id, {"id": team_id, "name": team_name, "coaches": [], "agents": []})
-        if handle is not None:
-            team["agents" if role == "agent" else "coaches"].append(handle)
+        if handle is None or (actor.role == "agent" and role == "agent" and user_id != actor.id):
+            continue
+        team["agents" if role == "agent" else "coaches"].append(handle)
     return list(teams.values())
