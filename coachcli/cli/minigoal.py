@@ -1,5 +1,222 @@
 """coach minigoal: short-term KPI targets set in coaching sessions."""
 
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Optional
+
 import typer
 
+from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.output import FormatOption, OutputFormat, Section, View, emit, resolve
+
 app = typer.Typer(help="Mini-goals: list, show, evaluate (nightly from cron).", no_args_is_help=True)
+
+STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
+LIST_COLUMNS = [
+    ("name", "Name"),
+    ("assignee", "Assignee"),
+    ("metric", "Metric"),
+    ("target", "Target"),
+    ("due_date", "Due date"),
+    ("result", "Result"),
+]
+SHOW_FIELDS = [
+    ("id", "ID"),
+    ("name", "Name"),
+    ("assignee", "Assignee"),
+    ("metric", "Metric"),
+    ("target", "Target"),
+    ("window", "Window"),
+    ("result", "Result"),
+    ("score", "Score"),
+    ("running", "So far"),
+    ("trend", "Daily trend"),
+    ("session_id", "Session"),
+    ("evaluated_at", "Evaluated at"),
+]
+DAILY_COLUMNS = [("date", "Date"), ("average", "Average"), ("samples", "Observations"), ("meets", "Meets target")]
+CHANGE_COLUMNS = [
+    ("id", "ID"),
+    ("name", "Name"),
+    ("assignee", "Assignee"),
+    ("from", "From"),
+    ("to", "To"),
+    ("score", "Score"),
+]
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+NO_DATA_MARK = "·"
+
+GoalId = Annotated[int, typer.Argument(help="Mini-goal id (see `coach session list`, Goal column).", show_default=False)]
+
+
+def _metric(key: str):
+    from coachcli.metrics import find_metric
+
+    return find_metric(key)
+
+
+@app.command("list")
+def list_(
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent's goals.", show_default=False)] = None,
+    state: Annotated[
+        Optional[str], typer.Option("--state", help="in_progress, achieved or missed.", show_default=False)
+    ] = None,
+    format: FormatOption = None,
+) -> None:
+    """List mini-goals within your scope, soonest due first."""
+    from coachcli.services import minigoals, people
+
+    with unit_of_work(write=False) as db:
+        actor = acting_user(db)
+        agent_user = people.find_user(db, agent) if agent else None
+        records = minigoals.list_minigoals(db, actor, agent=agent_user, state=state)
+    if resolve(format) is OutputFormat.table:
+        records = [_displayed(record) for record in records]
+    emit(records, format, View(title="Mini-goals", columns=LIST_COLUMNS))
+
+
+def _displayed(record: dict) -> dict:
+    """A goal as a person reads it: metric name, target and score in the metric's unit."""
+    from coachcli.metrics import format_value
+
+    metric = _metric(record["metric"])
+    score = format_value(record["score"], metric)
+    if record["state"] == "missed" and record["score"] is None:
+        score = "no data"
+    return {
+        **record,
+        "metric": metric.name,
+        "target": format_value(record["target"], metric),
+        "score": score,
+        "result": STATE_LABELS.get(record["state"], record["state"]),
+    }
+
+
+@app.command("show")
+def show(goal_id: GoalId, format: FormatOption = None) -> None:
+    """One mini-goal: its window, the score so far against the target, and a daily trend."""
+    from coachcli.parse import default_timezone_name, today_in
+    from coachcli.services import minigoals
+
+    today = today_in(default_timezone_name())
+    with unit_of_work(write=False) as db:
+        record = minigoals.show_minigoal(db, acting_user(db), goal_id, today)
+    if resolve(format) is not OutputFormat.table:
+        emit(record, format, View(title="Mini-goal"))
+        return
+    from coachcli.metrics import format_value
+
+    metric = _metric(record["metric"])
+    shown = _displayed(record)
+    shown["window"] = f"{record['start_date'].isoformat()} to {record['due_date'].isoformat()} (both inclusive)"
+    shown["running"] = _running_text(record, metric)
+    shown["trend"] = _trend_text(record, metric)
+    daily = [
+        {
+            "date": entry["date"],
+            "average": format_value(entry["average"], metric),
+            "samples": entry["samples"],
+            "meets": "yes" if _meets(entry["average"], record["target"], metric) else "no",
+        }
+        for entry in record["daily"]
+    ]
+    emit(shown, format, View(title="Mini-goal", columns=SHOW_FIELDS, sections=[Section("Daily", daily, DAILY_COLUMNS)]))
+
+
+def _meets(value: float, target: float, metric) -> bool:
+    from coachcli.metrics import achieved
+
+    return achieved(value, target, metric)
+
+
+def _running_text(record: dict, metric) -> str:
+    from coachcli.metrics import format_value
+
+    if record["window_to"] is None:
+        return f"the window starts on {record['window_from'].isoformat()}"
+    span = f"{record['window_from'].isoformat()} to {record['window_to'].isoformat()}"
+    if record["running_score"] is None:
+        return f"no {metric.name} data from {span}"
+    verdict = "meets the target" if record["meets_target"] else "does not meet the target yet"
+    if record["window_to"] == record["due_date"] and record["as_of"] > record["due_date"]:
+        verdict = "met the target" if record["meets_target"] else "did not meet the target"
+    count = record["running_samples"]
+    return (
+        f"{format_value(record['running_score'], metric)} from {count} observation{'s' if count != 1 else ''}, "
+        f"{span}: {verdict}"
+    )
+
+
+def _trend_text(record: dict, metric) -> str:
+    """One block a day, from the window's start to today (or its due date);
+    `·` is a day without data; the target's level is shown after the line."""
+    if record["window_to"] is None or not record["daily"]:
+        return ""
+    averages = {entry["date"]: entry["average"] for entry in record["daily"]}
+    days = (record["window_to"] - record["window_from"]).days + 1
+    values = [averages.get(record["window_from"] + dt.timedelta(days=offset)) for offset in range(days)]
+    line = sparkline(values, record["target"])
+    better = "lower" if metric.lower_is_better else "higher"
+    return f"{line}  target {sparkline([record['target']], record['target'], values)} ({better} is better)"
+
+
+def sparkline(values: list[float | None], target: float, scale: list[float | None] | None = None) -> str:
+    """Unicode blocks ▁…█ scaled between the smallest and largest of the values
+    and the target (or of `scale`, to draw the target on another line's scale)."""
+    known = [value for value in (scale if scale is not None else values) if value is not None] + [target]
+    low, high = min(known), max(known)
+    blocks = []
+    for value in values:
+        if value is None:
+            blocks.append(NO_DATA_MARK)
+        elif high == low:
+            blocks.append(SPARK_LEVELS[len(SPARK_LEVELS) // 2])
+        else:
+            blocks.append(SPARK_LEVELS[round((value - low) / (high - low) * (len(SPARK_LEVELS) - 1))])
+    return "".join(blocks)
+
+
+@app.command("evaluate")
+def evaluate(
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False)
+    ] = None,
+    format: FormatOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Compute and store every goal's score and state (run nightly from cron).
+
+    Idempotent: a second run changes nothing. Prints only what changed, and
+    nothing at all when nothing did (-o json always prints the summary)."""
+    from coachcli.parse import default_timezone_name, parse_date, today_in
+    from coachcli.services import minigoals
+
+    today = today_in(default_timezone_name())
+    day = parse_date(as_of, today) if as_of else today
+    with unit_of_work(write=True) as db:
+        result = minigoals.evaluate(db, day)
+    if quiet:
+        return
+    chosen = resolve(format)
+    if chosen is OutputFormat.json:
+        emit(result, format)
+        return
+    if not result["changes"]:
+        return
+    changes = result["changes"]
+    if chosen is OutputFormat.table:
+        changes = [_displayed_change(change) for change in changes]
+    emit(changes, format, View(title=f"Mini-goal changes as of {day.isoformat()}", columns=CHANGE_COLUMNS))
+
+
+def _displayed_change(change: dict) -> dict:
+    from coachcli.metrics import format_value
+
+    score = format_value(change["score"], _metric(change["metric"])) if change["score"] is not None else "no data"
+    return {
+        **change,
+        "from": STATE_LABELS.get(change["from"], change["from"]),
+        "to": STATE_LABELS.get(change["to"], change["to"]),
+        "score": score,
+    }

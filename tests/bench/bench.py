@@ -173,8 +173,9 @@ def main() -> None:
     baseline = best_of(3, coach(empty, "minigoal", "evaluate", "--as-of", as_of, "-q"))
     raw_sql = (
         "SELECT g.id, avg(o.value), count(o.value) FROM minigoals g LEFT JOIN kpi_observations o "
-        "ON o.agent_id = g.assignee_id AND o.metric = g.metric AND o.observed_at >= g.start_date "
-        "AND o.observed_at < date(g.due_date, '+1 day') GROUP BY g.id;"
+        "ON o.agent_id = g.assignee_id AND o.metric = g.metric "
+        "AND o.observed_at >= CAST(g.start_date AS TEXT) AND o.observed_at < g.due_date || 'T24' "
+        "GROUP BY g.id;"
     )
     raw_eval = best_of(3, ["sqlite3", str(db), raw_sql])
     ten_k = folder / "coach-10k.db"

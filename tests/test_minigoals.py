@@ -1,0 +1,324 @@
+"""Mini-goals (M5–M8): scores, states, idempotent evaluation, history,
+notifications, and the `minigoal` commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlmodel import select
+
+from coachcli.db import transaction
+from coachcli.db.bulk import raw_connection
+from coachcli.db.models import AuditEntry, KpiObservation, MiniGoal, MiniGoalChange, Notification, User
+from coachcli.errors import CoachError
+from coachcli.parse import today_in
+from coachcli.services import minigoals, sessions
+
+DEC = {day: dt.date(2026, 12, day) for day in range(1, 32)}
+
+
+def make_goal(db, agent, coach, form=None, *, metric="handle-time", target=400.0,
+              start=DEC[15], due=DEC[25], name="Lower handle time") -> MiniGoal:
+    """A mini-goal as scheduling makes one: from a session, for its agent."""
+    session = sessions.create_draft(db, coach, agent, form, name)
+    goal = MiniGoal(session_id=session.id, name=name, assignee_id=agent.id, metric=metric,
+                    target=target, start_date=start, due_date=due)
+    db.add(goal)
+    db.flush()
+    return goal
+
+
+def observe(db, agent, metric, *observations: tuple[str, float]) -> None:
+    db.add_all(KpiObservation(agent_id=agent.id, metric=metric, observed_at=at, value=value)
+               for at, value in observations)
+    db.flush()
+
+
+def fresh(db, goal: MiniGoal) -> MiniGoal:
+    db.expire_all()
+    return db.get(MiniGoal, goal.id)
+
+
+# --- the document's examples ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "target", "values", "state"),
+    [
+        ("handle-time", 400, [300, 400], "achieved"),      # score 350 <= 400
+        ("after-call-work-time", 30, [31, 33], "missed"),  # score 32 > 30
+        ("contacts-handled", 70, [60, 80], "achieved"),    # score 70 >= 70
+        ("adherence", 50, [48, 50], "missed"),             # score 49 < 50
+    ],
+)
+def test_the_documents_examples(db, center, metric, target, values, state):
+    goal = make_goal(db, center.alex, center.calvin, metric=metric, target=target)
+    observe(db, center.alex, metric, ("2026-12-16", values[0]), ("2026-12-20", values[1]))
+    result = minigoals.evaluate(db, DEC[26])
+    goal = fresh(db, goal)
+    assert (goal.score, goal.samples, goal.state) == (sum(values) / 2, 2, state)
+    assert result["changes"] == [{"id": goal.id, "name": "Lower handle time", "assignee": "alex",
+                                  "metric": metric, "from": "in_progress", "to": state, "score": sum(values) / 2}]
+
+
+def test_manual_qm_window_is_december_15_through_25_inclusive(db, center):
+    goal = make_goal(db, center.alex, center.calvin, metric="manual-qm-overall-score", target=85,
+                     name="QM overall")
+    observe(db, center.alex, "manual-qm-overall-score",
+            ("2026-12-14", 0.0),              # before the session: excluded
+            ("2026-12-15", 80.0),             # the session date: included
+            ("2026-12-25T23:30:00", 90.0),    # late on the due date: included
+            ("2026-12-26", 0.0))              # after the due date: excluded
+    observe(db, center.maria, "manual-qm-overall-score", ("2026-12-20", 0.0))  # someone else
+    observe(db, center.alex, "auto-qm-overall-score", ("2026-12-20", 0.0))     # another metric
+
+    as_of_due = minigoals.evaluate(db, DEC[25])
+    goal = fresh(db, goal)
+    assert (goal.state, goal.score, goal.samples) == ("in_progress", 85.0, 2)
+    assert as_of_due["changes"] == []  # a score, but no state change yet
+
+    final = minigoals.evaluate(db, DEC[26])
+    goal = fresh(db, goal)
+    assert (goal.state, goal.score, goal.samples) == ("achieved", 85.0, 2)
+    assert [(c["from"], c["to"]) for c in final["changes"]] == [("in_progress", "achieved")]
+
+
+def test_a_window_without_observations_ends_missed_with_no_score(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    observe(db, center.alex, "handle-time", ("2026-12-26", 100.0))  # after the window
+    result = minigoals.evaluate(db, DEC[26])
+    goal = fresh(db, goal)
+    assert (goal.state, goal.score, goal.samples) == ("missed", None, 0)
+    assert result["changes"][0]["score"] is None
+
+
+def test_score_is_rounded_to_two_decimals_before_comparing(db, center):
+    goal = make_goal(db, center.alex, center.calvin, metric="hold-time", target=300)
+    observe(db, center.alex, "hold-time", ("2026-12-16", 300.004), ("2026-12-17", 300.004))
+    minigoals.evaluate(db, DEC[26])
+    goal = fresh(db, goal)
+    assert goal.score == 300.0 and goal.state == "achieved"
+
+
+def test_observations_after_the_as_of_date_do_not_count_yet(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    observe(db, center.alex, "handle-time", ("2026-12-16", 100.0), ("2026-12-21", 500.0))
+    minigoals.evaluate(db, DEC[20])
+    assert fresh(db, goal).score == 100.0
+    minigoals.evaluate(db, DEC[21])
+    assert fresh(db, goal).score == 300.0
+
+
+# --- idempotence, history, notifications ------------------------------------
+
+
+def test_a_second_evaluation_changes_and_writes_nothing(db, center):
+    goals = [make_goal(db, center.alex, center.calvin, name=f"Goal {n}") for n in range(3)]
+    observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
+    first = minigoals.evaluate(db, DEC[26])
+    assert len(first["changes"]) == 3 and first["evaluated"] == 3
+    before = {goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]}
+    db.flush()
+    raw = raw_connection(db)
+    writes_before = raw.total_changes
+    second = minigoals.evaluate(db, DEC[26])
+    db.flush()
+    assert second == {"as_of": DEC[26], "evaluated": 3, "changes": []}
+    assert raw.total_changes == writes_before
+    assert {goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]} == before
+    # A later date that changes nothing writes nothing either.
+    assert minigoals.evaluate(db, DEC[31])["changes"] == []
+    assert raw.total_changes == writes_before
+
+
+def test_history_records_state_changes_only(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    observe(db, center.alex, "handle-time", ("2026-12-16", 500.0))
+    minigoals.evaluate(db, DEC[20])             # in progress, score 500: no state change
+    observe(db, center.alex, "handle-time", ("2026-12-18", 100.0))
+    minigoals.evaluate(db, DEC[21])             # in progress, score 300: no state change
+    assert fresh(db, goal).evaluated_at is not None
+    minigoals.evaluate(db, DEC[26])             # achieved
+    changes = db.exec(select(MiniGoalChange).where(MiniGoalChange.minigoal_id == goal.id)).all()
+    assert [(c.from_state, c.to_state, c.score, c.samples, c.as_of) for c in changes] == [
+        ("in_progress", "achieved", 300.0, 2, DEC[26])
+    ]
+
+
+def test_late_data_can_turn_a_missed_goal_achieved(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    assert minigoals.evaluate(db, DEC[26])["changes"][0]["to"] == "missed"
+    observe(db, center.alex, "handle-time", ("2026-12-24", 380.0))  # arrived a day late
+    result = minigoals.evaluate(db, DEC[27])
+    assert [(c["from"], c["to"], c["score"]) for c in result["changes"]] == [("missed", "achieved", 380.0)]
+    history = db.exec(select(MiniGoalChange.to_state).where(MiniGoalChange.minigoal_id == goal.id)).all()
+    assert history == ["missed", "achieved"]
+
+
+def test_the_assignee_and_the_coach_are_notified_when_a_goal_ends(db, center):
+    achieved = make_goal(db, center.alex, center.calvin, name="Faster calls")
+    missed = make_goal(db, center.sam, center.priya, metric="adherence", target=95, name="Stick to schedule")
+    in_progress = make_goal(db, center.maria, center.calvin, due=DEC[31], name="Later")
+    observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
+    observe(db, center.sam, "adherence", ("2026-12-16", 90.0))
+    minigoals.evaluate(db, DEC[26])
+    notes = db.exec(select(Notification).order_by(Notification.id)).all()
+    by_goal = {}
+    for note in notes:
+        by_goal.setdefault(note.record_id, []).append(note)
+    assert in_progress.id not in by_goal
+    assert {(n.user_id, n.kind) for n in by_goal[achieved.id]} == {
+        (center.alex.id, "minigoal.achieved"), (center.calvin.id, "minigoal.achieved")}
+    assert {(n.user_id, n.kind) for n in by_goal[missed.id]} == {
+        (center.sam.id, "minigoal.missed"), (center.priya.id, "minigoal.missed")}
+    message = by_goal[achieved.id][0].message
+    assert "Faster calls" in message and "350 s (5:50)" in message and "400 s (6:40)" in message
+    assert "90 %" in by_goal[missed.id][0].message and "95 %" in by_goal[missed.id][0].message
+    assert all(n.record_type == "minigoal" and n.delivered_at is None for n in notes)
+    # Nothing new on a second run.
+    minigoals.evaluate(db, DEC[27])
+    assert len(db.exec(select(Notification)).all()) == len(notes)
+
+
+def test_evaluation_is_audited_only_when_something_changed(db, center):
+    make_goal(db, center.alex, center.calvin)
+    minigoals.evaluate(db, DEC[26])
+    minigoals.evaluate(db, DEC[26])
+    entries = db.exec(select(AuditEntry).where(AuditEntry.action == "minigoal.evaluate")).all()
+    assert len(entries) == 1
+    assert entries[0].actor is None and entries[0].details["state_changes"] == 1
+
+
+# --- list and show ----------------------------------------------------------
+
+
+def test_list_is_scoped_and_filtered_by_state(db, center):
+    alex_goal = make_goal(db, center.alex, center.calvin, name="Alex goal")
+    make_goal(db, center.sam, center.priya, name="Sam goal", due=DEC[31])
+    minigoals.evaluate(db, DEC[26])
+    assert [r["name"] for r in minigoals.list_minigoals(db, center.dana)] == ["Alex goal", "Sam goal"]
+    assert [r["name"] for r in minigoals.list_minigoals(db, center.calvin)] == ["Alex goal"]
+    assert [r["name"] for r in minigoals.list_minigoals(db, center.sam)] == ["Sam goal"]
+    assert minigoals.list_minigoals(db, center.maria) == []
+    assert [r["id"] for r in minigoals.list_minigoals(db, center.dana, state="missed")] == [alex_goal.id]
+    assert [r["name"] for r in minigoals.list_minigoals(db, center.dana, agent=center.sam)] == ["Sam goal"]
+    with pytest.raises(CoachError, match="bad state"):
+        minigoals.list_minigoals(db, center.dana, state="done")
+    record = minigoals.list_minigoals(db, center.dana)[0]
+    assert set(record) >= {"id", "name", "assignee", "metric", "target", "start_date", "due_date", "score",
+                           "samples", "state", "session_id", "evaluated_at"}
+
+
+def test_show_computes_the_running_score_and_daily_trend(db, center):
+    goal = make_goal(db, center.alex, center.calvin, target=400)
+    observe(db, center.alex, "handle-time", ("2026-12-15", 500.0), ("2026-12-15T18:00:00", 300.0),
+            ("2026-12-17", 350.0), ("2026-12-19", 999.0))
+    shown = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[18])
+    assert shown["window_from"] == DEC[15] and shown["window_to"] == DEC[18]
+    assert shown["running_score"] == pytest.approx(383.33) and shown["running_samples"] == 3
+    assert shown["meets_target"] is True
+    assert shown["daily"] == [{"date": DEC[15], "average": 400.0, "samples": 2},
+                              {"date": DEC[17], "average": 350.0, "samples": 1}]
+    before_start = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[10])
+    assert before_start["window_to"] is None and before_start["running_score"] is None
+    with pytest.raises(CoachError, match="outside the scope"):
+        minigoals.show_minigoal(db, center.priya, goal.id, DEC[18])
+    with pytest.raises(CoachError, match="no mini-goal 999"):
+        minigoals.show_minigoal(db, center.dana, 999, DEC[18])
+
+
+# --- the command line -------------------------------------------------------
+
+
+@pytest.fixture
+def goals(cli, engine):
+    """Two goals in the seeded database: alex's (due Dec 25, data averaging 350)
+    and sam's (due Dec 31, no data)."""
+    with transaction(engine, write=True) as db:
+        people = {user.handle: user for user in db.exec(select(User))}
+        alex = make_goal(db, people["alex"], people["calvin"], name="Lower handle time")
+        sam = make_goal(db, people["sam"], people["priya"], metric="adherence", target=90,
+                        due=DEC[31], name="Adherence up")
+        observe(db, people["alex"], "handle-time", ("2026-12-16", 300.0), ("2026-12-18", 400.0))
+        return alex.id, sam.id
+
+
+def test_cli_evaluate_prints_only_what_changed(cli, goals):
+    first = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    assert first.exit_code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0].split("\t") == ["id", "name", "assignee", "metric", "from", "to", "score"]
+    assert lines[1].split("\t") == [str(goals[0]), "Lower handle time", "alex", "handle-time", "in_progress", "achieved", "350"]
+    assert len(lines) == 2
+    again = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
+
+
+def test_cli_evaluate_json_and_quiet(cli, goals):
+    quiet = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    assert cli.json("minigoal", "evaluate", "--as-of", "2027-01-05") == {
+        "as_of": "2027-01-05", "evaluated": 2, "changes": []}
+    states = {r["name"]: r["state"] for r in cli.json("minigoal", "list", user="dana")}
+    assert states == {"Lower handle time": "achieved", "Adherence up": "missed"}
+
+
+def test_cli_evaluate_defaults_to_today_and_table_shows_labels(cli, goals):
+    result = cli("minigoal", "evaluate", "-o", "json")
+    assert json.loads(result.stdout)["as_of"] == today_in("UTC").isoformat()
+    table = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "-o", "table")
+    assert table.exit_code == 0
+    assert "Achieved" in table.stdout and "Missed" in table.stdout and "no data" in table.stdout
+    bad = cli("minigoal", "evaluate", "--as-of", "someday")
+    assert bad.exit_code == 2 and "not a valid date" in bad.stderr
+
+
+def test_cli_list_columns_and_scope(cli, goals, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    table = cli("minigoal", "list", "-o", "table", user="dana")
+    assert table.exit_code == 0
+    header = next(line for line in table.stdout.splitlines() if "Name" in line)
+    positions = [header.index(column) for column in ("Name", "Assignee", "Metric", "Target", "Due date", "Result")]
+    assert positions == sorted(positions)
+    assert "Achieved" in table.stdout and "In Progress" in table.stdout and "400 s (6:40)" in table.stdout
+    records = cli.json("minigoal", "list", user="calvin")
+    assert [r["name"] for r in records] == ["Lower handle time"]
+    assert records[0]["metric"] == "handle-time" and records[0]["score"] == 350.0 and records[0]["samples"] == 2
+    assert cli.json("minigoal", "list", "--state", "in_progress", user="dana")[0]["assignee"] == "sam"
+    assert cli.json("minigoal", "list", user="alex")[0]["assignee"] == "alex"
+    assert cli("minigoal", "list").exit_code == 5
+
+
+def test_cli_show_json_and_trend(cli, engine, goals, monkeypatch):
+    today = today_in("UTC")  # the CLI's today: COACH_TZ is UTC in tests
+    with transaction(engine, write=True) as db:
+        people = {user.handle: user for user in db.exec(select(User))}
+        goal = make_goal(db, people["alex"], people["calvin"], start=today - dt.timedelta(days=3),
+                         due=today + dt.timedelta(days=7), name="This week")
+        observe(db, people["alex"], "handle-time", ((today - dt.timedelta(days=2)).isoformat(), 300.0),
+                (today.isoformat(), 500.0), ((today + dt.timedelta(days=1)).isoformat(), 999.0))
+        goal_id = goal.id
+    shown = cli.json("minigoal", "show", str(goal_id), user="calvin")
+    assert shown["id"] == goal_id and shown["state"] == "in_progress"
+    assert shown["start_date"] == (today - dt.timedelta(days=3)).isoformat()
+    assert shown["window_to"] == today.isoformat()  # so far: tomorrow's row does not count yet
+    assert shown["daily"] == [{"date": (today - dt.timedelta(days=2)).isoformat(), "average": 300.0, "samples": 1},
+                              {"date": today.isoformat(), "average": 500.0, "samples": 1}]
+    assert shown["running_score"] == 400.0 and shown["running_samples"] == 2 and shown["meets_target"] is True
+    monkeypatch.setenv("COLUMNS", "160")
+    table = cli("minigoal", "show", str(goal_id), "-o", "table", user="calvin")
+    assert table.exit_code == 0
+    assert "Daily trend" in table.stdout and "·▁·█  target ▅ (lower is better)" in table.stdout
+    assert "400 s (6:40) from 2 observations" in table.stdout and "meets the target" in table.stdout
+    assert cli("minigoal", "show", str(goals[1]), user="calvin").exit_code == 5
+
+
+def test_sparkline_scales_values_and_target_together():
+    from coachcli.cli.minigoal import sparkline
+
+    assert sparkline([0.0, None, 10.0], 5.0) == "▁·█"
+    assert sparkline([5.0], 5.0) == "▅"
+    assert sparkline([5.0], 0.0, [0.0, 10.0]) == "▅"

@@ -1,0 +1,127 @@
+"""`coach notify send`: pending notifications through COACH_NOTIFY_COMMAND,
+without a shell, under a timeout, retried until delivered."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+
+import pytest
+from sqlmodel import select
+
+from coachcli.db import transaction
+from coachcli.db.models import User
+from coachcli.errors import CoachError
+from coachcli.services import delivery
+from coachcli.services.notifications import notify
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="hook scripts are POSIX shell scripts")
+
+
+def script(folder, name: str, body: str) -> str:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@pytest.fixture
+def pending(cli, engine):
+    """Two notifications waiting: one for alex, one for calvin."""
+    with transaction(engine, write=True) as db:
+        people = {user.handle: user.id for user in db.exec(select(User))}
+        notify(db, people["alex"], "session.coached", "Your session 3 was coached", "session", 3)
+        notify(db, people["calvin"], "minigoal.achieved", 'Mini-goal "Faster" achieved', "minigoal", 1)
+    return cli
+
+
+def _states(db_path) -> list[tuple]:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(
+            "SELECT id, delivered_at IS NOT NULL, attempts, last_error FROM notifications ORDER BY id"
+        ).fetchall()
+
+
+def test_delivers_each_pending_notification_as_json_on_stdin(pending, tmp_path, monkeypatch):
+    inbox = tmp_path / "delivered"
+    inbox.mkdir()
+    hook = script(tmp_path, "deliver.sh", f'cat > "{inbox}/$$.json"\n')
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", hook)
+    assert pending.json("notify", "send") == {"delivered": 2, "failed": 0}
+    payloads = sorted((json.loads(p.read_text()) for p in inbox.iterdir()), key=lambda p: p["id"])
+    assert [(p["user"], p["kind"]) for p in payloads] == [("alex", "session.coached"), ("calvin", "minigoal.achieved")]
+    assert payloads[0] == {
+        "id": 1, "user": "alex", "name": "Alex Moreno", "kind": "session.coached",
+        "message": "Your session 3 was coached", "record_type": "session", "record_id": 3,
+        "created_at": payloads[0]["created_at"],
+    }
+    assert payloads[0]["created_at"].endswith("+00:00")
+    assert _states(pending.db_path) == [(1, 1, 1, None), (2, 1, 1, None)]
+    # Nothing is pending any more: a second run sends nothing.
+    assert pending.json("notify", "send") == {"delivered": 0, "failed": 0}
+    assert len(list(inbox.iterdir())) == 2
+
+
+def test_a_failing_hook_leaves_notifications_pending_for_the_next_run(pending, tmp_path, monkeypatch):
+    hook = script(tmp_path, "fail.sh", 'cat > /dev/null\necho "smtp server refused" >&2\nexit 3\n')
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", hook)
+    result = pending("notify", "send", "-o", "json")
+    assert result.exit_code == 7
+    assert json.loads(result.stdout) == {"delivered": 0, "failed": 2}
+    assert "2 notifications not delivered" in result.stderr and "smtp server refused" in result.stderr
+    assert _states(pending.db_path) == [
+        (1, 0, 1, "exit status 3: smtp server refused"), (2, 0, 1, "exit status 3: smtp server refused")]
+    # The next run retries them; this time the hook works.
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", script(tmp_path, "ok.sh", "cat > /dev/null\n"))
+    assert pending.json("notify", "send") == {"delivered": 2, "failed": 0}
+    assert _states(pending.db_path) == [(1, 1, 2, None), (2, 1, 2, None)]
+
+
+def test_a_hanging_hook_is_stopped_by_the_timeout(pending, tmp_path, monkeypatch):
+    hook = script(tmp_path, "hang.sh", "sleep 30\n")
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", hook)
+    monkeypatch.setenv("COACH_NOTIFY_TIMEOUT", "0.3")
+    started = time.monotonic()
+    result = pending("notify", "send")
+    assert time.monotonic() - started < 5  # the sleeping child was killed with its shell
+    assert result.exit_code == 7
+    assert "timed out after 0.3s" in result.stderr
+    assert [row[1:3] for row in _states(pending.db_path)] == [(0, 1), (0, 1)]
+
+
+def test_the_command_is_split_like_a_shell_but_never_run_by_one(pending, tmp_path, monkeypatch):
+    record = tmp_path / "args.txt"
+    hook = script(tmp_path, "args.sh", f'cat > /dev/null\nprintf "%s|" "$@" >> "{record}"\n')
+    marker = tmp_path / "injected"
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", f"'{hook}' --to 'ops team' ; touch {marker}")
+    assert pending.json("notify", "send") == {"delivered": 2, "failed": 0}
+    assert record.read_text() == f"--to|ops team|;|touch|{marker}|" * 2
+    assert not marker.exists()
+
+
+def test_without_a_command_it_says_how_to_set_one(pending):
+    result = pending("notify", "send")
+    assert result.exit_code == 2
+    assert "COACH_NOTIFY_COMMAND" in result.stderr
+    assert [row[1:3] for row in _states(pending.db_path)] == [(0, 0), (0, 0)]
+
+
+def test_a_missing_program_is_a_failed_attempt(pending, tmp_path, monkeypatch):
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", str(tmp_path / "no-such-program"))
+    result = pending("notify", "send")
+    assert result.exit_code == 7
+    assert "cannot run" in _states(pending.db_path)[0][3]
+
+
+def test_settings_are_checked():
+    assert delivery.hook_command({"COACH_NOTIFY_COMMAND": "mail -s 'coach news'"}) == ["mail", "-s", "coach news"]
+    with pytest.raises(CoachError, match="quotes"):
+        delivery.hook_command({"COACH_NOTIFY_COMMAND": "mail -s 'open"})
+    assert delivery.hook_timeout({}) == 10.0
+    assert delivery.hook_timeout({"COACH_NOTIFY_TIMEOUT": "2.5"}) == 2.5
+    for bad in ("0", "-1", "soon", "nan"):
+        with pytest.raises(CoachError, match="COACH_NOTIFY_TIMEOUT"):
+            delivery.hook_timeout({"COACH_NOTIFY_TIMEOUT": bad})
