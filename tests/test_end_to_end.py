@@ -134,3 +134,13 @@ def test_the_walkthrough_script_runs_top_to_bottom(walkthrough):
     assert "session.coached" in stdout  # Alex's inbox
     assert "too short" in stderr  # the vague close reason was refused, and the script went on
     assert [p.name for p in scratch.iterdir()] == []  # it removed its temporary database
+
+
+def test_a_reader_that_closes_the_pipe_early_is_not_an_error():
+    """`coach … | head -1`: when the reader has gone, coach ends quietly
+    (exit 1, Click's convention for a broken pipe), with no error message."""
+    process = subprocess.Popen([COACH, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before coach has written a byte
+    stderr = process.communicate(timeout=60)[1].decode()
+    assert process.returncode == 1
+    assert stderr == ""

@@ -76,7 +76,8 @@ class CoachGroup(TyperGroup):
             return super().invoke(ctx)
         except CoachError as error:
             _fail(error.message, error.exit_code)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+            # A closed pipe (`coach … | head`) is Click's to end quietly.
             raise
         except Exception as error:  # the boundary: anything unforeseen
             if os.environ.get("COACH_DEBUG"):

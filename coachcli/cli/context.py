@@ -8,9 +8,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import typer
     from sqlmodel import Session
 
     from coachcli.db.models import User
+
+
+def command_group() -> "typer.Typer":
+    """A noun's commands (`coach plan …`). Its one-line help lives in the
+    root's table of commands; plain help text keeps Rich off the start-up path."""
+    import typer
+
+    return typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def single_command() -> "typer.Typer":
+    """A verb with no sub-commands (`coach init`, `coach inbox`, `coach log`)."""
+    import typer
+
+    return typer.Typer(add_completion=False, rich_markup_mode=None)
 
 
 @dataclass

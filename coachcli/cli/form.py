@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id
 
-app = typer.Typer(help="Coaching forms: named lists of typed fields.", no_args_is_help=True)
+app = command_group()
 
 FORM_COLUMNS = [("id", "ID"), ("name", "Form"), ("description", "Description"), ("fields", "Fields")]
 FIELD_COLUMNS = [("key", "Key"), ("label", "Label"), ("rule", "Type"), ("required", "Required")]
@@ -18,7 +18,7 @@ FIELD_COLUMNS = [("key", "Key"), ("label", "Label"), ("rule", "Type"), ("require
 
 @app.command("add")
 def add(
-    file: Annotated[Path, typer.Argument(help="A .toml or .json form file.")],
+    file: Annotated[Path, typer.Argument(help="A .toml or .json form file.", metavar="FILE")],
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -49,7 +49,7 @@ def list_(format: FormatOption = None) -> None:
 
 @app.command("show")
 def show(
-    form: Annotated[str, typer.Argument(help="Form name or id.")],
+    form: Annotated[str, typer.Argument(help="Form name or id.", metavar="FORM")],
     format: FormatOption = None,
 ) -> None:
     """Show a coaching form and its fields."""

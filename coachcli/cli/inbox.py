@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, single_command, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None)
+app = single_command()
 
 INBOX_COLUMNS = [("created_at", "When"), ("kind", "Kind"), ("message", "Message"), ("unread", "New")]
 

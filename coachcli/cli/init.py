@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.context import settings, unit_of_work
+from coachcli.cli.context import settings, single_command, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit, say
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None)
+app = single_command()
 
 
 @app.command()

@@ -9,11 +9,11 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
-from coachcli.cli.context import settings, unit_of_work
+from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
 from coachcli.errors import CoachError
 
-app = typer.Typer(help="KPI metrics and observations: import, list.", no_args_is_help=True)
+app = command_group()
 
 METRIC_COLUMNS = [("key", "Key"), ("name", "Name"), ("direction", "Better when"), ("unit", "Unit")]
 OBSERVATION_COLUMNS = [("agent", "Agent"), ("metric", "Metric"), ("observed_at", "Observed at"), ("value", "Value")]

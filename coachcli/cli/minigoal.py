@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, Section, View, emit, resolve
 
-app = typer.Typer(help="Mini-goals: list, show, evaluate (nightly from cron).", no_args_is_help=True)
+app = command_group()
 
 STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
 LIST_COLUMNS = [
@@ -47,7 +47,7 @@ CHANGE_COLUMNS = [
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 NO_DATA_MARK = "·"
 
-GoalId = Annotated[int, typer.Argument(help="Mini-goal id (see `coach session list`, Goal column).", show_default=False)]
+GoalId = Annotated[int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)]
 
 
 def _metric(key: str):

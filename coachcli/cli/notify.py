@@ -6,11 +6,11 @@ import os
 
 import typer
 
-from coachcli.cli.context import unit_of_work
+from coachcli.cli.context import command_group, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 from coachcli.errors import CoachError, ExitCode
 
-app = typer.Typer(help="Deliver pending notifications.", no_args_is_help=True)
+app = command_group()
 
 SEND_COLUMNS = [("delivered", "Delivered"), ("failed", "Failed")]
 

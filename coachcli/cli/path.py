@@ -6,17 +6,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, say
 
-app = typer.Typer(help="Performance paths assigned to agents (needed for a mini-goal).", no_args_is_help=True)
+app = command_group()
 
 PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
 
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="Path name.")],
+    name: Annotated[str, typer.Argument(help="Path name.", metavar="NAME")],
     agents: Annotated[
         Optional[list[str]],
         typer.Option("--agent", help="Agent to assign the path to; repeatable.", show_default=False),

@@ -6,11 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, resolve, say, OutputFormat
 from coachcli.cli.session import SESSION_COLUMNS, session_view, show_session
 
-app = typer.Typer(help="Performance plans: a purpose, one form, a series of sessions.", no_args_is_help=True)
+app = command_group()
 
 PLAN_COLUMNS = [
     ("id", "ID"),
@@ -35,7 +35,7 @@ PLAN_FIELDS = [
     ("close_reason", "Close reason"),
     ("current_session_id", "Current session"),
 ]
-PlanId = Annotated[int, typer.Argument(help="Plan id.", show_default=False)]
+PlanId = Annotated[int, typer.Argument(help="Plan id.", metavar="PLAN", show_default=False)]
 
 
 def _plan_view(sections: list[Section] | None = None) -> View:

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, say
 
-app = typer.Typer(help="Coaching sessions: new, save, coach, autofill, coach again.", no_args_is_help=True)
+app = command_group()
 
 SESSION_COLUMNS = [
     ("id", "ID"),
@@ -45,7 +45,7 @@ SESSION_FIELDS = [
 ]
 ANSWER_COLUMNS = [("label", "Field"), ("answer", "Answer")]
 
-SessionId = Annotated[int, typer.Argument(help="Session id.", show_default=False)]
+SessionId = Annotated[int, typer.Argument(help="Session id.", metavar="SESSION", show_default=False)]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", help="KEY=VALUE answer for a form field; repeatable.", show_default=False),

@@ -6,17 +6,17 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.context import acting_user, unit_of_work
+from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id
 
-app = typer.Typer(help="Teams of agents, supervised by coaches.", no_args_is_help=True)
+app = command_group()
 
 TEAM_COLUMNS = [("id", "ID"), ("name", "Team"), ("coaches", "Coaches"), ("agents", "Agents")]
 
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="Team name.")],
+    name: Annotated[str, typer.Argument(help="Team name.", metavar="NAME")],
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:

@@ -6,17 +6,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from coachcli.cli.context import settings, unit_of_work
+from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, View, emit
 
-app = typer.Typer(help="People: agents, coaches and admins.", no_args_is_help=True)
+app = command_group()
 
 USER_COLUMNS = [("handle", "Handle"), ("name", "Name"), ("role", "Role"), ("teams", "Teams")]
 
 
 @app.command("add")
 def add(
-    handle: Annotated[str, typer.Argument(help="Short unique name, e.g. alex.")],
+    handle: Annotated[str, typer.Argument(help="Short unique name, e.g. alex.", metavar="HANDLE")],
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
     teams: Annotated[
