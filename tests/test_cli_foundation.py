@@ -122,7 +122,13 @@ def test_init_sample_lists_the_sample_plans(empty_cli):
     rows = list(csv.DictReader(io.StringIO(result.stdout), dialect="excel-tab"))
     assert {row["agent"] for row in rows} == {"alex", "maria", "sam"}
     assert {row["state"] for row in rows} == {"active", "closed"}
-    assert "coach --as dana plan show" in result.stderr
+    assert "coach --as calvin plan show" in result.stderr
+    # The sample carries mini-goals in every state, already evaluated, and a request.
+    goals = empty_cli.json("minigoal", "list", user="dana")
+    assert {goal["state"] for goal in goals} == {"achieved", "missed", "in_progress"}
+    assert [s["title"] for s in empty_cli.json("session", "list", "--tab", "requested", user="priya")] == [
+        "Help with long technical chats"
+    ]
     # The sample obeys the rules: the closed plan has a reason and no open session.
     plans = empty_cli.json("plan", "list", "--state", "all", user="dana")
     closed = [p for p in plans if p["state"] == "closed"]

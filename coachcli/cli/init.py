@@ -24,9 +24,10 @@ def init(
 
     with unit_of_work(write=True, create=True) as db:
         if sample:
+            from coachcli.parse import default_timezone_name, today_in
             from coachcli.services.sample import load_sample
 
-            load_sample(db)
+            load_sample(db, today_in(default_timezone_name()))
     location = sqlite_file(database_url(settings.database)) or database_url(settings.database)
     say(f"Database ready: {location}")
     if sample:
@@ -38,4 +39,7 @@ def init(
         with unit_of_work(write=False) as db:
             records = list_plans(db, find_user(db, SAMPLE_ADMIN), state="all")
         emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS))
-        say(f"Try: coach --as {SAMPLE_ADMIN} plan show {records[-1]['id']}")
+        say(
+            f"Try: coach --as calvin plan show {records[-1]['id']}   ·   "
+            "coach --as calvin minigoal list   ·   coach --as lee inbox"
+        )
