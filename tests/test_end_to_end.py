@@ -102,38 +102,58 @@ def test_a_full_walkthrough(coach):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def walkthrough(tmp_path_factory):
-    """examples/walkthrough.sh, started when this module starts: it runs some
-    twenty `coach` commands, so it runs beside the other tests here."""
-    scratch = tmp_path_factory.mktemp("walkthrough")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(COACH).parent}{os.pathsep}{os.environ['PATH']}",
-        "TMPDIR": str(scratch),
-        "COACH_TZ": "UTC",
-        "HOME": str(scratch),
-    }
-    for name in ("COACH_USER", "COACH_DB", "COACH_NOTIFY_COMMAND", "COACH_DEBUG"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        ["bash", str(REPO / "examples" / "walkthrough.sh")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    yield process, scratch
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+def examples(tmp_path_factory):
+    """The example scripts, started when this module starts: each runs some
+    twenty `coach` commands, so they run beside the other tests here."""
+    started = {}
+    for script in ("walkthrough.sh", "minigoals.sh"):
+        scratch = tmp_path_factory.mktemp(script.removesuffix(".sh"))
+        env = {
+            **os.environ,
+            "PATH": f"{Path(COACH).parent}{os.pathsep}{os.environ['PATH']}",
+            "TMPDIR": str(scratch),
+            "COACH_TZ": "UTC",
+            "HOME": str(scratch),
+        }
+        for name in ("COACH_USER", "COACH_DB", "COACH_NOTIFY_COMMAND", "COACH_DEBUG"):
+            env.pop(name, None)
+        process = subprocess.Popen(
+            ["bash", str(REPO / "examples" / script)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        started[script] = process, scratch
+    yield started
+    for process, _ in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
-def test_the_walkthrough_script_runs_top_to_bottom(walkthrough):
-    process, scratch = walkthrough
+def _finished(examples, script):
+    process, scratch = examples[script]
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stdout[-2000:] + stderr[-2000:]
     assert "Traceback" not in stdout + stderr
+    assert [p.name for p in scratch.iterdir()] == []  # it removed its temporary database
+    return stdout, stderr
+
+
+def test_the_walkthrough_script_runs_top_to_bottom(examples):
+    stdout, stderr = _finished(examples, "walkthrough.sh")
     assert "Performance Plan" in stdout
     assert "session.coached" in stdout  # Alex's inbox
     assert "too short" in stderr  # the vague close reason was refused, and the script went on
-    assert [p.name for p in scratch.iterdir()] == []  # it removed its temporary database
+
+
+def test_the_minigoals_script_reproduces_the_documents_examples(examples):
+    stdout, _ = _finished(examples, "minigoals.sh")
+    changes = {line.split("\t")[1]: line.split("\t")[5:7] for line in stdout.splitlines()
+               if line[:1].isdigit() and "\tin_progress\t" in line}
+    assert changes["Handle time under 400"] == ["achieved", "350"]
+    assert changes["Wrap-up in 30 seconds"] == ["missed", "32"]
+    assert changes["Seventy contacts a day"] == ["achieved", "70"]
+    assert changes["Adherence at 50 or better"] == ["missed", "49"]
+    assert "alex: Adherence at 50 or better (adherence) scored 49.0" in stdout
 
 
 def test_a_reader_that_closes_the_pipe_early_is_not_an_error():
