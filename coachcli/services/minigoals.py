@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db import bulk
@@ -37,21 +37,29 @@ END_OF_DAY = "T24"
 # what was known by then.
 _EVALUATION_SQL = text(
     """
-    SELECT g.id, g.name, u.handle, g.assignee_id, s.coach_id, g.metric, g.target,
-           g.start_date, g.due_date, g.score, g.samples, g.state,
+    SELECT g.id, g.metric, g.target, g.due_date, g.score, g.samples, g.state,
            avg(k.value), count(k.value)
     FROM minigoals AS g
-    JOIN users AS u ON u.id = g.assignee_id
-    JOIN sessions AS s ON s.id = g.session_id
     LEFT JOIN kpi_observations AS k
       ON k.agent_id = g.assignee_id
      AND k.metric = g.metric
      AND k.observed_at >= CAST(g.start_date AS TEXT)
      AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
     GROUP BY g.id
-    ORDER BY g.id
     """
 )
+# Who and what a state change concerns, read only for the goals that changed.
+_CHANGED_GOALS_SQL = text(
+    """
+    SELECT g.id, g.name, u.handle, g.assignee_id, s.coach_id, g.start_date
+    FROM minigoals AS g
+    JOIN users AS u ON u.id = g.assignee_id
+    JOIN sessions AS s ON s.id = g.session_id
+    WHERE g.id IN :ids
+    """
+).bindparams(bindparam("ids", expanding=True))
+# Bound parameters per statement stay well under every backend's limit.
+_IDS_PER_STATEMENT = 5000
 
 
 def state_for(as_of: dt.date | str, due_date: dt.date | str, score: float | None, target: float, metric: Metric) -> str:
@@ -81,11 +89,8 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
     evaluated = 0
     metrics: dict[str, Metric] = {}
     results: list[tuple] = []
-    history: list[tuple] = []
-    messages: list[tuple] = []
-    changes: list[dict] = []
-    for (goal_id, name, handle, assignee_id, coach_id, metric_key, target, start, due,
-         old_score, old_samples, old_state, average, samples) in rows:
+    state_changes: dict[int, tuple] = {}
+    for goal_id, metric_key, target, due, old_score, old_samples, old_state, average, samples in rows:
         evaluated += 1
         metric = metrics.get(metric_key)
         if metric is None:
@@ -95,17 +100,10 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
         if score == old_score and samples == old_samples and state == old_state:
             continue
         results.append((score, samples, state, now, goal_id))
-        if state == old_state:
-            continue
-        history.append((goal_id, now, as_of_text, old_state, state, score, samples))
-        changes.append(
-            {"id": goal_id, "name": name, "assignee": handle, "metric": metric_key,
-             "from": old_state, "to": state, "score": score}
-        )
-        if state in FINAL_STATES:
-            message = _final_message(name, handle, metric, state, score, target, start, due)
-            for user_id in dict.fromkeys(user for user in (assignee_id, coach_id) if user is not None):
-                messages.append((user_id, f"minigoal.{state}", message, "minigoal", goal_id, now))
+        if state != old_state:
+            state_changes[goal_id] = (metric, target, due, old_state, state, score, samples)
+
+    history, messages, changes = _record_state_changes(db, state_changes, as_of_text, now)
     bulk.update_minigoal_results(db, results)
     bulk.insert_minigoal_changes(db, history)
     bulk.insert_notifications(db, messages)
@@ -117,11 +115,50 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
     return {"as_of": as_of, "evaluated": evaluated, "changes": changes}
 
 
+def _record_state_changes(
+    db: Session, state_changes: dict[int, tuple], as_of_text: str, now: str
+) -> tuple[list[tuple], list[tuple], list[dict]]:
+    """History rows, notifications and reported changes for the goals whose
+    state changed; their names and people are read in one statement."""
+    history: list[tuple] = []
+    messages: list[tuple] = []
+    changes: list[dict] = []
+    if not state_changes:
+        return history, messages, changes
+    ids = sorted(state_changes)
+    details = [
+        row
+        for first in range(0, len(ids), _IDS_PER_STATEMENT)
+        for row in db.execute(_CHANGED_GOALS_SQL, {"ids": ids[first : first + _IDS_PER_STATEMENT]})
+    ]
+    wanted_texts: dict[tuple[str, float], str] = {}
+    for goal_id, name, handle, assignee_id, coach_id, start in sorted(details):
+        metric, target, due, old_state, state, score, samples = state_changes[goal_id]
+        history.append((goal_id, now, as_of_text, old_state, state, score, samples))
+        changes.append(
+            {"id": goal_id, "name": name, "assignee": handle, "metric": metric.key,
+             "from": old_state, "to": state, "score": score}
+        )
+        if state in FINAL_STATES:
+            wanted = wanted_texts.get((metric.key, target))
+            if wanted is None:
+                wanted = wanted_texts[(metric.key, target)] = _wanted(metric, target)
+            message = _final_message(name, handle, metric, state, score, wanted, start, due)
+            kind = f"minigoal.{state}"
+            messages.append((assignee_id, kind, message, "minigoal", goal_id, now))
+            if coach_id is not None and coach_id != assignee_id:
+                messages.append((coach_id, kind, message, "minigoal", goal_id, now))
+    return history, messages, changes
+
+
+def _wanted(metric: Metric, target: float) -> str:
+    return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
+
+
 def _final_message(
-    name: str, handle: str, metric: Metric, state: str, score: float | None, target: float, start: str, due: str
+    name: str, handle: str, metric: Metric, state: str, score: float | None, wanted: str, start: str, due: str
 ) -> str:
     goal = f'Mini-goal "{name}" ({handle}, {metric.name}, {start} to {due})'
-    wanted = f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
     if score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
     return f"{goal} {STATE_LABELS[state].lower()}: score {format_value(score, metric)}, {wanted}."

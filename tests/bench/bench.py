@@ -165,7 +165,7 @@ def main() -> None:
     # Mini-goal evaluation: 10k goals, then 100k, against the raw aggregate.
     sessions = folder / "sessions-10k.csv"
     write_sessions(sessions, agents, 10_000, days)
-    elapsed, _ = run(coach(db, "session", "import", str(sessions)))
+    elapsed, _ = run(coach(db, "--as", "boss", "session", "import", str(sessions)))
     print(f"session import: 10,000 sessions with mini-goals in {elapsed:.2f}s")
     as_of = (START + dt.timedelta(days=days + 60)).isoformat()
     empty = folder / "empty.db"
@@ -189,7 +189,7 @@ def main() -> None:
 
     big_sessions = folder / "sessions-100k.csv"
     write_sessions(big_sessions, agents, 90_000, days)
-    run(coach(db, "session", "import", str(big_sessions)))
+    run(coach(db, "--as", "boss", "session", "import", str(big_sessions)))
     hundred_k = folder / "coach-100k.db"
     evaluate_100k = _evaluate_fresh(db, hundred_k, as_of)
     print(f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
