@@ -274,7 +274,7 @@ def _link_problem(link: str) -> str:
     try:
         parts = urlsplit(link)
         host = parts.hostname
-        parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return "it is not a well-formed URL"
     if parts.scheme.lower() not in ("http", "https"):

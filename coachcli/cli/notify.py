@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import typer
-
 from coachcli.cli.context import command_group, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 from coachcli.errors import CoachError, ExitCode

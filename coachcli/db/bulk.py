@@ -100,6 +100,41 @@ class KpiStaging:
         self._raw.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
 
 
+# Sorts after every observation time on a day ("…T23:59:59") and before the next day.
+END_OF_DAY = "T24"
+
+# Every goal's window aggregate in one statement: for each goal, a range scan
+# of kpi_observations' primary key (agent_id, metric, observed_at).
+# observed_at is text ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS"); a DATE column
+# has NUMERIC affinity in SQLite, and compared as is it would keep the index
+# from bounding the range, hence the CAST. Observations after the as-of date
+# do not count yet, so evaluating "as of" a past date sees only what was
+# known by then.
+_GOAL_WINDOWS_SQL = """
+    SELECT g.id, g.metric, g.target, g.due_date, g.score, g.samples, g.state,
+           avg(k.value), count(k.value)
+    FROM minigoals AS g
+    LEFT JOIN kpi_observations AS k
+      ON k.agent_id = g.assignee_id
+     AND k.metric = g.metric
+     AND k.observed_at >= CAST(g.start_date AS TEXT)
+     AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
+    GROUP BY g.id
+"""
+
+
+def goal_window_aggregates(db: Session, as_of: str) -> list[tuple]:
+    """(id, metric, target, due_date, score, samples, state, average, count)
+    for every mini-goal, read straight from the driver: ten thousand rows
+    need no ORM or Row objects."""
+    db.flush()
+    cursor = raw_connection(db).execute(_GOAL_WINDOWS_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY})
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def timestamp(moment: dt.datetime) -> str:
     """A timestamp as the models store it (UTCDateTime), for raw writes."""
     return _TIMESTAMP.process_bind_param(moment, None)

@@ -28,26 +28,7 @@ STATES = ("in_progress", "achieved", "missed")
 STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
 FINAL_STATES = ("achieved", "missed")
 SCORE_DECIMALS = 2
-# Sorts after every observation time on a day ("…T23:59:59") and before the next day.
-END_OF_DAY = "T24"
 
-# Every goal's window aggregate in one statement: for each goal, a range scan
-# of the primary key (agent_id, metric, observed_at). Observations after the
-# as-of date do not count yet, so evaluating "as of" a past date sees only
-# what was known by then.
-_EVALUATION_SQL = text(
-    """
-    SELECT g.id, g.metric, g.target, g.due_date, g.score, g.samples, g.state,
-           avg(k.value), count(k.value)
-    FROM minigoals AS g
-    LEFT JOIN kpi_observations AS k
-      ON k.agent_id = g.assignee_id
-     AND k.metric = g.metric
-     AND k.observed_at >= CAST(g.start_date AS TEXT)
-     AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
-    GROUP BY g.id
-    """
-)
 # Who and what a state change concerns, read only for the goals that changed.
 _CHANGED_GOALS_SQL = text(
     """
@@ -84,7 +65,7 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
     "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}.
     """
     as_of_text = as_of.isoformat()
-    rows = db.execute(_EVALUATION_SQL, {"as_of": as_of_text, "end_of_day": END_OF_DAY})
+    rows = bulk.goal_window_aggregates(db, as_of_text)
     now = bulk.timestamp(utc_now())
     evaluated = 0
     metrics: dict[str, Metric] = {}
@@ -233,7 +214,7 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
                 KpiObservation.agent_id == goal.assignee_id,
                 KpiObservation.metric == goal.metric,
                 KpiObservation.observed_at >= goal.start_date.isoformat(),
-                KpiObservation.observed_at < window_end.isoformat() + END_OF_DAY,
+                KpiObservation.observed_at < window_end.isoformat() + bulk.END_OF_DAY,
             )
             .group_by(day)
             .order_by(day)

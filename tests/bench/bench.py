@@ -181,11 +181,14 @@ def main() -> None:
     ten_k = folder / "coach-10k.db"
     shutil.copy(db, ten_k)
     evaluate_10k = _evaluate_fresh(db, ten_k, as_of)
-    print(f"minigoal evaluate: 10,000 goals {evaluate_10k:.2f}s, minus empty-database run "
-          f"{baseline:.2f}s = {evaluate_10k - baseline:.2f}s vs raw SQL aggregate {raw_eval:.2f}s "
+    print(f"minigoal evaluate, first run (every goal changes state: 10,000 updates, 10,000 history rows, "
+          f"20,000 notifications): {evaluate_10k:.2f}s, minus empty-database run {baseline:.2f}s = "
+          f"{evaluate_10k - baseline:.2f}s vs raw SQL aggregate {raw_eval:.2f}s "
           f"({(evaluate_10k - baseline) / raw_eval:.2f}x, target <= 3x)")
-    second, _ = run(coach(ten_k, "minigoal", "evaluate", "--as-of", as_of, "-q"))
-    print(f"minigoal evaluate again (nothing changes): {second:.2f}s")
+    steady = best_of(3, coach(ten_k, "minigoal", "evaluate", "--as-of", as_of, "-q"))
+    print(f"minigoal evaluate, nightly run with nothing to change: {steady:.2f}s, minus empty-database run "
+          f"= {steady - baseline:.2f}s vs raw SQL aggregate {raw_eval:.2f}s "
+          f"({(steady - baseline) / raw_eval:.2f}x, target <= 3x)")
 
     big_sessions = folder / "sessions-100k.csv"
     write_sessions(big_sessions, agents, 90_000, days)
