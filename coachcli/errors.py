@@ -21,9 +21,15 @@ class CoachError(Exception):
     """
 
     def __init__(self, message: str, exit_code: ExitCode = ExitCode.BAD_INPUT):
+        message = message.translate(_ONE_LINE)
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+# Messages quote what the user gave; a newline or escape sequence in it must
+# not break the one-line message or reach the terminal raw.
+_ONE_LINE = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 
 
 def not_found(message: str) -> CoachError:

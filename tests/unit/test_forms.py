@@ -601,3 +601,4 @@ def test_merge_answers_result_only_holds_coerced_values(updates):
     assert merged == merge_answers(FORM, merged, {})
     if "notes" not in updates:
         assert merged["notes"] == "kept unless updated"
+
