@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from coachcli.cli.app import app
@@ -13,6 +16,12 @@ from coachcli.db import open_database, transaction
 from coachcli.db.models import Form, User
 from coachcli.forms import load_form_file
 from coachcli.services import forms, users
+
+# CI replays the same examples every run, so a red build always means a
+# change broke something; a developer's runs keep exploring new inputs.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 CALL_QUALITY = REPO / "examples" / "forms" / "call-quality.toml"
