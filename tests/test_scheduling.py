@@ -384,3 +384,53 @@ def test_cli_request_then_schedule_from_it(cli):
     again = cli("session", "schedule", "--from-request", str(request["id"]), "--date", "2026-12-20",
                 "--start", "11:00", user="calvin")
     assert again.exit_code == ExitCode.REFUSED
+
+
+# --- running scheduled sessions -----------------------------------------------
+
+
+def test_the_named_coach_runs_the_session_even_outside_their_teams(db, center):
+    session = schedule(db, center.calvin, coach="priya")
+    coached = sessions.coach_session(
+        db, center.priya, session.id,
+        {"channel": "phone", "greeting": "4", "empathy": "4", "compliance": "yes", "resolution": "resolved",
+         "opportunities": "x", "agreed_actions": "y"},
+        form_name="Call quality",
+    )
+    assert coached.state == "coached"
+    assert coached.form_id == center.form.id
+
+
+def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, center):
+    session = schedule(db, center.calvin)
+    with pytest.raises(CoachError, match="--form"):
+        sessions.save_session(db, center.calvin, session.id, {"greeting": "4"})
+    saved = sessions.save_session(db, center.calvin, session.id, {"greeting": "4"}, form_name="Call quality")
+    assert saved.answers == {"greeting": 4}
+    from coachcli.forms import load_form_file
+    from coachcli.services import forms
+    from conftest import REPO
+
+    forms.add_form(db, center.dana, load_form_file(REPO / "examples" / "forms" / "chat-review.json"))
+    with pytest.raises(CoachError, match="keeps its form"):
+        sessions.save_session(db, center.calvin, session.id, {}, form_name="Chat review")
+
+
+def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
+    from coachcli.services import minigoals
+
+    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400",
+                       target_date="2026-12-20")
+    minigoals.evaluate(db, dt.date(2026, 12, 21))
+    with pytest.raises(CoachError, match="has ended missed") as raised:
+        sessions.delete_session(db, center.calvin, session.id)
+    assert raised.value.exit_code == ExitCode.REFUSED
+    assert goal_of(db, session).state == "missed"
+
+
+def test_deleting_a_session_cancels_its_minigoal_while_in_progress(db, center, path):
+    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400",
+                       target_date="2026-12-20")
+    goal_id = goal_of(db, session).id
+    sessions.delete_session(db, center.calvin, session.id)
+    assert db.get(MiniGoal, goal_id) is None

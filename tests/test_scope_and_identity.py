@@ -216,3 +216,15 @@ def test_team_list_shows_an_agent_only_their_team_and_no_other_agent(cli):
     as_coach = cli.json("team", "list", user="priya")
     assert [(team["name"], team["agents"]) for team in as_coach] == [("Chat", ["sam"])]
     assert {team["name"] for team in cli.json("team", "list", user="dana")} == {"Inbound", "Chat"}
+
+
+def test_handles_are_matched_case_insensitively(cli):
+    assert cli("plan", "list", "--agent", "ALEX", user="Calvin").exit_code == 0
+    assert cli.json("user", "list", user=" CALVIN ")
+
+
+def test_while_there_is_no_admin_an_acting_user_does_not_narrow_the_bootstrap(empty_cli):
+    empty_cli("init")
+    assert empty_cli("user", "add", "c1", "--name", "C", "--role", "coach").exit_code == 0
+    assert empty_cli("user", "add", "boss", "--name", "B", "--role", "admin", user="c1").exit_code == 0
+    assert "only an admin" in refused(empty_cli("user", "add", "x2", "--name", "X", "--role", "coach", user="c1"))

@@ -55,6 +55,10 @@ AnswersOption = Annotated[
     typer.Option("--answers", help="JSON object of answers, from a file or - for stdin.", show_default=False),
 ]
 NotesOption = Annotated[Optional[str], typer.Option("--notes", help="Replace the session notes.", show_default=False)]
+FormChoice = Annotated[
+    Optional[str],
+    typer.Option("--form", help="Run a session scheduled without a form with this one.", show_default=False),
+]
 
 
 def show_session(record: dict, spec, format) -> None:
@@ -131,7 +135,9 @@ def show(session_id: SessionId, format: FormatOption = None) -> None:
     show_session(record, spec, format)
 
 
-def gather_answers(session_id: int, pairs: list[str] | None, answers_source: str | None, notes: str | None) -> dict:
+def gather_answers(
+    session_id: int, pairs: list[str] | None, answers_source: str | None, notes: str | None, form: str | None
+) -> dict:
     """Answers from --answers and --set (which wins), or, with neither and a
     person at the terminal, asked for field by field."""
     from coachcli.cli.inputs import interactive, read_text
@@ -149,18 +155,18 @@ def gather_answers(session_id: int, pairs: list[str] | None, answers_source: str
     # Read in its own short transaction: nobody holds the write lock while a
     # person types.
     with unit_of_work(write=False) as db:
-        spec, current, previous = sessions.answer_context(db, acting_user(db), session_id)
+        spec, current, previous = sessions.answer_context(db, acting_user(db), session_id, form)
     return fill_form(spec, current, previous) if spec else {}
 
 
-def save_answers(session_id: int, *, coached: bool, pairs, answers_source, notes, format) -> None:
+def save_answers(session_id: int, *, coached: bool, pairs, answers_source, notes, format, form=None) -> None:
     from coachcli.services import sessions
 
-    updates = gather_answers(session_id, pairs, answers_source, notes)
+    updates = gather_answers(session_id, pairs, answers_source, notes, form)
     with unit_of_work(write=True) as db:
         actor = acting_user(db)
         action = sessions.coach_session if coached else sessions.save_session
-        record, spec = session_view(db, action(db, actor, session_id, updates, notes))
+        record, spec = session_view(db, action(db, actor, session_id, updates, notes, form))
     say(f"Session {session_id} " + ("coached; the agent has been notified." if coached else "saved as a draft."))
     show_session(record, spec, format)
 
@@ -171,10 +177,11 @@ def save(
     set_: SetOption = None,
     answers: AnswersOption = None,
     notes: NotesOption = None,
+    form: FormChoice = None,
     format: FormatOption = None,
 ) -> None:
     """Save Only: keep the answers given, leave the session a draft."""
-    save_answers(session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format)
+    save_answers(session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format, form=form)
 
 
 @app.command("coach")
@@ -183,10 +190,11 @@ def coach(
     set_: SetOption = None,
     answers: AnswersOption = None,
     notes: NotesOption = None,
+    form: FormChoice = None,
     format: FormatOption = None,
 ) -> None:
     """Save & Coached: check required fields, make the session final, notify the agent."""
-    save_answers(session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format)
+    save_answers(session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format, form=form)
 
 
 @app.command("autofill")

@@ -13,7 +13,8 @@ COACHING_ROLES = ("coach", "admin")
 
 
 def find_user(db: Session, handle: str) -> User:
-    user = db.exec(select(User).where(User.handle == handle.strip())).first()
+    """A user by handle; handles are stored lowercase, so `ALEX` finds alex."""
+    user = db.exec(select(User).where(User.handle == handle.strip().lower())).first()
     if user is None:
         raise not_found(f"no user '{handle}'; see `coach user list`")
     return user
@@ -25,7 +26,7 @@ def acting_user(db: Session, handle: str | None) -> User:
             "this command needs an acting user: pass --as HANDLE or set COACH_USER",
             ExitCode.PERMISSION,
         )
-    user = db.exec(select(User).where(User.handle == handle.strip())).first()
+    user = db.exec(select(User).where(User.handle == handle.strip().lower())).first()
     if user is None:
         raise forbidden(f"acting user '{handle}' does not exist; check --as / COACH_USER")
     return user

@@ -12,7 +12,7 @@ from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.services import audit
-from coachcli.services.users import check_name, check_role, require_acting_admin_once_there_is_one, normalize_handle
+from coachcli.services.users import check_name, check_role, bootstrapping, normalize_handle
 from coachcli.tabular import Problems, read_rows
 
 ROSTER_COLUMNS = ("handle", "name", "role", "teams")
@@ -47,8 +47,7 @@ def _teams(value: object) -> list[str] | None:
 
 
 def _authorize(db: Session, actor: User | None) -> None:
-    require_acting_admin_once_there_is_one(db, actor, "importing users")
-    if actor is not None and actor.role != "admin":
+    if not bootstrapping(db, actor, "importing users") and actor.role != "admin":
         raise forbidden(f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
 
 

@@ -115,10 +115,12 @@ def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
 
 
 def _coachable_session(db: Session, actor: User, session_id: int, doing: str) -> CoachingSession:
+    """A session the actor may run: an agent of their teams (or any, for an
+    admin), or one they were named coach of when it was scheduled."""
     require_coaching_role(actor, doing)
     session = find_session(db, actor, session_id)
-    agent = db.get(User, session.agent_id)
-    coachable_agent(db, actor, agent.handle, doing)
+    if session.coach_id != actor.id:
+        coachable_agent(db, actor, db.get(User, session.agent_id).handle, doing)
     return session
 
 
@@ -168,15 +170,33 @@ def new_session(db: Session, actor: User, agent_handle: str, form_name: str, tit
     return create_draft(db, actor, agent, form, title or f"{form.name}: {agent.name}")
 
 
+def _form_for(db: Session, session: CoachingSession, form_name: str | None) -> Form | None:
+    """The form a session is run with: its own, or — for a session scheduled
+    without one — the one named now. Once a session has a form (always, in a
+    plan) the form stays."""
+    current = db.get(Form, session.form_id) if session.form_id is not None else None
+    if not form_name:
+        return current
+    named = find_form(db, form_name)
+    if current is not None and current.id != named.id:
+        raise refused(
+            f"session {session.id} already uses the form '{current.name}'; "
+            "a session keeps its form (start another with `coach session new`)"
+        )
+    return named
+
+
 def _apply_answers(
-    db: Session, session: CoachingSession, updates: dict[str, object], notes: str | None
+    db: Session, session: CoachingSession, updates: dict[str, object], notes: str | None, form_name: str | None
 ) -> None:
-    form = session_form(db, session)
+    chosen = _form_for(db, session, form_name)
+    session.form_id = chosen.id if chosen else None
+    form = form_spec(chosen) if chosen else None
     if updates:
         if form is None:
             raise refused(
                 f"session {session.id} has no coaching form, so it takes no answers; "
-                "record what was said with --notes"
+                "choose one with --form NAME, or record what was said with --notes"
             )
         session.answers = merge_answers(form, session.answers, updates)
     if notes is not None:
@@ -185,12 +205,17 @@ def _apply_answers(
 
 
 def save_session(
-    db: Session, actor: User, session_id: int, updates: dict[str, object], notes: str | None = None
+    db: Session,
+    actor: User,
+    session_id: int,
+    updates: dict[str, object],
+    notes: str | None = None,
+    form_name: str | None = None,
 ) -> CoachingSession:
     """Save Only: keep the answers, leave the session a draft."""
     session = _coachable_session(db, actor, session_id, "save coaching sessions")
     _require_open(session, "saved")
-    _apply_answers(db, session, updates, notes)
+    _apply_answers(db, session, updates, notes, form_name)
     session.state = "draft"
     db.add(session)
     db.flush()
@@ -199,12 +224,17 @@ def save_session(
 
 
 def coach_session(
-    db: Session, actor: User, session_id: int, updates: dict[str, object], notes: str | None = None
+    db: Session,
+    actor: User,
+    session_id: int,
+    updates: dict[str, object],
+    notes: str | None = None,
+    form_name: str | None = None,
 ) -> CoachingSession:
     """Save & Coached: check required fields, make the session final, notify the agent."""
     session = _coachable_session(db, actor, session_id, "coach sessions")
     _require_open(session, "coached again")
-    _apply_answers(db, session, updates, notes)
+    _apply_answers(db, session, updates, notes, form_name)
     form = session_form(db, session)
     missing = missing_required(form, session.answers) if form else []
     if missing:
@@ -247,13 +277,17 @@ def previous_session(db: Session, session: CoachingSession) -> CoachingSession |
     return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
 
 
-def answer_context(db: Session, actor: User, session_id: int) -> tuple[FormSpec | None, dict, dict]:
+def answer_context(
+    db: Session, actor: User, session_id: int, form_name: str | None = None
+) -> tuple[FormSpec | None, dict, dict]:
     """What a person filling the form needs: the form, the answers so far,
-    and the previous session's answers to offer as defaults."""
+    and the previous session's answers to offer as defaults. Nothing is
+    written: the caller reads this before it asks, and saves after."""
     session = _coachable_session(db, actor, session_id, "fill coaching forms")
     _require_open(session, "changed")
+    chosen = _form_for(db, session, form_name)
     previous = previous_session(db, session)
-    return session_form(db, session), session.answers, previous.answers if previous else {}
+    return form_spec(chosen) if chosen else None, session.answers, previous.answers if previous else {}
 
 
 def autofill_session(db: Session, actor: User, session_id: int) -> tuple[CoachingSession, CoachingSession]:
@@ -283,7 +317,17 @@ def delete_session(db: Session, actor: User, session_id: int) -> None:
         session = _coachable_session(db, actor, session_id, "delete coaching sessions")
     if session.state == "coached":
         raise refused(f"session {session.id} is coached; coached sessions are kept for good")
-    audit.record(db, actor, "session.delete", "session", session.id, title=session.title, plan_id=session.plan_id)
+    goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).first()
+    if goal is not None and goal.state != "in_progress":
+        # Its result has been told to the agent and the coach: keep the record.
+        raise refused(
+            f"session {session.id} carries mini-goal {goal.id}, which has ended {goal.state}; "
+            "it is kept as the record of that result"
+        )
+    audit.record(
+        db, actor, "session.delete", "session", session.id,
+        title=session.title, plan_id=session.plan_id, minigoal_id=goal.id if goal else None,
+    )
     db.delete(session)
     db.flush()
 

@@ -54,20 +54,20 @@ def has_admin(db: Session) -> bool:
     return db.exec(select(User.id).where(User.role == "admin").limit(1)).first() is not None
 
 
-def require_acting_admin_once_there_is_one(db: Session, actor: User | None, doing: str) -> None:
-    """Bootstrap: until the database has an admin, people can be added with no
-    acting user, so a first user added with the wrong role never locks anyone
-    out. Once there is an admin, an acting user is needed."""
-    if actor is None and has_admin(db):
+def bootstrapping(db: Session, actor: User | None, doing: str) -> bool:
+    """Until the database has an admin, anyone may add people, with or without
+    an acting user, so a first user added with the wrong role never locks
+    anyone out. Once there is an admin, an acting user is needed."""
+    if not has_admin(db):
+        return True
+    if actor is None:
         raise forbidden(f"{doing} needs an acting user: pass --as HANDLE or set COACH_USER")
+    return False
 
 
 def _authorize_user_change(db: Session, actor: User | None, role: str, teams: list[Team]) -> None:
     """Admins manage everyone; a coach may add agents to the teams they supervise."""
-    require_acting_admin_once_there_is_one(db, actor, "adding a user")
-    if actor is None:
-        return
-    if actor.role == "admin":
+    if bootstrapping(db, actor, "adding a user") or actor.role == "admin":
         return
     require_coaching_role(actor, "add users")
     if role != "agent":
