@@ -64,16 +64,24 @@ def read_rows(
     aliases = aliases or {}
     iterator = iter(lines)
     first = ""
+    blank_lines = 0
     for first in iterator:
         if first.strip():
             break
+        blank_lines += 1
     if not first.strip():
         raise CoachError(f"{source} is empty; expected a CSV header ({','.join(columns)}) or JSON Lines")
     everything = chain([first], iterator)
+    # Line numbers count from the top of the file, blank lines before the data included.
     if first.lstrip().startswith("{"):
-        yield from _json_lines(everything, source, columns, required, aliases)
+        rows = _json_lines(everything, source, columns, required, aliases)
     else:
-        yield from _csv_rows(everything, source, columns, required, aliases)
+        rows = _csv_rows(everything, source, columns, required, aliases)
+    if not blank_lines:
+        yield from rows
+        return
+    for line, values in rows:
+        yield line + blank_lines, values
 
 
 def _resolve_header(names: list[str], source: str, columns, required, aliases) -> list[str]:

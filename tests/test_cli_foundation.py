@@ -469,3 +469,20 @@ def test_without_a_terminal_nothing_prompts(cli, world):
     result = ok(cli("plan", "add", "--agent", "maria", "--form", "Call quality", "--purpose", "Disclosures",
                     "-o", "table", user="calvin", input="y\n"))
     assert "Fill session" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["plan", "show", "abc"], "coach plan show --help"),
+        (["plan", "add", "--agent", "alex"], "Missing option '--form'"),
+        (["plan", "list", "-o", "xml"], "'xml' is not one of"),
+        (["sesion", "list"], "Did you mean 'session'?"),
+    ],
+)
+def test_usage_errors_are_one_line_too(cli, args, words):
+    result = cli(*args, user="calvin")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("coach: ")
+    assert words in lines[0]

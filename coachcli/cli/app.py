@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -71,9 +72,14 @@ class CoachGroup(TyperGroup):
                 error.message = f"{error.message.rstrip('.')}. Did you mean {matches[0]!r}?"
             raise
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _usage_errors_in_one_line():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _usage_errors_in_one_line():
+                return super().invoke(ctx)
         except CoachError as error:
             _fail(error.message, error.exit_code)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
@@ -89,6 +95,22 @@ class CoachGroup(TyperGroup):
                 "(set COACH_DEBUG=1 for the traceback and report it)",
                 ExitCode.INTERNAL,
             )
+
+
+@contextmanager
+def _usage_errors_in_one_line():
+    """A mistyped command or option gets the same one-line treatment as any
+    other refusal (exit 2), naming the help to read; asking for help by
+    giving no arguments still shows it."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as error:
+        where = error.ctx.command_path if error.ctx is not None else "coach"
+        _fail(f"{error.format_message()} (see `{where} --help`)", ExitCode.BAD_INPUT)
 
 
 def _is_cli_signal(error: Exception) -> bool:
