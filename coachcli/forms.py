@@ -194,7 +194,8 @@ def merge_answers(form: FormSpec, current: dict, updates: dict) -> dict:
         else:
             merged[key] = value
     in_form_order = {key: merged.pop(key) for key in form.keys if key in merged}
-    # Answers to keys the form no longer has are kept rather than silently dropped.
+    # Keys the form does not know are refused above; anything already stored
+    # beyond them (written by hand in the database) is kept, never dropped.
     return in_form_order | merged
 
 

@@ -125,7 +125,7 @@ def test_a_second_evaluation_changes_and_writes_nothing(db, center):
     writes_before = raw.total_changes
     second = minigoals.evaluate(db, DEC[26])
     db.flush()
-    assert second == {"as_of": DEC[26], "evaluated": 3, "changes": []}
+    assert second == {"as_of": DEC[26], "evaluated": 3, "updated": 0, "changes": []}
     assert raw.total_changes == writes_before
     assert {goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]} == before
     # A later date that changes nothing writes nothing either.
@@ -260,7 +260,7 @@ def test_cli_evaluate_json_and_quiet(cli, goals):
     quiet = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "--quiet")
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     assert cli.json("minigoal", "evaluate", "--as-of", "2027-01-05") == {
-        "as_of": "2027-01-05", "evaluated": 2, "changes": []}
+        "as_of": "2027-01-05", "evaluated": 2, "updated": 0, "changes": []}
     states = {r["name"]: r["state"] for r in cli.json("minigoal", "list", user="dana")}
     assert states == {"Lower handle time": "achieved", "Adherence up": "missed"}
 
@@ -322,3 +322,14 @@ def test_sparkline_scales_values_and_target_together():
     assert sparkline([0.0, None, 10.0], 5.0) == "▁·█"
     assert sparkline([5.0], 5.0) == "▅"
     assert sparkline([5.0], 0.0, [0.0, 10.0]) == "▅"
+
+
+def test_new_data_updates_scores_in_progress_and_is_counted_but_not_a_change(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
+    first = minigoals.evaluate(db, DEC[20])
+    assert (first["updated"], first["changes"]) == (1, [])
+    observe(db, center.alex, "handle-time", ("2026-12-17", 450.0))
+    second = minigoals.evaluate(db, DEC[20])
+    assert (second["updated"], second["changes"]) == (1, [])
+    assert (fresh(db, goal).score, fresh(db, goal).state) == (400.0, "in_progress")

@@ -333,3 +333,17 @@ def test_every_missing_folder_of_a_new_database_is_private(tmp_path):
     open_database(str(target), create=True).dispose()
     for folder in (tmp_path / "a", tmp_path / "a" / "b"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_url_for_a_backend_that_is_not_installed_is_refused_without_its_password(tmp_path):
+    result = CliRunner().invoke(app, ["--db", "postgresql://u:secret@localhost/x", "--as", "dana", "plan", "list"])
+    assert result.exit_code == ExitCode.DATABASE
+    assert "secret" not in result.stderr and "***" in result.stderr
+
+
+def test_a_bad_coach_tz_is_refused_before_any_output(cli, monkeypatch):
+    monkeypatch.setenv("COACH_TZ", "Mars/Base")
+    result = cli("user", "list", "-o", "csv", user="dana")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stdout == ""
+    assert "COACH_TZ" in result.stderr

@@ -12,8 +12,8 @@ from coachcli.cli.output import FormatOption, OutputFormat, Section, View, emit,
 
 app = command_group()
 
-STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
 LIST_COLUMNS = [
+    ("id", "ID"),
     ("name", "Name"),
     ("assignee", "Assignee"),
     ("metric", "Metric"),
@@ -79,6 +79,7 @@ def list_(
 def _displayed(record: dict) -> dict:
     """A goal as a person reads it: metric name, target and score in the metric's unit."""
     from coachcli.metrics import format_value
+    from coachcli.services.minigoals import STATE_LABELS
 
     metric = _metric(record["metric"])
     score = format_value(record["score"], metric)
@@ -212,6 +213,7 @@ def evaluate(
 
 def _displayed_change(change: dict) -> dict:
     from coachcli.metrics import format_value
+    from coachcli.services.minigoals import STATE_LABELS
 
     score = format_value(change["score"], _metric(change["metric"])) if change["score"] is not None else "no data"
     return {

@@ -67,6 +67,7 @@ def emit(data: dict | list[dict], format: OutputFormat | None, view: View | None
     """Print one record (a dict) or a list of records."""
     view = view or View()
     chosen = resolve(format)
+    _display_zone()  # a bad COACH_TZ is refused before anything is printed
     if chosen is OutputFormat.json:
         sys.stdout.write(json.dumps(data, default=_json_value, ensure_ascii=False, indent=2) + "\n")
     elif chosen is OutputFormat.table:

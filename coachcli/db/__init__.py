@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from coachcli.db.engine import (
     create_private_file,
@@ -45,13 +46,27 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
             create_private_file(path)
         _refuse_damaged_file(path)
         _refuse_foreign_or_newer(path)
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise CoachError(
+            f"cannot open {_without_password(url)}: {error}; "
+            "give --db / COACH_DB a file path or an installed backend's URL",
+            ExitCode.DATABASE,
+        ) from error
     try:
         upgrade(engine)
     except DBAPIError as error:
         engine.dispose()
         raise describe_database_error(error, url) from error
     return engine
+
+
+def _without_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _refuse_damaged_file(path: Path) -> None:

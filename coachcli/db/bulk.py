@@ -9,7 +9,7 @@ caller's transaction: nothing here begins or commits one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -27,6 +27,36 @@ UPDATE_TRIGGER = "temp.kpi_import_count_updates"
 MAIN_CACHE_KIB = 48 * 1024
 TEMP_CACHE_KIB = 32 * 1024
 _TIMESTAMP = UTCDateTime()
+
+
+# Bound parameters per statement (IN lists, executemany batches) stay well
+# under every backend's limit.
+CHUNK = 500
+
+
+def chunks(values: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
+    """Insert sessions in executemany batches and return their ids in row order.
+
+    The ids are given explicitly, counting on from the highest one: the
+    caller's write transaction (BEGIN IMMEDIATE) holds SQLite's write lock,
+    so nobody else can take them meanwhile. (RETURNING in row order would
+    make SQLite insert one row per statement; another backend would use its
+    sequence here.)"""
+    from sqlalchemy import func, insert, select
+
+    from coachcli.db.models import CoachingSession
+
+    first = (db.execute(select(func.max(CoachingSession.id))).scalar() or 0) + 1
+    ids = list(range(first, first + len(rows)))
+    numbered = [{"id": session_id, **row} for session_id, row in zip(ids, rows, strict=True)]
+    for batch in chunks(numbered, 1000):
+        db.execute(insert(CoachingSession.__table__), batch)
+    return ids
 
 
 def raw_connection(db: Session) -> Any:

@@ -62,7 +62,9 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
     second run with the same data writes nothing. Each state change is kept in
     minigoal_changes; a goal that ends achieved or missed notifies its
     assignee and its session's coach. Returns {"as_of", "evaluated",
-    "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}.
+    "updated" (goals whose stored score, samples or state changed),
+    "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}
+    where changes are the state changes.
     """
     as_of_text = as_of.isoformat()
     rows = bulk.goal_window_aggregates(db, as_of_text)
@@ -93,7 +95,7 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
             db, None, "minigoal.evaluate", "minigoal", None,
             as_of=as_of_text, updated=len(results), state_changes=len(changes), notifications=len(messages),
         )
-    return {"as_of": as_of, "evaluated": evaluated, "changes": changes}
+    return {"as_of": as_of, "evaluated": evaluated, "updated": len(results), "changes": changes}
 
 
 def _record_state_changes(

@@ -98,15 +98,16 @@ def add_path(
         db.execute(
             insert(PathAssignment.__table__), [{"path_id": path.id, "user_id": agent.id} for agent in new]
         )
-    audit.record(
-        db,
-        actor,
-        "path.add" if created else "path.assign",
-        "path",
-        path.id,
-        name=name,
-        agents=[agent.handle for agent in new],
-    )
+    if created or new:
+        audit.record(
+            db,
+            actor,
+            "path.add" if created else "path.assign",
+            "path",
+            path.id,
+            name=name,
+            agents=[agent.handle for agent in new],
+        )
     return path, created, [agent.handle for agent in new]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from coachcli.db.models import CoachingSession, Form, Plan, User
 from coachcli.db.types import utc_now
@@ -145,7 +145,7 @@ def edit_plan(db: Session, actor: User, plan_id: int) -> tuple[CoachingSession, 
         return draft, False
     if plan.state == "closed":
         raise refused(f"plan {plan.id} is closed and takes no new sessions; open a new plan with `coach plan add`")
-    count = len(db.exec(select(CoachingSession.id).where(CoachingSession.plan_id == plan.id)).all())
+    count = db.exec(select(func.count()).where(CoachingSession.plan_id == plan.id)).one()
     agent = db.get(User, plan.agent_id)
     form = db.get(Form, plan.form_id)
     return create_draft(db, actor, agent, form, _session_title(plan, count + 1), plan), True

@@ -3,11 +3,12 @@ from a CSV or JSON Lines file, all or nothing, in a few set-based statements."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
+from coachcli.db.bulk import chunks
 from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
@@ -18,12 +19,6 @@ from coachcli.tabular import Problems, read_rows
 ROSTER_COLUMNS = ("handle", "name", "role", "teams")
 ROSTER_REQUIRED = ("handle", "name", "role")
 TEAM_SEPARATOR = ";"
-BATCH = 500
-
-
-def _chunks(values: list, size: int = BATCH) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _teams(value: object) -> list[str] | None:
@@ -84,7 +79,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
     problems.raise_if_any()
     handles = list(wanted)
     existing: dict[str, tuple[int, str, str]] = {}
-    for chunk in _chunks(handles):
+    for chunk in chunks(handles):
         for user_id, handle, name, role in db.exec(
             select(User.id, User.handle, User.name, User.role).where(col(User.handle).in_(chunk))
         ):
@@ -92,7 +87,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
 
     team_names = sorted({team for _, _, teams in wanted.values() for team in teams or []})
     team_ids: dict[str, int] = {}
-    for chunk in _chunks(team_names):
+    for chunk in chunks(team_names):
         team_ids.update(
             (name, team_id) for team_id, name in db.exec(select(Team.id, Team.name).where(col(Team.name).in_(chunk)))
         )
@@ -100,7 +95,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
     now = utc_now()
     if new_teams:
         db.execute(insert(Team.__table__), [{"name": name, "created_at": now} for name in new_teams])
-        for chunk in _chunks(new_teams):
+        for chunk in chunks(new_teams):
             team_ids.update(
                 (name, team_id)
                 for team_id, name in db.exec(select(Team.id, Team.name).where(col(Team.name).in_(chunk)))
@@ -108,7 +103,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
 
     current: dict[int, set[int]] = {}
     existing_ids = [user_id for user_id, _, _ in existing.values()]
-    for chunk in _chunks(existing_ids):
+    for chunk in chunks(existing_ids):
         for team_id, user_id in db.exec(
             select(TeamMembership.team_id, TeamMembership.user_id).where(col(TeamMembership.user_id).in_(chunk))
         ):
@@ -121,7 +116,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
     ]
     if additions:
         db.execute(insert(User.__table__), additions)
-        for chunk in _chunks([row["handle"] for row in additions]):
+        for chunk in chunks([row["handle"] for row in additions]):
             for user_id, handle in db.exec(select(User.id, User.handle).where(col(User.handle).in_(chunk))):
                 existing.setdefault(handle, (user_id, None, None))
                 current.setdefault(user_id, set())

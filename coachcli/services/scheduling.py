@@ -10,12 +10,14 @@ front with a few queries.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from coachcli.db import bulk
+from coachcli.db.bulk import chunks
 from coachcli.db.models import CoachingSession, MiniGoal, PathAssignment, PerformancePath, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -55,7 +57,6 @@ IMPORT_COLUMNS = (
 )
 IMPORT_REQUIRED = ("title", "agent", "coach", "date", "start")
 INSERT_BATCH = 1000
-LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -81,11 +82,6 @@ class Checked:
     missing: list[str]
 
 
-def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _text(value: object) -> str | None:
     """A cell as trimmed text; blank is None. JSON numbers become text."""
     if value is None:
@@ -102,23 +98,23 @@ def _handle(value: object) -> str | None:
 def load_directory(db: Session, actor: User, handles: Iterable[str], path_names: Iterable[str]) -> Directory:
     directory = Directory(actor=actor)
     wanted = sorted({handle for handle in handles if handle})
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         for user_id, handle, role in db.exec(
             select(User.id, User.handle, User.role).where(col(User.handle).in_(chunk))
         ):
             directory.users[handle] = (user_id, role)
     ids = sorted(user_id for user_id, _ in directory.users.values())
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         directory.in_scope.update(db.exec(select(User.id).where(col(User.id).in_(chunk), in_scope(actor, User.id))))
     names = sorted({name for name in path_names if name})
-    for chunk in _chunks(names):
+    for chunk in chunks(names):
         for path_id, name in db.exec(
             select(PerformancePath.id, PerformancePath.name).where(col(PerformancePath.name).in_(chunk))
         ):
             directory.paths[name] = path_id
     path_ids = sorted(directory.paths.values())
     if path_ids and ids:
-        for chunk in _chunks(path_ids):
+        for chunk in chunks(path_ids):
             directory.assigned.update(
                 db.exec(
                     select(PathAssignment.path_id, PathAssignment.user_id).where(
@@ -481,7 +477,7 @@ def import_sessions(
     session_ids = _insert_sessions(db, sessions)
     goal_rows = [{"session_id": session_ids[index], **goal} for index, goal in goals]
     table = MiniGoal.__table__
-    for batch in _chunks(goal_rows, INSERT_BATCH):
+    for batch in chunks(goal_rows, INSERT_BATCH):
         db.execute(insert(table), batch)
     counts = {"scheduled": len(sessions), "minigoals": len(goal_rows), "without_minigoal": incomplete}
     audit.record(db, actor, "session.import", "session", None, source=source, **counts)
@@ -489,15 +485,7 @@ def import_sessions(
 
 
 def _insert_sessions(db: Session, sessions: list[dict]) -> list[int]:
-    """Insert in batches with executemany and return the new ids in row order.
-
-    The ids are given explicitly, counting on from the highest one: the
-    caller's write transaction (BEGIN IMMEDIATE) holds the write lock, so
-    nobody else can take them meanwhile. (RETURNING in row order would make
-    SQLite insert one row per statement.)"""
-    table = CoachingSession.__table__
     now = utc_now()
-    first = (db.exec(select(func.max(CoachingSession.id))).one() or 0) + 1
     extra = {
         "form_id": None,
         "plan_id": None,
@@ -508,8 +496,4 @@ def _insert_sessions(db: Session, sessions: list[dict]) -> list[int]:
         "coached_at": None,
         "coached_by_id": None,
     }
-    ids = list(range(first, first + len(sessions)))
-    rows = [{"id": session_id, **row, **extra} for session_id, row in zip(ids, sessions)]
-    for batch in _chunks(rows, INSERT_BATCH):
-        db.execute(insert(table), batch)
-    return ids
+    return bulk.insert_sessions_in_order(db, [{**row, **extra} for row in sessions])
