@@ -10,7 +10,7 @@ from typing import Annotated, Optional, TextIO
 import typer
 
 from coachcli.cli.context import command_group, settings, unit_of_work
-from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
+from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
 from coachcli.errors import CoachError
 
 app = command_group()
@@ -94,7 +94,7 @@ def _import_source(source: str) -> Iterator[TextIO]:
 
 @app.command("list")
 def list_(
-    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent.", show_default=False)] = None,
+    agent: AgentFilter = None,
     metric: Annotated[Optional[str], typer.Option("--metric", help="Only this metric (key or name).", show_default=False)] = None,
     start: Annotated[Optional[str], typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import FormatOption, OutputFormat, Section, View, emit, resolve
+from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, Section, View, emit, resolve
 
 app = command_group()
 
@@ -58,7 +58,7 @@ def _metric(key: str):
 
 @app.command("list")
 def list_(
-    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent's goals.", show_default=False)] = None,
+    agent: AgentFilter = None,
     state: Annotated[
         Optional[str], typer.Option("--state", help="in_progress, achieved or missed.", show_default=False)
     ] = None,

@@ -36,6 +36,9 @@ FormatOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
+AgentFilter = Annotated[
+    Optional[str], typer.Option("--agent", help="Only this agent's records (handle).", show_default=False)
+]
 
 Columns = Sequence[tuple[str, str]]
 """(record key, table header) pairs: what a table shows of each record."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, resolve, say, OutputFormat
+from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id, resolve, say
 from coachcli.cli.session import SESSION_COLUMNS, session_view, show_session
 
 app = command_group()
@@ -78,7 +78,7 @@ def add(
 
 @app.command("list")
 def list_(
-    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent's plans.")] = None,
+    agent: AgentFilter = None,
     state: Annotated[str, typer.Option("--state", help="active, closed or all.")] = "active",
     format: FormatOption = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id, say
+from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section, View, emit, emit_id, say
 
 app = command_group()
 
@@ -108,7 +108,7 @@ def new(
 
 @app.command("list")
 def list_(
-    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent.")] = None,
+    agent: AgentFilter = None,
     plan: Annotated[Optional[int], typer.Option("--plan", help="Only this plan's sessions.")] = None,
     tab: Annotated[
         Optional[str], typer.Option("--tab", help="requested, scheduled, draft or coached.")
