@@ -347,3 +347,20 @@ def test_a_bad_coach_tz_is_refused_before_any_output(cli, monkeypatch):
     assert result.exit_code == ExitCode.BAD_INPUT
     assert result.stdout == ""
     assert "COACH_TZ" in result.stderr
+
+
+def test_an_unparsable_url_is_refused_without_echoing_it():
+    result = CliRunner().invoke(app, ["--db", "postgres ql://u:secret@h/x", "--as", "dana", "plan", "list"])
+    assert result.exit_code == ExitCode.DATABASE
+    assert "neither a file path nor a SQLAlchemy URL" in result.stderr
+    assert "secret" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_python_with_too_old_a_sqlite_is_refused_before_any_file_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(coachcli.db.engine.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(coachcli.db.engine.sqlite3, "sqlite_version", "3.31.1")
+    target = tmp_path / "coach.db"
+    result = CliRunner().invoke(app, ["--db", str(target), "init"])
+    assert result.exit_code == ExitCode.DATABASE
+    assert "needs SQLite 3.35.0 or newer" in result.stderr and "3.31.1" in result.stderr
+    assert not target.exists()

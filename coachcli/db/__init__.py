@@ -13,6 +13,7 @@ from coachcli.db.engine import (
     database_url,
     describe_database_error,
     make_engine,
+    require_sqlite_features,
     sqlite_file,
     transaction,
 )
@@ -32,6 +33,17 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     silently start an empty database.
     """
     url = database_url(target)
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise CoachError(
+            # Not echoed: an unparsable URL may still hold a password.
+            "cannot open the database named by --db / COACH_DB: it is neither a file path nor "
+            "a SQLAlchemy URL such as sqlite:///coach.db",
+            ExitCode.DATABASE,
+        ) from None
+    if backend == "sqlite":
+        require_sqlite_features()
     path = sqlite_file(url)
     if path is not None:
         if path.is_dir():

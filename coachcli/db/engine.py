@@ -20,6 +20,8 @@ from sqlmodel import Session
 from coachcli.errors import CoachError, ExitCode
 
 BUSY_TIMEOUT_SECONDS = 30
+# The nightly evaluation uses UPDATE … FROM (3.33) and MATERIALIZED (3.35).
+MINIMUM_SQLITE = (3, 35, 0)
 _WRITE_OPTION = "coach_write"
 
 
@@ -43,6 +45,17 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
+
+
+def require_sqlite_features() -> None:
+    """Refuse, before touching any file, a Python whose SQLite is too old."""
+    if sqlite3.sqlite_version_info < MINIMUM_SQLITE:
+        needed = ".".join(map(str, MINIMUM_SQLITE))
+        raise CoachError(
+            f"coach needs SQLite {needed} or newer, and this Python has SQLite {sqlite3.sqlite_version}; "
+            "install coach with a newer Python (python.org and most current systems have one)",
+            ExitCode.DATABASE,
+        )
 
 
 def create_private_file(path: Path) -> None:
