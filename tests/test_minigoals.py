@@ -182,6 +182,36 @@ def test_the_assignee_and_the_coach_are_notified_when_a_goal_ends(db, center):
     assert len(db.exec(select(Notification)).all()) == len(notes)
 
 
+def test_evaluation_is_set_based_whatever_the_number_of_goals(db, center):
+    raw = raw_connection(db)
+
+    def statements_to_end(goals: int, start: dt.date, due: dt.date) -> int:
+        for n in range(goals):
+            make_goal(db, center.alex, center.calvin, name=f"Goal {n}", start=start, due=due)
+        observe(db, center.alex, "handle-time", (start.isoformat(), 350.0))
+        statements: list[str] = []
+        raw.set_trace_callback(statements.append)
+        try:
+            result = minigoals.evaluate(db, due + dt.timedelta(days=1))
+            db.flush()
+        finally:
+            raw.set_trace_callback(None)
+        assert result["updated"] == goals and len(result["changes"]) == goals
+        return len(statements)
+
+    assert statements_to_end(2, DEC[1], DEC[5]) == statements_to_end(40, DEC[15], DEC[25])
+
+
+def test_a_quiet_evaluation_writes_the_same_without_reading_back_changes(db, center):
+    goal = make_goal(db, center.alex, center.calvin)
+    observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
+    result = minigoals.evaluate(db, DEC[26], with_changes=False)
+    assert result == {"as_of": DEC[26], "evaluated": 1, "updated": 1}
+    assert fresh(db, goal).state == "achieved"
+    assert [c.to_state for c in db.exec(select(MiniGoalChange)).all()] == ["achieved"]
+    assert {n.user_id for n in db.exec(select(Notification)).all()} == {center.alex.id, center.calvin.id}
+
+
 def test_evaluation_is_audited_only_when_something_changed(db, center):
     make_goal(db, center.alex, center.calvin)
     minigoals.evaluate(db, DEC[26])

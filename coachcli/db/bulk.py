@@ -1,6 +1,6 @@
-"""Bulk writes that must be fast, in SQLite's own SQL: the KPI import's staging
-table and upsert, and the executemany writes of mini-goal evaluation (goal
-results, their history, notifications).
+"""Bulk work that must be fast, in SQLite's own SQL: the KPI import's staging
+table and upsert, the batched insert of imported sessions, and the set-based
+nightly evaluation of mini-goals.
 
 They work on the raw DBAPI connection of the caller's session, inside the
 caller's transaction: nothing here begins or commits one.
@@ -9,7 +9,7 @@ caller's transaction: nothing here begins or commits one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -133,78 +133,153 @@ class KpiStaging:
 # Sorts after every observation time on a day ("…T23:59:59") and before the next day.
 END_OF_DAY = "T24"
 
-# Every goal's window aggregate in one statement: for each goal, a range scan
-# of kpi_observations' primary key (agent_id, metric, observed_at).
-# observed_at is text ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS"); a DATE column
-# has NUMERIC affinity in SQLite, and compared as is it would keep the index
-# from bounding the range, hence the CAST. Observations after the as-of date
-# do not count yet, so evaluating "as of" a past date sees only what was
-# known by then.
-_GOAL_WINDOWS_SQL = """
-    SELECT g.id, g.metric, g.target, g.due_date, g.score, g.samples, g.state,
-           avg(k.value), count(k.value)
-    FROM minigoals AS g
-    LEFT JOIN kpi_observations AS k
-      ON k.agent_id = g.assignee_id
-     AND k.metric = g.metric
-     AND k.observed_at >= CAST(g.start_date AS TEXT)
-     AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
-    GROUP BY g.id
+EVALUATION_TABLE = "temp.minigoal_evaluation"
+
+# Every goal's window aggregate, one range scan of kpi_observations' primary
+# key (agent_id, metric, observed_at) a goal. observed_at is text
+# ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS"); a DATE column has NUMERIC affinity
+# in SQLite, and compared as is it would keep the index from bounding the
+# range, hence the CAST. Observations after the as-of date do not count yet,
+# so evaluating "as of" a past date sees only what was known by then.
+# MATERIALIZED keeps SQLite from copying a rule's call into each place its
+# result is used. (The statement starts with INSERT, not WITH, so the driver
+# reports its row count.)
+_DECIDE_SQL = f"""
+    INSERT INTO {EVALUATION_TABLE} (id, score, samples, state, old_state)
+    WITH windows AS MATERIALIZED (
+        SELECT g.id, g.metric, g.target, g.due_date,
+               g.score AS old_score, g.samples AS old_samples, g.state AS old_state,
+               coach_goal_score(avg(k.value), count(k.value)) AS score, count(k.value) AS samples
+        FROM main.minigoals AS g
+        LEFT JOIN main.kpi_observations AS k
+          ON k.agent_id = g.assignee_id
+         AND k.metric = g.metric
+         AND k.observed_at >= CAST(g.start_date AS TEXT)
+         AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
+        GROUP BY g.id
+    ),
+    decided AS MATERIALIZED (
+        SELECT *, coach_goal_state(:as_of, due_date, score, target, metric) AS state FROM windows
+    )
+    SELECT id, score, samples, state, old_state FROM decided
+    WHERE score IS NOT old_score OR samples IS NOT old_samples OR state IS NOT old_state
 """
+_STATE_CHANGED = "e.state IS NOT e.old_state"
 
 
-def goal_window_aggregates(db: Session, as_of: str) -> list[tuple]:
-    """(id, metric, target, due_date, score, samples, state, average, count)
-    for every mini-goal, read straight from the driver: ten thousand rows
-    need no ORM or Row objects."""
-    db.flush()
-    cursor = raw_connection(db).execute(_GOAL_WINDOWS_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY})
-    try:
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+class GoalEvaluation:
+    """One run of the nightly evaluation, set-based: a handful of statements
+    whatever the number of goals.
+
+    The rules stay in the caller's Python, registered as SQL functions: the
+    score from a window's average and count, and the state from the as-of
+    date, due date, score, target and metric, which SQLite calls once per goal
+    from the one aggregate statement; and a state change's message (NULL for
+    none), called once per changed goal. Only goals whose result changed land
+    in a TEMP table, from which single statements update the goals, append
+    their history and write notifications.
+    """
+
+    def __init__(
+        self,
+        db: Session,
+        *,
+        score: Callable[[float | None, int], float | None],
+        state: Callable[[str, str, float | None, float, str], str],
+        message: Callable[..., str | None],
+    ):
+        db.flush()
+        self._db = db
+        self._raw = raw_connection(db)
+        self._raw.create_function("coach_goal_score", 2, score, deterministic=True)
+        self._raw.create_function("coach_goal_state", 5, state, deterministic=True)
+        self._raw.create_function("coach_goal_message", 9, message, deterministic=True)
+        self._raw.execute(f"DROP TABLE IF EXISTS {EVALUATION_TABLE}")
+        self._raw.execute(
+            f"""CREATE TABLE {EVALUATION_TABLE} (
+                id INTEGER PRIMARY KEY,
+                score REAL,
+                samples INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                old_state TEXT NOT NULL,
+                message TEXT
+            )"""
+        )
+
+    def __enter__(self) -> GoalEvaluation:
+        return self
+
+    def __exit__(self, failure: type[BaseException] | None, *_details) -> None:
+        # After a failure the caller rolls back, and the table with it.
+        if failure is None:
+            self._raw.execute(f"DROP TABLE IF EXISTS {EVALUATION_TABLE}")
+        # Goals were written behind the ORM's back; nothing loaded may show stale rows.
+        self._db.expire_all()
+
+    def decide(self, as_of: str) -> tuple[int, int]:
+        """Score and decide every goal as of a date: (goals evaluated, goals whose
+        stored score, samples or state changed)."""
+        changed = self._raw.execute(_DECIDE_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY}).rowcount
+        (evaluated,) = self._raw.execute("SELECT count(*) FROM main.minigoals").fetchone()
+        return evaluated, changed
+
+    def store(self, now: str, as_of: str) -> int:
+        """Write the changed results, and a history row for each state change;
+        returns the number of state changes."""
+        self._raw.execute(
+            f"""UPDATE main.minigoals
+                SET score = e.score, samples = e.samples, state = e.state, evaluated_at = :now
+                FROM {EVALUATION_TABLE} AS e WHERE minigoals.id = e.id""",
+            {"now": now},
+        )
+        return self._raw.execute(
+            f"""INSERT INTO main.minigoal_changes
+                    (minigoal_id, changed_at, as_of, from_state, to_state, score, samples)
+                SELECT e.id, :now, :as_of, e.old_state, e.state, e.score, e.samples
+                FROM {EVALUATION_TABLE} AS e WHERE {_STATE_CHANGED} ORDER BY e.id""",
+            {"now": now, "as_of": as_of},
+        ).rowcount
+
+    def notify(self, now: str) -> int:
+        """Tell the assignee, and the session's coach when that is someone else,
+        of each state change that has a message; returns the notifications written."""
+        self._raw.execute(
+            f"""UPDATE {EVALUATION_TABLE} AS e
+                SET message = coach_goal_message(g.name, u.handle, g.metric, e.old_state, e.state,
+                                                 e.score, g.target, g.start_date, g.due_date)
+                FROM main.minigoals AS g JOIN main.users AS u ON u.id = g.assignee_id
+                WHERE g.id = e.id AND {_STATE_CHANGED}"""
+        )
+        written = 0
+        for recipient, condition in (
+            ("g.assignee_id", "1"),
+            ("s.coach_id", "s.coach_id IS NOT NULL AND s.coach_id != g.assignee_id"),
+        ):
+            written += self._raw.execute(
+                f"""INSERT INTO main.notifications
+                        (user_id, kind, message, record_type, record_id, created_at, attempts)
+                    SELECT {recipient}, 'minigoal.' || e.state, e.message, 'minigoal', e.id, :now, 0
+                    FROM {EVALUATION_TABLE} AS e
+                    JOIN main.minigoals AS g ON g.id = e.id
+                    JOIN main.sessions AS s ON s.id = g.session_id
+                    WHERE e.message IS NOT NULL AND {condition}
+                    ORDER BY e.id""",
+                {"now": now},
+            ).rowcount
+        return written
+
+    def state_changes(self) -> list[tuple[int, str, str, str, str, str, float | None]]:
+        """(id, name, assignee handle, metric, from state, to state, score) of
+        each goal whose state changed, by id."""
+        return self._raw.execute(
+            f"""SELECT e.id, g.name, u.handle, g.metric, e.old_state, e.state, e.score
+                FROM {EVALUATION_TABLE} AS e
+                JOIN main.minigoals AS g ON g.id = e.id
+                JOIN main.users AS u ON u.id = g.assignee_id
+                WHERE {_STATE_CHANGED} ORDER BY e.id"""
+        ).fetchall()
 
 
 def timestamp(moment: dt.datetime) -> str:
     """A timestamp as the models store it (UTCDateTime), for raw writes."""
     return _TIMESTAMP.process_bind_param(moment, None)
-
-
-def _write_many(db: Session, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-    """One plain-SQL statement over many parameter rows on the raw connection,
-    for writes of tens of thousands of rows where per-row ORM or Core
-    processing would cost more than the SQL itself. Pending ORM changes go
-    first, and loaded objects are expired after, so the session never shows
-    stale rows."""
-    if not rows:
-        return
-    db.flush()
-    raw_connection(db).executemany(statement, rows)
-    db.expire_all()
-
-
-def update_minigoal_results(db: Session, rows: Sequence[tuple[float | None, int, str, str, int]]) -> None:
-    """(score, samples, state, evaluated_at, id) for each goal whose result changed."""
-    _write_many(db, "UPDATE minigoals SET score = ?, samples = ?, state = ?, evaluated_at = ? WHERE id = ?", rows)
-
-
-def insert_minigoal_changes(
-    db: Session, rows: Sequence[tuple[int, str, str, str, str, float | None, int]]
-) -> None:
-    """(minigoal_id, changed_at, as_of, from_state, to_state, score, samples) history rows."""
-    _write_many(
-        db,
-        "INSERT INTO minigoal_changes (minigoal_id, changed_at, as_of, from_state, to_state, score, samples) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-
-
-def insert_notifications(db: Session, rows: Sequence[tuple[int, str, str, str, int, str]]) -> None:
-    """(user_id, kind, message, record_type, record_id, created_at), undelivered and unread."""
-    _write_many(
-        db,
-        "INSERT INTO notifications (user_id, kind, message, record_type, record_id, created_at, attempts) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0)",
-        rows,
-    )

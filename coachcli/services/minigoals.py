@@ -12,8 +12,9 @@ is, observed_at could not use its index, hence the CAST to TEXT.)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db import bulk
@@ -29,19 +30,6 @@ STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": 
 FINAL_STATES = ("achieved", "missed")
 SCORE_DECIMALS = 2
 
-# Who and what a state change concerns, read only for the goals that changed.
-_CHANGED_GOALS_SQL = text(
-    """
-    SELECT g.id, g.name, u.handle, g.assignee_id, s.coach_id, g.start_date
-    FROM minigoals AS g
-    JOIN users AS u ON u.id = g.assignee_id
-    JOIN sessions AS s ON s.id = g.session_id
-    WHERE g.id IN :ids
-    """
-).bindparams(bindparam("ids", expanding=True))
-# Bound parameters per statement stay well under every backend's limit.
-_IDS_PER_STATEMENT = 5000
-
 
 def state_for(as_of: dt.date | str, due_date: dt.date | str, score: float | None, target: float, metric: Metric) -> str:
     """M6: in progress through the due date; then achieved or missed, and
@@ -55,96 +43,65 @@ def state_for(as_of: dt.date | str, due_date: dt.date | str, score: float | None
     return "achieved" if achieved(score, target, metric) else "missed"
 
 
-def evaluate(db: Session, as_of: dt.date) -> dict:
+def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
     """M8: compute and store every goal's score, samples and state as of a date.
 
     Only goals whose result changed are written (with evaluated_at), so a
     second run with the same data writes nothing. Each state change is kept in
     minigoal_changes; a goal that ends achieved or missed notifies its
     assignee and its session's coach. Returns {"as_of", "evaluated",
-    "updated" (goals whose stored score, samples or state changed),
-    "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}
-    where changes are the state changes.
+    "updated" (goals whose stored score, samples or state changed), and, with
+    changes, "changes": [{"id", "name", "assignee", "metric", "from", "to",
+    "score"}]} where changes are the state changes.
     """
     as_of_text = as_of.isoformat()
-    rows = bulk.goal_window_aggregates(db, as_of_text)
     now = bulk.timestamp(utc_now())
-    evaluated = 0
-    metrics: dict[str, Metric] = {}
-    results: list[tuple] = []
-    state_changes: dict[int, tuple] = {}
-    for goal_id, metric_key, target, due, old_score, old_samples, old_state, average, samples in rows:
-        evaluated += 1
-        metric = metrics.get(metric_key)
-        if metric is None:
-            metric = metrics[metric_key] = find_metric(metric_key)
-        score = round(average, SCORE_DECIMALS) if samples else None
-        state = state_for(as_of_text, due, score, target, metric)
-        if score == old_score and samples == old_samples and state == old_state:
-            continue
-        results.append((score, samples, state, now, goal_id))
-        if state != old_state:
-            state_changes[goal_id] = (metric, target, due, old_state, state, score, samples)
-
-    history, messages, changes = _record_state_changes(db, state_changes, as_of_text, now)
-    bulk.update_minigoal_results(db, results)
-    bulk.insert_minigoal_changes(db, history)
-    bulk.insert_notifications(db, messages)
-    if results:
+    with bulk.GoalEvaluation(db, score=_score, state=_state, message=_final_message) as run:
+        evaluated, updated = run.decide(as_of_text)
+        state_changes = run.store(now, as_of_text)
+        notifications = run.notify(now)
+        changes = run.state_changes() if with_changes else []
+    if updated:
         audit.record(
             db, None, "minigoal.evaluate", "minigoal", None,
-            as_of=as_of_text, updated=len(results), state_changes=len(changes), notifications=len(messages),
+            as_of=as_of_text, updated=updated, state_changes=state_changes, notifications=notifications,
         )
-    return {"as_of": as_of, "evaluated": evaluated, "updated": len(results), "changes": changes}
+    result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
+    if with_changes:
+        result["changes"] = [
+            {"id": goal_id, "name": name, "assignee": handle, "metric": metric, "from": old, "to": new, "score": score}
+            for goal_id, name, handle, metric, old, new, score in changes
+        ]
+    return result
 
 
-def _record_state_changes(
-    db: Session, state_changes: dict[int, tuple], as_of_text: str, now: str
-) -> tuple[list[tuple], list[tuple], list[dict]]:
-    """History rows, notifications and reported changes for the goals whose
-    state changed; their names and people are read in one statement."""
-    history: list[tuple] = []
-    messages: list[tuple] = []
-    changes: list[dict] = []
-    if not state_changes:
-        return history, messages, changes
-    ids = sorted(state_changes)
-    details = [
-        row
-        for first in range(0, len(ids), _IDS_PER_STATEMENT)
-        for row in db.execute(_CHANGED_GOALS_SQL, {"ids": ids[first : first + _IDS_PER_STATEMENT]})
-    ]
-    wanted_texts: dict[tuple[str, float], str] = {}
-    for goal_id, name, handle, assignee_id, coach_id, start in sorted(details):
-        metric, target, due, old_state, state, score, samples = state_changes[goal_id]
-        history.append((goal_id, now, as_of_text, old_state, state, score, samples))
-        changes.append(
-            {"id": goal_id, "name": name, "assignee": handle, "metric": metric.key,
-             "from": old_state, "to": state, "score": score}
-        )
-        if state in FINAL_STATES:
-            wanted = wanted_texts.get((metric.key, target))
-            if wanted is None:
-                wanted = wanted_texts[(metric.key, target)] = _wanted(metric, target)
-            message = _final_message(name, handle, metric, state, score, wanted, start, due)
-            kind = f"minigoal.{state}"
-            messages.append((assignee_id, kind, message, "minigoal", goal_id, now))
-            if coach_id is not None and coach_id != assignee_id:
-                messages.append((coach_id, kind, message, "minigoal", goal_id, now))
-    return history, messages, changes
+def _score(average: float | None, samples: int) -> float | None:
+    return round(average, SCORE_DECIMALS) if samples else None
 
 
-def _wanted(metric: Metric, target: float) -> str:
-    return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
+def _state(as_of: str, due_date: str, score: float | None, target: float, metric_key: str) -> str:
+    return state_for(as_of, due_date, score, target, find_metric(metric_key))
 
 
 def _final_message(
-    name: str, handle: str, metric: Metric, state: str, score: float | None, wanted: str, start: str, due: str
-) -> str:
+    name: str, handle: str, metric_key: str, old_state: str, state: str,
+    score: float | None, target: float, start: str, due: str,
+) -> str | None:
+    """What the people concerned are told when a goal ends achieved or missed;
+    None for any other change."""
+    if state == old_state or state not in FINAL_STATES:
+        return None
+    metric = find_metric(metric_key)
     goal = f'Mini-goal "{name}" ({handle}, {metric.name}, {start} to {due})'
+    wanted = _wanted(metric, target)
     if score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
     return f"{goal} {STATE_LABELS[state].lower()}: score {format_value(score, metric)}, {wanted}."
+
+
+@functools.lru_cache(maxsize=1024)
+def _wanted(metric: Metric, target: float) -> str:
+    return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
 
 
 def _visible(actor: User):
