@@ -11,8 +11,16 @@ from sqlmodel import select
 
 from coachcli.db import transaction
 from coachcli.db.bulk import raw_connection
-from coachcli.db.models import AuditEntry, KpiObservation, MiniGoal, MiniGoalChange, Notification, User
-from coachcli.errors import CoachError
+from coachcli.db.models import (
+    AuditEntry,
+    CoachingSession,
+    KpiObservation,
+    MiniGoal,
+    MiniGoalChange,
+    Notification,
+    User,
+)
+from coachcli.errors import CoachError, ExitCode
 from coachcli.parse import today_in
 from coachcli.services import minigoals, sessions
 
@@ -202,14 +210,43 @@ def test_evaluation_is_set_based_whatever_the_number_of_goals(db, center):
     assert statements_to_end(2, DEC[1], DEC[5]) == statements_to_end(40, DEC[15], DEC[25])
 
 
-def test_a_quiet_evaluation_writes_the_same_without_reading_back_changes(db, center):
-    goal = make_goal(db, center.alex, center.calvin)
+def _written(db) -> tuple[list, list]:
+    history = [(c.minigoal_id, c.from_state, c.to_state, c.score, c.samples, c.as_of)
+               for c in db.exec(select(MiniGoalChange).order_by(MiniGoalChange.id))]
+    notes = [(n.user_id, n.kind, n.record_id, n.message)
+             for n in db.exec(select(Notification).order_by(Notification.id))]
+    return history, notes
+
+
+@pytest.mark.parametrize("with_changes", [True, False])
+def test_each_goal_notifies_its_assignee_then_its_coach_in_goal_order(db, center, with_changes):
+    first = make_goal(db, center.alex, center.calvin, name="First")
+    second = make_goal(db, center.sam, center.priya, name="Second")
     observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
-    result = minigoals.evaluate(db, DEC[26], with_changes=False)
-    assert result == {"as_of": DEC[26], "evaluated": 1, "updated": 1}
-    assert fresh(db, goal).state == "achieved"
-    assert [c.to_state for c in db.exec(select(MiniGoalChange)).all()] == ["achieved"]
-    assert {n.user_id for n in db.exec(select(Notification)).all()} == {center.alex.id, center.calvin.id}
+    result = minigoals.evaluate(db, DEC[26], with_changes=with_changes)
+    assert ("changes" in result) is with_changes and result["updated"] == 2
+    history, notes = _written(db)
+    assert history == [(first.id, "in_progress", "achieved", 350.0, 1, DEC[26]),
+                       (second.id, "in_progress", "missed", None, 0, DEC[26])]
+    achieved = ('Mini-goal "First" (alex, Handle Time, 2026-12-15 to 2026-12-25) achieved: '
+                "score 350 s (5:50), target at most 400 s (6:40).")
+    missed = ('Mini-goal "Second" (sam, Handle Time, 2026-12-15 to 2026-12-25) missed: '
+              "no Handle Time data in the window (target at most 400 s (6:40)).")
+    assert notes == [
+        (center.alex.id, "minigoal.achieved", first.id, achieved),
+        (center.calvin.id, "minigoal.achieved", first.id, achieved),
+        (center.sam.id, "minigoal.missed", second.id, missed),
+        (center.priya.id, "minigoal.missed", second.id, missed),
+    ]
+
+
+@pytest.mark.parametrize("coach", ["nobody", "the assignee"])
+def test_a_goal_coached_by_nobody_or_by_its_assignee_notifies_the_assignee_once(db, center, coach):
+    goal = make_goal(db, center.alex, center.calvin)
+    db.get(CoachingSession, goal.session_id).coach_id = None if coach == "nobody" else center.alex.id
+    db.flush()
+    minigoals.evaluate(db, DEC[26])
+    assert [(user, kind) for user, kind, _, _ in _written(db)[1]] == [(center.alex.id, "minigoal.missed")]
 
 
 def test_evaluation_is_audited_only_when_something_changed(db, center):
@@ -284,6 +321,30 @@ def test_cli_evaluate_prints_only_what_changed(cli, goals):
     assert len(lines) == 2
     again = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
     assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
+
+
+def test_a_rule_failing_inside_the_evaluation_surfaces_as_itself_with_nothing_written(cli, goals, engine):
+    alex_goal, _ = goals
+    with transaction(engine, write=True) as db:
+        db.get(MiniGoal, alex_goal).metric = "bogus"
+    before = cli.json("log", user="dana")
+    result = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr.startswith("coach: unknown metric 'bogus'") and "internal error" not in result.stderr
+    assert cli.json("log", user="dana") == before
+    with transaction(engine, write=False) as db:
+        assert db.exec(select(MiniGoalChange)).all() == [] and db.exec(select(Notification)).all() == []
+
+
+def test_ctrl_c_inside_a_rule_stops_the_evaluation_as_ctrl_c(db, center, monkeypatch):
+    make_goal(db, center.alex, center.calvin)
+
+    def interrupted(*_arguments):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(minigoals, "_state", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        minigoals.evaluate(db, DEC[26])
 
 
 def test_cli_evaluate_json_and_quiet(cli, goals):

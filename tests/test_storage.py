@@ -349,8 +349,9 @@ def test_a_bad_coach_tz_is_refused_before_any_output(cli, monkeypatch):
     assert "COACH_TZ" in result.stderr
 
 
-def test_an_unparsable_url_is_refused_without_echoing_it():
-    result = CliRunner().invoke(app, ["--db", "postgres ql://u:secret@h/x", "--as", "dana", "plan", "list"])
+@pytest.mark.parametrize("url", ["postgres ql://u:secret@h/x", "postgresql://u:secret@h:port/x"])
+def test_an_unparsable_url_is_refused_without_echoing_it(url):
+    result = CliRunner().invoke(app, ["--db", url, "--as", "dana", "plan", "list"])
     assert result.exit_code == ExitCode.DATABASE
     assert "neither a file path nor a SQLAlchemy URL" in result.stderr
     assert "secret" not in result.stderr and "internal error" not in result.stderr

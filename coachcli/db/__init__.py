@@ -35,7 +35,7 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     url = database_url(target)
     try:
         backend = make_url(url).get_backend_name()
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise CoachError(
             # Not echoed: an unparsable URL may still hold a password.
             "cannot open the database named by --db / COACH_DB: it is neither a file path nor "

@@ -9,6 +9,7 @@ caller's transaction: nothing here begins or commits one.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -191,9 +192,10 @@ class GoalEvaluation:
         db.flush()
         self._db = db
         self._raw = raw_connection(db)
-        self._raw.create_function("coach_goal_score", 2, score, deterministic=True)
-        self._raw.create_function("coach_goal_state", 5, state, deterministic=True)
-        self._raw.create_function("coach_goal_message", 9, message, deterministic=True)
+        self._rule_failure: BaseException | None = None
+        self._raw.create_function("coach_goal_score", 2, self._guarded(score), deterministic=True)
+        self._raw.create_function("coach_goal_state", 5, self._guarded(state), deterministic=True)
+        self._raw.create_function("coach_goal_message", 9, self._guarded(message), deterministic=True)
         self._raw.execute(f"DROP TABLE IF EXISTS {EVALUATION_TABLE}")
         self._raw.execute(
             f"""CREATE TABLE {EVALUATION_TABLE} (
@@ -205,6 +207,29 @@ class GoalEvaluation:
                 message TEXT
             )"""
         )
+
+    def _guarded(self, rule: Callable) -> Callable:
+        """The rule, remembering what it raised: SQLite reports only "user-defined
+        function raised exception", and turns even Ctrl-C into that."""
+
+        def call(*arguments):
+            try:
+                return rule(*arguments)
+            except BaseException as failure:
+                self._rule_failure = failure
+                raise
+
+        return call
+
+    def _execute(self, statement: str, parameters: dict | None = None) -> sqlite3.Cursor:
+        """Run a statement; when a rule failed inside it, raise the rule's own error."""
+        self._rule_failure = None
+        try:
+            return self._raw.execute(statement, parameters or {})
+        except sqlite3.Error:
+            if self._rule_failure is not None:
+                raise self._rule_failure from None
+            raise
 
     def __enter__(self) -> GoalEvaluation:
         return self
@@ -219,20 +244,20 @@ class GoalEvaluation:
     def decide(self, as_of: str) -> tuple[int, int]:
         """Score and decide every goal as of a date: (goals evaluated, goals whose
         stored score, samples or state changed)."""
-        changed = self._raw.execute(_DECIDE_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY}).rowcount
-        (evaluated,) = self._raw.execute("SELECT count(*) FROM main.minigoals").fetchone()
+        changed = self._execute(_DECIDE_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY}).rowcount
+        (evaluated,) = self._execute("SELECT count(*) FROM main.minigoals").fetchone()
         return evaluated, changed
 
     def store(self, now: str, as_of: str) -> int:
         """Write the changed results, and a history row for each state change;
         returns the number of state changes."""
-        self._raw.execute(
+        self._execute(
             f"""UPDATE main.minigoals
                 SET score = e.score, samples = e.samples, state = e.state, evaluated_at = :now
                 FROM {EVALUATION_TABLE} AS e WHERE minigoals.id = e.id""",
             {"now": now},
         )
-        return self._raw.execute(
+        return self._execute(
             f"""INSERT INTO main.minigoal_changes
                     (minigoal_id, changed_at, as_of, from_state, to_state, score, samples)
                 SELECT e.id, :now, :as_of, e.old_state, e.state, e.score, e.samples
@@ -243,35 +268,34 @@ class GoalEvaluation:
     def notify(self, now: str) -> int:
         """Tell the assignee, and the session's coach when that is someone else,
         of each state change that has a message; returns the notifications written."""
-        self._raw.execute(
+        self._execute(
             f"""UPDATE {EVALUATION_TABLE} AS e
                 SET message = coach_goal_message(g.name, u.handle, g.metric, e.old_state, e.state,
                                                  e.score, g.target, g.start_date, g.due_date)
                 FROM main.minigoals AS g JOIN main.users AS u ON u.id = g.assignee_id
                 WHERE g.id = e.id AND {_STATE_CHANGED}"""
         )
-        written = 0
-        for recipient, condition in (
-            ("g.assignee_id", "1"),
-            ("s.coach_id", "s.coach_id IS NOT NULL AND s.coach_id != g.assignee_id"),
-        ):
-            written += self._raw.execute(
-                f"""INSERT INTO main.notifications
-                        (user_id, kind, message, record_type, record_id, created_at, attempts)
-                    SELECT {recipient}, 'minigoal.' || e.state, e.message, 'minigoal', e.id, :now, 0
-                    FROM {EVALUATION_TABLE} AS e
-                    JOIN main.minigoals AS g ON g.id = e.id
-                    JOIN main.sessions AS s ON s.id = g.session_id
-                    WHERE e.message IS NOT NULL AND {condition}
-                    ORDER BY e.id""",
-                {"now": now},
-            ).rowcount
-        return written
+        # Goal by goal, the assignee's notification and then the coach's: the
+        # order `notify send` delivers them in.
+        return self._execute(
+            f"""INSERT INTO main.notifications
+                    (user_id, kind, message, record_type, record_id, created_at, attempts)
+                SELECT CASE who.rank WHEN 0 THEN g.assignee_id ELSE s.coach_id END,
+                       'minigoal.' || e.state, e.message, 'minigoal', e.id, :now, 0
+                FROM {EVALUATION_TABLE} AS e
+                JOIN main.minigoals AS g ON g.id = e.id
+                JOIN main.sessions AS s ON s.id = g.session_id
+                JOIN (SELECT 0 AS rank UNION ALL SELECT 1) AS who
+                  ON who.rank = 0 OR (s.coach_id IS NOT NULL AND s.coach_id != g.assignee_id)
+                WHERE e.message IS NOT NULL
+                ORDER BY e.id, who.rank""",
+            {"now": now},
+        ).rowcount
 
     def state_changes(self) -> list[tuple[int, str, str, str, str, str, float | None]]:
         """(id, name, assignee handle, metric, from state, to state, score) of
         each goal whose state changed, by id."""
-        return self._raw.execute(
+        return self._execute(
             f"""SELECT e.id, g.name, u.handle, g.metric, e.old_state, e.state, e.score
                 FROM {EVALUATION_TABLE} AS e
                 JOIN main.minigoals AS g ON g.id = e.id
