@@ -104,15 +104,13 @@ def list_(
     from coachcli.cli.context import acting_user
     from coachcli.metrics import find_metric, format_value
     from coachcli.parse import default_timezone_name, parse_date, today_in
-    from coachcli.services import kpi, people
+    from coachcli.services import kpi
 
     today = today_in(default_timezone_name())
     start_date = parse_date(start, today) if start else None
     end_date = parse_date(end, today) if end else None
     with unit_of_work(write=False) as db:
-        actor = acting_user(db)
-        agent_user = people.find_user(db, agent) if agent else None
-        records = kpi.list_observations(db, actor, agent=agent_user, metric=metric, start=start_date, end=end_date)
+        records = kpi.list_observations(db, acting_user(db), agent=agent, metric=metric, start=start_date, end=end_date)
     if resolve(format) is OutputFormat.table:
         records = [
             {**record, "metric": find_metric(record["metric"]).name,

@@ -65,12 +65,10 @@ def list_(
     format: FormatOption = None,
 ) -> None:
     """List mini-goals within your scope, soonest due first."""
-    from coachcli.services import minigoals, people
+    from coachcli.services import minigoals
 
     with unit_of_work(write=False) as db:
-        actor = acting_user(db)
-        agent_user = people.find_user(db, agent) if agent else None
-        records = minigoals.list_minigoals(db, actor, agent=agent_user, state=state)
+        records = minigoals.list_minigoals(db, acting_user(db), agent=agent, state=state)
     if resolve(format) is OutputFormat.table:
         records = [_displayed(record) for record in records]
     emit(records, format, View(title="Mini-goals", columns=LIST_COLUMNS))

@@ -116,12 +116,10 @@ def list_(
     format: FormatOption = None,
 ) -> None:
     """List coaching sessions within your scope; the Plan column shows plan ids."""
-    from coachcli.services import people, sessions
+    from coachcli.services import sessions
 
     with unit_of_work(write=False) as db:
-        actor = acting_user(db)
-        agent_user = people.find_user(db, agent) if agent else None
-        records = sessions.list_sessions(db, actor, agent=agent_user, plan_id=plan, tab=tab)
+        records = sessions.list_sessions(db, acting_user(db), agent=agent, plan_id=plan, tab=tab)
     emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS))
 
 

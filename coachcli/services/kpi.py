@@ -19,7 +19,7 @@ from coachcli.errors import CoachError
 from coachcli.metrics import METRICS, PERCENT_MAXIMUM, Metric, check_value, find_metric
 from coachcli.parse import default_timezone_name, parse_observed_at
 from coachcli.services import audit
-from coachcli.services.people import in_scope
+from coachcli.services.people import find_user, in_scope
 from coachcli.tabular import Problems, read_rows
 
 COLUMNS = ("agent", "metric", "observed_at", "value")
@@ -154,20 +154,20 @@ def list_observations(
     db: Session,
     actor: User,
     *,
-    agent: User | None = None,
+    agent: str | None = None,
     metric: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> list[dict]:
-    """Observations within the actor's scope, by agent, metric and time;
-    `start` and `end` are dates, both inclusive."""
+    """Observations within the actor's scope, by agent (a handle), metric and
+    time; `start` and `end` are dates, both inclusive."""
     query = (
         select(User.handle, KpiObservation.metric, KpiObservation.observed_at, KpiObservation.value)
         .join(User, User.id == KpiObservation.agent_id)
         .where(in_scope(actor, KpiObservation.agent_id))
     )
-    if agent is not None:
-        query = query.where(KpiObservation.agent_id == agent.id)
+    if agent:
+        query = query.where(KpiObservation.agent_id == find_user(db, agent).id)
     if metric is not None:
         query = query.where(KpiObservation.metric == find_metric(metric).key)
     if start is not None:

@@ -23,7 +23,7 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found
 from coachcli.metrics import Metric, achieved, find_metric, format_value
 from coachcli.services import audit
-from coachcli.services.people import in_scope
+from coachcli.services.people import find_user, in_scope
 
 STATES = ("in_progress", "achieved", "missed")
 STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
@@ -134,11 +134,11 @@ def _record(goal: MiniGoal, handle: str) -> dict:
     }
 
 
-def list_minigoals(db: Session, actor: User, *, agent: User | None = None, state: str | None = None) -> list[dict]:
-    """M7: the goals within the actor's scope, soonest due first."""
+def list_minigoals(db: Session, actor: User, *, agent: str | None = None, state: str | None = None) -> list[dict]:
+    """M7: the goals within the actor's scope (or one agent's, by handle), soonest due first."""
     query = _goal_query().where(_visible(actor))
-    if agent is not None:
-        query = query.where(MiniGoal.assignee_id == agent.id)
+    if agent:
+        query = query.where(MiniGoal.assignee_id == find_user(db, agent).id)
     if state is not None:
         wanted = state.strip().lower().replace("-", "_").replace(" ", "_")
         if wanted not in STATES:

@@ -13,7 +13,7 @@ from coachcli.forms import FormSpec, merge_answers, missing_required
 from coachcli.services import audit
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.notifications import notify
-from coachcli.services.people import coachable_agent, in_scope, require_coaching_role
+from coachcli.services.people import coachable_agent, find_user, in_scope, require_coaching_role
 
 STATES = ("requested", "scheduled", "draft", "coached")
 _Agent = aliased(User, name="agent")
@@ -85,13 +85,13 @@ def list_sessions(
     db: Session,
     actor: User,
     *,
-    agent: User | None = None,
+    agent: str | None = None,
     plan_id: int | None = None,
     tab: str | None = None,
 ) -> list[dict]:
     query = _session_query().where(visible(actor))
-    if agent is not None:
-        query = query.where(CoachingSession.agent_id == agent.id)
+    if agent:
+        query = query.where(CoachingSession.agent_id == find_user(db, agent).id)
     if plan_id is not None:
         query = query.where(CoachingSession.plan_id == plan_id)
     if tab is not None:
