@@ -168,11 +168,3 @@ def _clock(seconds: float) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{whole_seconds:02d}"
     return f"{minutes}:{whole_seconds:02d}"
-
-
-def achieved(score: float, target: float, metric: Metric) -> bool:
-    """Whether the score meets the target; the score is rounded to two decimals first."""
-    rounded = round(score, 2)
-    if metric.lower_is_better:
-        return rounded <= target
-    return rounded >= target

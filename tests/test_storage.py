@@ -146,7 +146,7 @@ def test_a_failed_upgrade_leaves_the_old_schema(engine, db_path, monkeypatch):
     """Each migration runs in one transaction with its version bump."""
     engine.dispose()
     broken = ["CREATE TABLE half_done (id INTEGER PRIMARY KEY)", "CREATE TABLE oops (syntax error"]
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": broken}])
     monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
     with pytest.raises(CoachError) as caught:
         open_database(str(db_path))
@@ -161,7 +161,7 @@ def test_a_failed_upgrade_leaves_the_old_schema(engine, db_path, monkeypatch):
 
 def test_an_upgrade_is_applied_when_the_database_is_opened(engine, db_path, monkeypatch):
     engine.dispose()
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, ["CREATE TABLE extra (id INTEGER)"]])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": ["CREATE TABLE extra (id INTEGER)"]}])
     monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
     upgraded = open_database(str(db_path))
     try:

@@ -116,17 +116,11 @@ def show(goal_id: GoalId, format: FormatOption = None) -> None:
             "date": entry["date"],
             "average": format_value(entry["average"], metric),
             "samples": entry["samples"],
-            "meets": "yes" if _meets(entry["average"], record["target"], metric) else "no",
+            "meets": "yes" if entry["meets_target"] else "no",
         }
         for entry in record["daily"]
     ]
     emit(shown, format, View(title="Mini-goal", columns=SHOW_FIELDS, sections=[Section("Daily", daily, DAILY_COLUMNS)]))
-
-
-def _meets(value: float, target: float, metric) -> bool:
-    from coachcli.metrics import achieved
-
-    return achieved(value, target, metric)
 
 
 def _running_text(record: dict, metric) -> str:
@@ -194,7 +188,7 @@ def evaluate(
     today = today_in(default_timezone_name())
     day = parse_date(as_of, today) if as_of else today
     with unit_of_work(write=True) as db:
-        result = minigoals.evaluate(db, day, with_changes=not quiet)
+        result = minigoals.evaluate(db, day)
     if quiet:
         return
     chosen = resolve(format)

@@ -67,7 +67,7 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
             ExitCode.DATABASE,
         ) from error
     try:
-        upgrade(engine)
+        upgrade(engine, create=create)
     except DBAPIError as error:
         engine.dispose()
         raise describe_database_error(error, url) from error

@@ -1,34 +1,26 @@
-"""Bulk work that must be fast, in SQLite's own SQL: the KPI import's staging
-table and upsert, the batched insert of imported sessions, and the set-based
-nightly evaluation of mini-goals.
+"""Bulk work that must be fast, in each backend's own fast path: the KPI
+import's staging table and upsert (SQLite executemany, PostgreSQL COPY), the
+batched insert of imported sessions, and the set-based nightly evaluation of
+mini-goals.
 
-They work on the raw DBAPI connection of the caller's session, inside the
-caller's transaction: nothing here begins or commits one.
+They work inside the caller's transaction: nothing here begins or commits one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import (
+    Column, Date, Float, Integer, MetaData, Row, Table, Text, and_, bindparam, case, func, insert,
+    literal, or_, select, text, update,
+)
+from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session
 
+from coachcli.db.expressions import day_text, end_of_day
 from coachcli.db.types import UTCDateTime
-
-STAGING_TABLE = "temp.kpi_import"
-UPDATE_COUNTER = "temp.kpi_import_updates"
-UPDATE_TRIGGER = "temp.kpi_import_count_updates"
-# Page caches for the import's connection, in KiB (SQLite takes a negative
-# number as a size rather than a page count). The main cache holds the hot
-# part of kpi_observations' B-tree while rows land in it; staging spills to
-# SQLite's temp file beyond its cache. Together they keep a 1M-row import
-# near 150 MB peak.
-MAIN_CACHE_KIB = 48 * 1024
-TEMP_CACHE_KIB = 32 * 1024
-_TIMESTAMP = UTCDateTime()
-
 
 # Bound parameters per statement (IN lists, executemany batches) stay well
 # under every backend's limit.
@@ -40,20 +32,29 @@ def chunks(values: list, size: int = CHUNK) -> Iterator[list]:
         yield values[start : start + size]
 
 
+def _dialect(db: Session) -> str:
+    return db.get_bind().dialect.name
+
+
 def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
     """Insert sessions in executemany batches and return their ids in row order.
 
-    The ids are given explicitly, counting on from the highest one: the
-    caller's write transaction (BEGIN IMMEDIATE) holds SQLite's write lock,
-    so nobody else can take them meanwhile. (RETURNING in row order would
-    make SQLite insert one row per statement; another backend would use its
-    sequence here.)"""
-    from sqlalchemy import func, insert, select
-
+    The ids are allocated first and given explicitly: RETURNING in row order
+    would make SQLite insert one row per statement. On SQLite they count on
+    from the highest one, which the caller's write lock (BEGIN IMMEDIATE)
+    keeps for us; on PostgreSQL they come from the table's own sequence."""
     from coachcli.db.models import CoachingSession
 
-    first = (db.execute(select(func.max(CoachingSession.id))).scalar() or 0) + 1
-    ids = list(range(first, first + len(rows)))
+    if _dialect(db) == "postgresql":
+        ids = list(
+            db.execute(
+                text("SELECT nextval(pg_get_serial_sequence('sessions', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(rows)},
+            ).scalars()
+        )
+    else:
+        first = (db.execute(select(func.max(CoachingSession.id))).scalar() or 0) + 1
+        ids = list(range(first, first + len(rows)))
     numbered = [{"id": session_id, **row} for session_id, row in zip(ids, rows, strict=True)]
     for batch in chunks(numbered, 1000):
         db.execute(insert(CoachingSession.__table__), batch)
@@ -61,30 +62,48 @@ def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
 
 
 def raw_connection(db: Session) -> Any:
-    """The sqlite3 connection under the session, already inside its transaction."""
+    """The driver's connection under the session, already inside its transaction."""
     return db.connection().connection.dbapi_connection
 
 
-class KpiStaging:
-    """A TEMP table collecting one import's rows in file order, then applied to
-    kpi_observations with one INSERT … SELECT … ON CONFLICT DO UPDATE.
+def kpi_staging(db: Session) -> SqliteKpiStaging | PostgresqlKpiStaging:
+    """A staging table for one KPI import, on the backend's fast path. Both
+    collect rows in file order and apply them with one upsert, so a key
+    repeated within the file keeps its last value, and each row is counted
+    once: inserted (a new key), updated (a changed value) or unchanged."""
+    if _dialect(db) == "postgresql":
+        return PostgresqlKpiStaging(db)
+    return SqliteKpiStaging(db)
+
+
+class SqliteKpiStaging:
+    """A TEMP table filled with executemany, then applied to kpi_observations
+    with one INSERT … SELECT … ON CONFLICT DO UPDATE in file order.
 
     Temp tables live in SQLite's separate temp database, so staging writes
-    nothing to the database file until `apply`. Rows are applied in file
-    order, so a key repeated within the file keeps its last value, and each
-    row is counted once: inserted (a new key), updated (a changed value) or
-    unchanged.
+    nothing to the database file until `apply`.
     """
+
+    TABLE = "temp.kpi_import"
+    UPDATE_COUNTER = "temp.kpi_import_updates"
+    UPDATE_TRIGGER = "temp.kpi_import_count_updates"
+    # Page caches for the import's connection, in KiB (SQLite takes a negative
+    # number as a size rather than a page count). The main cache holds the hot
+    # part of kpi_observations' B-tree while rows land in it; staging spills to
+    # SQLite's temp file beyond its cache. Together they keep a 1M-row import
+    # near 150 MB peak.
+    MAIN_CACHE_KIB = 48 * 1024
+    TEMP_CACHE_KIB = 32 * 1024
 
     def __init__(self, db: Session):
         self._raw = raw_connection(db)
         self.rows = 0
         cursor = self._raw.cursor()
-        cursor.execute(f"PRAGMA main.cache_size = -{MAIN_CACHE_KIB}")
-        cursor.execute(f"PRAGMA temp.cache_size = -{TEMP_CACHE_KIB}")
+        cursor.execute(f"PRAGMA main.cache_size = -{self.MAIN_CACHE_KIB}")
+        cursor.execute(f"PRAGMA temp.cache_size = -{self.TEMP_CACHE_KIB}")
         self.discard()
         cursor.execute(
-            f"""CREATE TABLE {STAGING_TABLE} (
+            f"""CREATE TABLE {self.TABLE} (
                 agent_id INTEGER NOT NULL,
                 metric TEXT NOT NULL,
                 observed_at TEXT NOT NULL,
@@ -95,7 +114,7 @@ class KpiStaging:
 
     def add(self, rows: Sequence[tuple[int, str, str, float]]) -> None:
         """Stage a batch of (agent_id, metric key, observed_at, value)."""
-        self._raw.executemany(f"INSERT INTO {STAGING_TABLE} VALUES (?, ?, ?, ?)", rows)
+        self._raw.executemany(f"INSERT INTO {self.TABLE} VALUES (?, ?, ?, ?)", rows)
         self.rows += len(rows)
 
     def apply(self) -> dict[str, int]:
@@ -105,131 +124,140 @@ class KpiStaging:
         # trigger, firing only on a real update, tells the two apart without
         # a lookup per row. (A trigger body names its tables unqualified; the
         # temp schema is searched first.)
-        cursor.execute(f"CREATE TABLE {UPDATE_COUNTER} (updated INTEGER NOT NULL)")
-        cursor.execute(f"INSERT INTO {UPDATE_COUNTER} VALUES (0)")
+        cursor.execute(f"CREATE TABLE {self.UPDATE_COUNTER} (updated INTEGER NOT NULL)")
+        cursor.execute(f"INSERT INTO {self.UPDATE_COUNTER} VALUES (0)")
         cursor.execute(
-            f"""CREATE TRIGGER {UPDATE_TRIGGER} AFTER UPDATE OF value ON main.kpi_observations
-                BEGIN UPDATE {UPDATE_COUNTER.removeprefix("temp.")} SET updated = updated + 1; END"""
+            f"""CREATE TRIGGER {self.UPDATE_TRIGGER} AFTER UPDATE OF value ON main.kpi_observations
+                BEGIN UPDATE {self.UPDATE_COUNTER.removeprefix("temp.")} SET updated = updated + 1; END"""
         )
         cursor.execute(
             f"""INSERT INTO main.kpi_observations (agent_id, metric, observed_at, value)
-                SELECT agent_id, metric, observed_at, value FROM {STAGING_TABLE} ORDER BY rowid
+                SELECT agent_id, metric, observed_at, value FROM {self.TABLE} ORDER BY rowid
                 ON CONFLICT (agent_id, metric, observed_at)
                 DO UPDATE SET value = excluded.value
                 WHERE kpi_observations.value IS NOT excluded.value"""
         )
         changed = cursor.rowcount
-        (updated,) = cursor.execute(f"SELECT updated FROM {UPDATE_COUNTER}").fetchone()
+        (updated,) = cursor.execute(f"SELECT updated FROM {self.UPDATE_COUNTER}").fetchone()
         cursor.close()
         self.discard()
         return {"inserted": changed - updated, "updated": updated, "unchanged": self.rows - changed}
 
     def discard(self) -> None:
         """Drop the staging table and the counting trigger (a no-op when absent)."""
-        self._raw.execute(f"DROP TRIGGER IF EXISTS {UPDATE_TRIGGER}")
-        self._raw.execute(f"DROP TABLE IF EXISTS {UPDATE_COUNTER}")
-        self._raw.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
+        self._raw.execute(f"DROP TRIGGER IF EXISTS {self.UPDATE_TRIGGER}")
+        self._raw.execute(f"DROP TABLE IF EXISTS {self.UPDATE_COUNTER}")
+        self._raw.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
 
 
-# Sorts after every observation time on a day ("…T23:59:59") and before the next day.
-END_OF_DAY = "T24"
+class PostgresqlKpiStaging:
+    """A TEMP table filled with COPY, each row with its line in the file, then
+    applied with one statement.
 
-EVALUATION_TABLE = "temp.minigoal_evaluation"
+    PostgreSQL refuses to touch a row twice in one upsert, so only each key's
+    last row is upserted; the counts still read the file row by row, as SQLite's
+    in-order upsert does: a key's first row against the stored value, each later
+    row against the one before it in the file. Every part of that statement sees
+    the table as it was before it, so the counts and the upsert agree.
+    """
 
-# Every goal's window aggregate, one range scan of kpi_observations' primary
-# key (agent_id, metric, observed_at) a goal. observed_at is text
-# ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS"); a DATE column has NUMERIC affinity
-# in SQLite, and compared as is it would keep the index from bounding the
-# range, hence the CAST. Observations after the as-of date do not count yet,
-# so evaluating "as of" a past date sees only what was known by then.
-# MATERIALIZED keeps SQLite from copying a rule's call into each place its
-# result is used. (The statement starts with INSERT, not WITH, so the driver
-# reports its row count.)
-_DECIDE_SQL = f"""
-    INSERT INTO {EVALUATION_TABLE} (id, score, samples, state, old_state)
-    WITH windows AS MATERIALIZED (
-        SELECT g.id, g.metric, g.target, g.due_date,
-               g.score AS old_score, g.samples AS old_samples, g.state AS old_state,
-               coach_goal_score(avg(k.value), count(k.value)) AS score, count(k.value) AS samples
-        FROM main.minigoals AS g
-        LEFT JOIN main.kpi_observations AS k
-          ON k.agent_id = g.assignee_id
-         AND k.metric = g.metric
-         AND k.observed_at >= CAST(g.start_date AS TEXT)
-         AND k.observed_at < (CASE WHEN g.due_date < :as_of THEN g.due_date ELSE :as_of END) || :end_of_day
-        GROUP BY g.id
-    ),
-    decided AS MATERIALIZED (
-        SELECT *, coach_goal_state(:as_of, due_date, score, target, metric) AS state FROM windows
-    )
-    SELECT id, score, samples, state, old_state FROM decided
-    WHERE score IS NOT old_score OR samples IS NOT old_samples OR state IS NOT old_state
-"""
-_STATE_CHANGED = "e.state IS NOT e.old_state"
+    # The window sort over a large file stays in memory rather than spilling.
+    WORK_MEM = "256MB"
+
+    def __init__(self, db: Session):
+        self._raw = raw_connection(db)
+        self.rows = 0
+        with self._raw.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{self.WORK_MEM}'")
+            cursor.execute("DROP TABLE IF EXISTS kpi_import")
+            cursor.execute(
+                """CREATE TEMP TABLE kpi_import (
+                    line BIGINT NOT NULL,
+                    agent_id INTEGER NOT NULL,
+                    metric TEXT COLLATE "C" NOT NULL,
+                    observed_at TEXT COLLATE "C" NOT NULL,
+                    value DOUBLE PRECISION NOT NULL
+                ) ON COMMIT DROP"""
+            )
+
+    def add(self, rows: Sequence[tuple[int, str, str, float]]) -> None:
+        """Stage a batch of (agent_id, metric key, observed_at, value)."""
+        with self._raw.cursor() as cursor:
+            with cursor.copy("COPY kpi_import (line, agent_id, metric, observed_at, value) FROM STDIN") as copy:
+                write = copy.write_row
+                for line, row in enumerate(rows, self.rows + 1):
+                    write((line, *row))
+        self.rows += len(rows)
+
+    def apply(self) -> dict[str, int]:
+        """Upsert the staged rows; returns the counts inserted, updated and unchanged."""
+        with self._raw.cursor() as cursor:
+            cursor.execute("ANALYZE kpi_import")
+            cursor.execute(
+                """WITH staged AS MATERIALIZED (
+                       SELECT agent_id, metric, observed_at, value,
+                              lag(value) OVER file_order AS earlier_value,
+                              row_number() OVER file_order AS position,
+                              count(*) OVER (PARTITION BY agent_id, metric, observed_at) AS copies
+                       FROM kpi_import
+                       WINDOW file_order AS (PARTITION BY agent_id, metric, observed_at ORDER BY line)
+                   ),
+                   upserted AS (
+                       INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                       SELECT agent_id, metric, observed_at, value FROM staged WHERE position = copies
+                       ON CONFLICT (agent_id, metric, observed_at)
+                       DO UPDATE SET value = excluded.value
+                       WHERE kpi_observations.value IS DISTINCT FROM excluded.value
+                   )
+                   SELECT
+                       count(*) FILTER (WHERE s.position = 1 AND k.agent_id IS NULL),
+                       count(*) FILTER (WHERE CASE WHEN s.position = 1
+                                                   THEN k.agent_id IS NOT NULL AND k.value IS DISTINCT FROM s.value
+                                                   ELSE s.value IS DISTINCT FROM s.earlier_value END)
+                   FROM staged AS s
+                   LEFT JOIN kpi_observations AS k
+                     ON s.position = 1
+                    AND k.agent_id = s.agent_id AND k.metric = s.metric AND k.observed_at = s.observed_at"""
+            )
+            inserted, updated = cursor.fetchone()
+            cursor.execute("DROP TABLE kpi_import")
+        return {"inserted": inserted, "updated": updated, "unchanged": self.rows - inserted - updated}
+
+
+_EVALUATION = Table(
+    "minigoal_evaluation",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("score", Float),
+    Column("samples", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("old_state", Text, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+ScoreRule = Callable[[ColumnElement, ColumnElement], ColumnElement]
+StateRule = Callable[[ColumnElement, ColumnElement, ColumnElement, ColumnElement, ColumnElement], ColumnElement]
 
 
 class GoalEvaluation:
-    """One run of the nightly evaluation, set-based: a handful of statements
-    whatever the number of goals.
+    """One run of the nightly evaluation, set-based: a fixed number of
+    statements whatever the number of goals.
 
-    The rules stay in the caller's Python, registered as SQL functions: the
-    score from a window's average and count, and the state from the as-of
-    date, due date, score, target and metric, which SQLite calls once per goal
-    from the one aggregate statement; and a state change's message (NULL for
-    none), called once per changed goal. Only goals whose result changed land
-    in a TEMP table, from which single statements update the goals, append
-    their history and write notifications.
+    The rules come from the caller as SQL expressions (the score from a
+    window's average and count; the state from the as-of date, due date,
+    score, target and metric), so they run inside the one aggregate that
+    scores every goal, on either backend. Only goals whose result changed land
+    in a TEMP table, from which single statements update the goals and append
+    their history; the state changes are then read back in one query.
     """
 
-    def __init__(
-        self,
-        db: Session,
-        *,
-        score: Callable[[float | None, int], float | None],
-        state: Callable[[str, str, float | None, float, str], str],
-        message: Callable[..., str | None],
-    ):
+    def __init__(self, db: Session, *, score: ScoreRule, state: StateRule):
         db.flush()
         self._db = db
-        self._raw = raw_connection(db)
-        self._rule_failure: BaseException | None = None
-        self._raw.create_function("coach_goal_score", 2, self._guarded(score), deterministic=True)
-        self._raw.create_function("coach_goal_state", 5, self._guarded(state), deterministic=True)
-        self._raw.create_function("coach_goal_message", 9, self._guarded(message), deterministic=True)
-        self._raw.execute(f"DROP TABLE IF EXISTS {EVALUATION_TABLE}")
-        self._raw.execute(
-            f"""CREATE TABLE {EVALUATION_TABLE} (
-                id INTEGER PRIMARY KEY,
-                score REAL,
-                samples INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                old_state TEXT NOT NULL,
-                message TEXT
-            )"""
-        )
-
-    def _guarded(self, rule: Callable) -> Callable:
-        """The rule, remembering what it raised: SQLite reports only "user-defined
-        function raised exception", and turns even Ctrl-C into that."""
-
-        def call(*arguments):
-            try:
-                return rule(*arguments)
-            except BaseException as failure:
-                self._rule_failure = failure
-                raise
-
-        return call
-
-    def _execute(self, statement: str, parameters: dict | None = None) -> sqlite3.Cursor:
-        """Run a statement; when a rule failed inside it, raise the rule's own error."""
-        self._rule_failure = None
-        try:
-            return self._raw.execute(statement, parameters or {})
-        except sqlite3.Error:
-            if self._rule_failure is not None:
-                raise self._rule_failure from None
-            raise
+        self._score = score
+        self._state = state
+        db.execute(text("DROP TABLE IF EXISTS minigoal_evaluation"))
+        _EVALUATION.create(db.connection())
 
     def __enter__(self) -> GoalEvaluation:
         return self
@@ -237,73 +265,106 @@ class GoalEvaluation:
     def __exit__(self, failure: type[BaseException] | None, *_details) -> None:
         # After a failure the caller rolls back, and the table with it.
         if failure is None:
-            self._raw.execute(f"DROP TABLE IF EXISTS {EVALUATION_TABLE}")
+            self._db.execute(text("DROP TABLE minigoal_evaluation"))
         # Goals were written behind the ORM's back; nothing loaded may show stale rows.
         self._db.expire_all()
 
-    def decide(self, as_of: str) -> tuple[int, int]:
+    def decide(self, as_of: dt.date) -> tuple[int, int]:
         """Score and decide every goal as of a date: (goals evaluated, goals whose
         stored score, samples or state changed)."""
-        changed = self._execute(_DECIDE_SQL, {"as_of": as_of, "end_of_day": END_OF_DAY}).rowcount
-        (evaluated,) = self._execute("SELECT count(*) FROM main.minigoals").fetchone()
+        from coachcli.db.models import KpiObservation, MiniGoal
+
+        goal, observation = MiniGoal.__table__.c, KpiObservation.__table__.c
+        as_of_date = bindparam("as_of", as_of, type_=Date)
+        # Observations after the as-of date do not count yet, so evaluating
+        # "as of" a past date sees only what was known by then. The bounds are
+        # text, so each goal is one range scan of the primary key
+        # (agent_id, metric, observed_at).
+        window_end = case((goal.due_date < as_of_date, goal.due_date), else_=as_of_date)
+        samples = func.count(observation.value)
+        windows = (
+            select(
+                goal.id, goal.metric, goal.target, goal.due_date,
+                goal.score.label("old_score"), goal.samples.label("old_samples"), goal.state.label("old_state"),
+                self._score(func.avg(observation.value), samples).label("score"), samples.label("samples"),
+            )
+            .select_from(
+                MiniGoal.__table__.outerjoin(
+                    KpiObservation.__table__,
+                    and_(
+                        observation.agent_id == goal.assignee_id,
+                        observation.metric == goal.metric,
+                        observation.observed_at >= day_text(goal.start_date),
+                        observation.observed_at < end_of_day(window_end),
+                    ),
+                )
+            )
+            .group_by(goal.id)
+            .subquery("windows")
+        )
+        decided = select(
+            windows.c.id, windows.c.score, windows.c.samples,
+            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label("state"),
+            windows.c.old_state, windows.c.old_score, windows.c.old_samples,
+        ).subquery("decided")
+        changed = self._db.execute(
+            insert(_EVALUATION).from_select(
+                ["id", "score", "samples", "state", "old_state"],
+                select(decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state).where(
+                    or_(
+                        decided.c.score.is_distinct_from(decided.c.old_score),
+                        decided.c.samples.is_distinct_from(decided.c.old_samples),
+                        decided.c.state.is_distinct_from(decided.c.old_state),
+                    )
+                ),
+            )
+        ).rowcount
+        evaluated = self._db.execute(select(func.count()).select_from(MiniGoal.__table__)).scalar_one()
         return evaluated, changed
 
-    def store(self, now: str, as_of: str) -> int:
+    def store(self, now: dt.datetime, as_of: dt.date) -> int:
         """Write the changed results, and a history row for each state change;
         returns the number of state changes."""
-        self._execute(
-            f"""UPDATE main.minigoals
-                SET score = e.score, samples = e.samples, state = e.state, evaluated_at = :now
-                FROM {EVALUATION_TABLE} AS e WHERE minigoals.id = e.id""",
-            {"now": now},
+        from coachcli.db.models import MiniGoal, MiniGoalChange
+
+        evaluation = _EVALUATION.c
+        self._db.execute(
+            update(MiniGoal.__table__)
+            .where(MiniGoal.__table__.c.id == evaluation.id)
+            .values(score=evaluation.score, samples=evaluation.samples, state=evaluation.state, evaluated_at=now)
         )
-        return self._execute(
-            f"""INSERT INTO main.minigoal_changes
-                    (minigoal_id, changed_at, as_of, from_state, to_state, score, samples)
-                SELECT e.id, :now, :as_of, e.old_state, e.state, e.score, e.samples
-                FROM {EVALUATION_TABLE} AS e WHERE {_STATE_CHANGED} ORDER BY e.id""",
-            {"now": now, "as_of": as_of},
+        return self._db.execute(
+            insert(MiniGoalChange.__table__).from_select(
+                ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
+                select(
+                    evaluation.id, literal(now, UTCDateTime), literal(as_of, Date),
+                    evaluation.old_state, evaluation.state, evaluation.score, evaluation.samples,
+                )
+                .where(evaluation.state != evaluation.old_state)
+                .order_by(evaluation.id),
+            )
         ).rowcount
 
-    def notify(self, now: str) -> int:
-        """Tell the assignee, and the session's coach when that is someone else,
-        of each state change that has a message; returns the notifications written."""
-        self._execute(
-            f"""UPDATE {EVALUATION_TABLE} AS e
-                SET message = coach_goal_message(g.name, u.handle, g.metric, e.old_state, e.state,
-                                                 e.score, g.target, g.start_date, g.due_date)
-                FROM main.minigoals AS g JOIN main.users AS u ON u.id = g.assignee_id
-                WHERE g.id = e.id AND {_STATE_CHANGED}"""
+    def state_changes(self) -> list[Row]:
+        """Each goal whose state changed, by id: id, name, assignee (handle),
+        assignee_id, coach_id, metric, old_state, state, score, target,
+        start_date, due_date."""
+        from coachcli.db.models import CoachingSession, MiniGoal, User
+
+        evaluation = _EVALUATION.c
+        goal, session, user = MiniGoal.__table__.c, CoachingSession.__table__.c, User.__table__.c
+        return list(
+            self._db.execute(
+                select(
+                    evaluation.id, goal.name, user.handle.label("assignee"), goal.assignee_id, session.coach_id,
+                    goal.metric, evaluation.old_state, evaluation.state, evaluation.score, goal.target,
+                    goal.start_date, goal.due_date,
+                )
+                .select_from(_EVALUATION)
+                .join(MiniGoal.__table__, goal.id == evaluation.id)
+                .join(User.__table__, user.id == goal.assignee_id)
+                .join(CoachingSession.__table__, session.id == goal.session_id)
+                .where(evaluation.state != evaluation.old_state)
+                .order_by(evaluation.id)
+            )
         )
-        # Goal by goal, the assignee's notification and then the coach's: the
-        # order `notify send` delivers them in.
-        return self._execute(
-            f"""INSERT INTO main.notifications
-                    (user_id, kind, message, record_type, record_id, created_at, attempts)
-                SELECT CASE who.rank WHEN 0 THEN g.assignee_id ELSE s.coach_id END,
-                       'minigoal.' || e.state, e.message, 'minigoal', e.id, :now, 0
-                FROM {EVALUATION_TABLE} AS e
-                JOIN main.minigoals AS g ON g.id = e.id
-                JOIN main.sessions AS s ON s.id = g.session_id
-                JOIN (SELECT 0 AS rank UNION ALL SELECT 1) AS who
-                  ON who.rank = 0 OR (s.coach_id IS NOT NULL AND s.coach_id != g.assignee_id)
-                WHERE e.message IS NOT NULL
-                ORDER BY e.id, who.rank""",
-            {"now": now},
-        ).rowcount
-
-    def state_changes(self) -> list[tuple[int, str, str, str, str, str, float | None]]:
-        """(id, name, assignee handle, metric, from state, to state, score) of
-        each goal whose state changed, by id."""
-        return self._execute(
-            f"""SELECT e.id, g.name, u.handle, g.metric, e.old_state, e.state, e.score
-                FROM {EVALUATION_TABLE} AS e
-                JOIN main.minigoals AS g ON g.id = e.id
-                JOIN main.users AS u ON u.id = g.assignee_id
-                WHERE {_STATE_CHANGED} ORDER BY e.id"""
-        ).fetchall()
-
-
-def timestamp(moment: dt.datetime) -> str:
-    """A timestamp as the models store it (UTCDateTime), for raw writes."""
-    return _TIMESTAMP.process_bind_param(moment, None)

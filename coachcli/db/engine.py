@@ -1,7 +1,8 @@
-"""The engine: where the database lives, its pragmas, and how transactions begin.
+"""The engine: where the database lives, how connections are set up on each
+backend, and how write transactions begin.
 
-Everything SQLite-specific about connections stays in this package so that the
-rules in `coachcli.services` work unchanged on another SQLAlchemy backend.
+Everything that differs between SQLite and PostgreSQL about connections stays
+here, so the rules in `coachcli.services` run unchanged on both.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from sqlmodel import Session
 from coachcli.errors import CoachError, ExitCode
 
 BUSY_TIMEOUT_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 10
+# Every coach writer on a PostgreSQL database queues on this one
+# transaction-scoped advisory lock, as SQLite writers queue on BEGIN IMMEDIATE:
+# writers never interleave, so none meets a serialization failure or deadlock.
+WRITE_LOCK_KEY = 0x636F616368  # "coach"
 # The nightly evaluation uses UPDATE … FROM (3.33) and MATERIALIZED (3.35).
 MINIMUM_SQLITE = (3, 35, 0)
 _WRITE_OPTION = "coach_write"
@@ -36,8 +42,16 @@ def database_url(target: str | None) -> str:
     if not target:
         return f"sqlite:///{default_database_path()}"
     if "://" in target:
-        return target
+        return _with_psycopg(target)
     return f"sqlite:///{Path(target).expanduser()}"
+
+
+def _with_psycopg(url: str) -> str:
+    """A plain postgresql:// URL means psycopg2 to SQLAlchemy; coach ships psycopg 3."""
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -77,12 +91,22 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args=_connect_args(url))
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     return engine
 
 
 def _connect_args(url: str) -> dict:
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
         return {"timeout": BUSY_TIMEOUT_SECONDS}
+    if backend == "postgresql":
+        # UTC sessions, so nothing the server formats depends on its settings.
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": "coach",
+            "options": f"-c timezone=UTC -c datestyle=ISO -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
+        }
     return {}
 
 
@@ -109,8 +133,15 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def on_begin(connection) -> None:
+        if connection.get_execution_options().get(_WRITE_OPTION):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
 def writer(engine: Engine) -> Engine:
-    """The same engine, beginning its transactions with BEGIN IMMEDIATE."""
+    """The same engine, its transactions taking the write lock as they begin."""
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 
@@ -128,13 +159,14 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
 
 
 def describe_database_error(error: DBAPIError, url: str) -> CoachError:
-    """Turn a driver error into one line a user can act on."""
-    text = str(error.orig) if error.orig is not None else str(error)
-    where = sqlite_file(url) or url
+    """Turn a driver error into one line a user can act on (never the password)."""
+    text = _primary_message(error)
+    where = sqlite_file(url) or make_url(url).render_as_string(hide_password=True)
+    sqlstate = getattr(error.orig, "sqlstate", None)
     if isinstance(error, IntegrityError):
         # The schema's own guards (triggers, constraints) speak for themselves.
         return CoachError(f"refused by the database: {text}", ExitCode.REFUSED)
-    if "locked" in text or "busy" in text:
+    if "locked" in text or "busy" in text or sqlstate == "55P03":
         message = (
             f"the database {where} stayed busy for {BUSY_TIMEOUT_SECONDS}s; "
             "another coach process holds it — try again when it has finished"
@@ -143,6 +175,20 @@ def describe_database_error(error: DBAPIError, url: str) -> CoachError:
         message = f"{where} is not a readable coach database ({text}); check --db / COACH_DB"
     elif "readonly" in text or "unable to open" in text:
         message = f"cannot write {where} ({text}); check the path and its permissions"
+    elif sqlstate is None and make_url(url).get_backend_name() == "postgresql":
+        message = f"cannot connect to {where} ({text}); check the server, the database name and the credentials in --db / COACH_DB"
     else:
         message = f"database error on {where}: {text}"
     return CoachError(message, ExitCode.DATABASE)
+
+
+def _primary_message(error: DBAPIError) -> str:
+    """The driver's own message, without the context lines PostgreSQL adds
+    (which PL/pgSQL function, which connection attempt)."""
+    original = error.orig
+    diagnostic = getattr(original, "diag", None)
+    primary = getattr(diagnostic, "message_primary", None)
+    if primary:
+        return primary
+    text = str(original) if original is not None else str(error)
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)

@@ -9,6 +9,8 @@ version bump, so a failed upgrade leaves the old schema intact.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, Engine, inspect, text
 
 from coachcli.db.engine import writer
@@ -151,8 +153,9 @@ _V1 = [
     )""",
     "CREATE INDEX audit_log_by_record ON audit_log(record_type, record_id)",
     "CREATE INDEX audit_log_by_time ON audit_log(at)",
-    # The database itself keeps what the product promises is permanent, so
-    # no script or sqlite3 session can quietly break it either.
+]
+
+_V1_SQLITE_GUARDS = [
     """CREATE TRIGGER plans_are_never_deleted BEFORE DELETE ON plans
        BEGIN SELECT RAISE(ABORT, 'performance plans cannot be deleted'); END""",
     """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans
@@ -182,17 +185,100 @@ _V1 = [
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+
+# The same promises in PL/pgSQL. A refusal is SQLSTATE 23001 (restrict_violation,
+# integrity class 23), so it reaches the user as SQLite's RAISE(ABORT) does:
+# "refused by the database: <message>". PostgreSQL also empties tables with
+# TRUNCATE, which row triggers do not see; statement triggers refuse it.
+_V1_POSTGRESQL_GUARDS = [
+    """CREATE FUNCTION coach_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = TG_ARGV[0];
+       END $$""",
+    """CREATE FUNCTION coach_plan_session_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+           plan_state TEXT;
+           plan_form INTEGER;
+       BEGIN
+           SELECT state, form_id INTO plan_state, plan_form FROM plans WHERE id = NEW.plan_id;
+           IF TG_OP = 'INSERT' AND (plan_state = 'closed' OR NEW.form_id IS DISTINCT FROM plan_form) THEN
+               RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+                   MESSAGE = 'a plan session must use the plan''s form and the plan must be active';
+           ELSIF TG_OP = 'UPDATE' AND NEW.form_id IS DISTINCT FROM plan_form THEN
+               RAISE EXCEPTION USING ERRCODE = 'restrict_violation',
+                   MESSAGE = 'a plan session must use the plan''s form';
+           END IF;
+           RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER plans_are_never_deleted BEFORE DELETE ON plans FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('performance plans cannot be deleted')""",
+    """CREATE TRIGGER plans_are_never_truncated BEFORE TRUNCATE ON plans FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('performance plans cannot be deleted')""",
+    """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans FOR EACH ROW
+       WHEN (OLD.state = 'closed')
+       EXECUTE FUNCTION coach_refuse('a closed performance plan cannot be changed')""",
+    """CREATE TRIGGER coached_sessions_are_never_deleted BEFORE DELETE ON sessions FOR EACH ROW
+       WHEN (OLD.state = 'coached')
+       EXECUTE FUNCTION coach_refuse('a coached session cannot be deleted')""",
+    """CREATE TRIGGER sessions_are_never_truncated BEFORE TRUNCATE ON sessions FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('coaching sessions cannot be truncated; delete uncoached ones by id')""",
+    """CREATE TRIGGER coached_sessions_are_final BEFORE UPDATE ON sessions FOR EACH ROW
+       WHEN (OLD.state = 'coached')
+       EXECUTE FUNCTION coach_refuse('a coached session cannot be changed')""",
+    """CREATE TRIGGER sessions_never_change_plan BEFORE UPDATE OF plan_id ON sessions FOR EACH ROW
+       WHEN (OLD.plan_id IS DISTINCT FROM NEW.plan_id)
+       EXECUTE FUNCTION coach_refuse('a session cannot be moved into or out of a plan')""",
+    """CREATE TRIGGER plan_sessions_join_open_plans BEFORE INSERT ON sessions FOR EACH ROW
+       WHEN (NEW.plan_id IS NOT NULL) EXECUTE FUNCTION coach_plan_session_rules()""",
+    """CREATE TRIGGER plan_sessions_keep_the_plan_form BEFORE UPDATE OF form_id ON sessions FOR EACH ROW
+       WHEN (NEW.plan_id IS NOT NULL) EXECUTE FUNCTION coach_plan_session_rules()""",
+    """CREATE TRIGGER audit_log_is_append_only_update BEFORE UPDATE ON audit_log FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('the audit log is append-only')""",
+    """CREATE TRIGGER audit_log_is_append_only_delete BEFORE DELETE ON audit_log FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('the audit log is append-only')""",
+    """CREATE TRIGGER audit_log_is_append_only_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('the audit log is append-only')""",
+]
+
+
+def _for_postgresql(statement: str) -> str:
+    """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
+
+    Integer keys are identity columns (SQLite's INTEGER PRIMARY KEY is its
+    rowid); text compares byte by byte ("C"), as in SQLite, so that sorting
+    and the text bounds on observed_at and timestamps are the same on both
+    whatever the server's locale. Frozen with the migrations it serves.
+    """
+    statement = statement.replace(
+        "id INTEGER PRIMARY KEY", "id INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+    )
+    statement = statement.replace(" WITHOUT ROWID", "")
+    return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', statement)
+
+
+def _migration(tables: list[str], sqlite: list[str], postgresql: list[str]) -> dict[str, list[str]]:
+    return {"sqlite": tables + sqlite, "postgresql": [_for_postgresql(s) for s in tables] + postgresql}
+
+
+# One sequence of versions for both backends: each version is the statements
+# for each dialect.
+MIGRATIONS: list[dict[str, list[str]]] = [_migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS)]
+# The triggers that keep the product's promises of permanence, by backend
+# (`coach db check` verifies that each is present).
+PROTECTING_TRIGGERS = {
+    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS))),
+    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS))),
+}
 LATEST_VERSION = len(MIGRATIONS)
 _VERSION_TABLE = "coach_schema"
 
 
 def schema_version(connection: Connection) -> int | None:
     """The stored version; None for an empty database; refuses a foreign one."""
-    tables = set(inspect(connection).get_table_names())
-    if _VERSION_TABLE in tables:
+    inspector = inspect(connection)
+    if inspector.has_table(_VERSION_TABLE):
         return connection.execute(text(f"SELECT version FROM {_VERSION_TABLE}")).scalar_one()
-    refuse_foreign(tables)
+    refuse_foreign(set(inspector.get_table_names()))
     return None
 
 
@@ -215,14 +301,22 @@ def refuse_newer(version: int | None) -> None:
         )
 
 
-def upgrade(engine: Engine) -> int:
-    """Bring the schema to the latest version; returns the version found."""
+def upgrade(engine: Engine, *, create: bool) -> int:
+    """Bring the schema to the latest version; returns the version found.
+
+    A SQLite file belongs to whoever opens it, so any command upgrades it. A
+    PostgreSQL database is shared: only `coach init` (`create`) changes its
+    schema, and other commands on an older one ask for it.
+    """
     with engine.connect() as connection:
         found = schema_version(connection)
         connection.rollback()
     refuse_newer(found)
     if found == LATEST_VERSION:
         return found
+    if engine.dialect.name != "sqlite" and not create:
+        state = "has no coach schema yet" if found is None else f"has schema version {found}, older than this coach's {LATEST_VERSION}"
+        raise CoachError(f"this database {state}; run `coach init` to create or upgrade it", ExitCode.DATABASE)
     with writer(engine).begin() as connection:
         # Re-read under the write lock: another process may have upgraded.
         current = schema_version(connection)
@@ -231,10 +325,8 @@ def upgrade(engine: Engine) -> int:
             connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
             connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
             current = 0
-        for statements in MIGRATIONS[current:]:
-            for statement in statements:
+        for migration in MIGRATIONS[current:]:
+            for statement in migration[engine.dialect.name]:
                 connection.exec_driver_sql(statement)
-        connection.execute(
-            text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION}
-        )
+        connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})
     return found or 0

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from coachcli.db.types import UTCDateTime, utc_now
+from coachcli.db.types import JSONText, UTCDateTime, utc_now
 
 
 def _timestamp(nullable: bool = False) -> Any:
@@ -51,7 +51,7 @@ class Form(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     description: str = ""
-    spec: dict = Field(sa_column=Column(JSON, nullable=False))
+    spec: dict = Field(sa_column=Column(JSONText, nullable=False))
     created_at: dt.datetime = _timestamp()
 
 
@@ -101,7 +101,7 @@ class CoachingSession(SQLModel, table=True):
     target: float | None = None
     target_date: dt.date | None = None
     notes: str = ""
-    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
     requested_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: dt.datetime = _timestamp()
     updated_at: dt.datetime = _timestamp()
@@ -168,4 +168,4 @@ class AuditEntry(SQLModel, table=True):
     action: str
     record_type: str
     record_id: int | None = None
-    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: dict = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))

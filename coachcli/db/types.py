@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +35,18 @@ class UTCDateTime(TypeDecorator):
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+class JSONText(TypeDecorator):
+    """A JSON value stored as text, read and written the same way on every
+    backend (PostgreSQL's json type would hand back parsed values for json
+    columns only, and the schema keeps these columns as plain text)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect) -> str | None:
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value: str | None, dialect) -> Any:
+        return None if value is None else json.loads(value)

@@ -58,7 +58,7 @@ def import_observations(
     agent_ids = agent_ids_by_handle(db)
     tz_name = default_timezone_name()
     problems = Problems(source)
-    staging = bulk.KpiStaging(db)
+    staging = bulk.kpi_staging(db)
     # Per distinct text rather than per row: a file names a dozen metrics and a
     # few hundred days over a million rows. Metric text -> (key, upper bound, metric).
     metrics: dict[object, tuple[str, float, Metric]] = {}

@@ -1,27 +1,33 @@
 """Mini-goals (M5–M8): scores from KPI observations, states, and the nightly
 evaluation that records every state change and tells the people concerned.
 
+The rules are written once, as SQL expressions, so that they run inside the
+set-based evaluation on either backend and in `minigoal show` alike: the
+score (M5: the window's average, rounded to two decimals) and the state (M6).
+
 A goal's window runs from its start date through its due date, both whole
 days: `observed_at` is text, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS", so a
 window bound is compared as text — anything on the due date sorts before
 "<due date>T24" — which keeps kpi_observations' primary key usable for the
-range. (A DATE column has NUMERIC affinity in SQLite; compared with it as
-is, observed_at could not use its index, hence the CAST to TEXT.)
+range.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import defaultdict
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func, insert, literal, not_
+from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db import bulk
-from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, User
+from coachcli.db.expressions import END_OF_DAY, rounded
+from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, Notification, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found
-from coachcli.metrics import Metric, achieved, find_metric, format_value
+from coachcli.metrics import METRICS, Metric, find_metric, format_value
 from coachcli.services import audit
 from coachcli.services.people import find_user, in_scope
 
@@ -29,74 +35,117 @@ STATES = ("in_progress", "achieved", "missed")
 STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
 FINAL_STATES = ("achieved", "missed")
 SCORE_DECIMALS = 2
+LOWER_IS_BETTER = tuple(metric.key for metric in METRICS if metric.lower_is_better)
 
 
-def state_for(as_of: dt.date | str, due_date: dt.date | str, score: float | None, target: float, metric: Metric) -> str:
+def score_of(average: ColumnElement, samples: ColumnElement) -> ColumnElement:
+    """M5/M6: the score is the window's average rounded to two decimals; none
+    without observations."""
+    return case((samples > 0, rounded(average, SCORE_DECIMALS)), else_=None)
+
+
+def meets_target(score: ColumnElement, target: ColumnElement, metric: ColumnElement) -> ColumnElement:
+    """M6: a (rounded) score meets its target by the metric's direction: at
+    most the target when lower is better, at least it otherwise."""
+    lower = metric.in_(LOWER_IS_BETTER)
+    return or_(and_(lower, score <= target), and_(not_(lower), score >= target))
+
+
+def state_of(
+    as_of: ColumnElement, due_date: ColumnElement, score: ColumnElement, target: ColumnElement, metric: ColumnElement
+) -> ColumnElement:
     """M6: in progress through the due date; then achieved or missed, and
     missed when the window had no observations at all."""
-    as_of_text = as_of if isinstance(as_of, str) else as_of.isoformat()
-    due_text = due_date if isinstance(due_date, str) else due_date.isoformat()
-    if as_of_text <= due_text:
-        return "in_progress"
-    if score is None:
-        return "missed"
-    return "achieved" if achieved(score, target, metric) else "missed"
+    return case(
+        (as_of <= due_date, "in_progress"),
+        (score.is_(None), "missed"),
+        (meets_target(score, target, metric), "achieved"),
+        else_="missed",
+    )
 
 
-def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
+def evaluate(db: Session, as_of: dt.date) -> dict:
     """M8: compute and store every goal's score, samples and state as of a date.
 
     Only goals whose result changed are written (with evaluated_at), so a
     second run with the same data writes nothing. Each state change is kept in
-    minigoal_changes; a goal that ends achieved or missed notifies its
-    assignee and its session's coach. Returns {"as_of", "evaluated",
-    "updated" (goals whose stored score, samples or state changed), and, with
-    changes, "changes": [{"id", "name", "assignee", "metric", "from", "to",
-    "score"}]} where changes are the state changes.
+    minigoal_changes. A goal that ends achieved or missed notifies its
+    assignee, and each coach gets one digest of the goals of their sessions
+    that ended in the run. Returns {"as_of", "evaluated", "updated" (goals
+    whose stored score, samples or state changed), "changes": [{"id", "name",
+    "assignee", "metric", "from", "to", "score"}]} where changes are the state
+    changes.
     """
-    as_of_text = as_of.isoformat()
-    now = bulk.timestamp(utc_now())
-    with bulk.GoalEvaluation(db, score=_score, state=_state, message=_final_message) as run:
-        evaluated, updated = run.decide(as_of_text)
-        state_changes = run.store(now, as_of_text)
-        notifications = run.notify(now)
-        changes = run.state_changes() if with_changes else []
+    now = utc_now()
+    with bulk.GoalEvaluation(db, score=score_of, state=state_of) as run:
+        evaluated, updated = run.decide(as_of)
+        state_changes = run.store(now, as_of)
+        changes = run.state_changes()
+    notifications = _notify_ended(db, as_of, [change for change in changes if _ended(change)], now)
     if updated:
         audit.record(
             db, None, "minigoal.evaluate", "minigoal", None,
-            as_of=as_of_text, updated=updated, state_changes=state_changes, notifications=notifications,
+            as_of=as_of.isoformat(), updated=updated, state_changes=state_changes, notifications=notifications,
         )
-    result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
-    if with_changes:
-        result["changes"] = [
-            {"id": goal_id, "name": name, "assignee": handle, "metric": metric, "from": old, "to": new, "score": score}
-            for goal_id, name, handle, metric, old, new, score in changes
-        ]
-    return result
+    return {
+        "as_of": as_of,
+        "evaluated": evaluated,
+        "updated": updated,
+        "changes": [
+            {"id": change.id, "name": change.name, "assignee": change.assignee, "metric": change.metric,
+             "from": change.old_state, "to": change.state, "score": change.score}
+            for change in changes
+        ],
+    }
 
 
-def _score(average: float | None, samples: int) -> float | None:
-    return round(average, SCORE_DECIMALS) if samples else None
+def _ended(change) -> bool:
+    return change.state in FINAL_STATES
 
 
-def _state(as_of: str, due_date: str, score: float | None, target: float, metric_key: str) -> str:
-    return state_for(as_of, due_date, score, target, find_metric(metric_key))
+def _notify_ended(db: Session, as_of: dt.date, ended: list, now: dt.datetime) -> int:
+    """One notification per ended goal to its assignee, then one digest per
+    coach (of sessions whose agent is someone else), in one statement;
+    returns the notifications written."""
+    rows = [
+        {"user_id": change.assignee_id, "kind": f"minigoal.{change.state}", "message": _final_message(change),
+         "record_type": "minigoal", "record_id": change.id, "created_at": now, "attempts": 0}
+        for change in ended
+    ]
+    by_coach: dict[int, list] = defaultdict(list)
+    for change in ended:
+        if change.coach_id is not None and change.coach_id != change.assignee_id:
+            by_coach[change.coach_id].append(change)
+    rows += [
+        {"user_id": coach_id, "kind": "minigoal.digest", "message": _digest(as_of, goals),
+         "record_type": "user", "record_id": coach_id, "created_at": now, "attempts": 0}
+        for coach_id, goals in by_coach.items()
+    ]
+    if rows:
+        db.execute(insert(Notification.__table__), rows)
+    return len(rows)
 
 
-def _final_message(
-    name: str, handle: str, metric_key: str, old_state: str, state: str,
-    score: float | None, target: float, start: str, due: str,
-) -> str | None:
-    """What the people concerned are told when a goal ends achieved or missed;
-    None for any other change."""
-    if state == old_state or state not in FINAL_STATES:
-        return None
-    metric = find_metric(metric_key)
-    goal = f'Mini-goal "{name}" ({handle}, {metric.name}, {start} to {due})'
-    wanted = _wanted(metric, target)
-    if score is None:
+def _final_message(change) -> str:
+    """What the assignee is told when a goal ends achieved or missed."""
+    metric = find_metric(change.metric)
+    goal = f'Mini-goal "{change.name}" ({change.assignee}, {metric.name}, {change.start_date} to {change.due_date})'
+    wanted = _wanted(metric, change.target)
+    if change.score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
-    return f"{goal} {STATE_LABELS[state].lower()}: score {format_value(score, metric)}, {wanted}."
+    return f"{goal} {STATE_LABELS[change.state].lower()}: score {format_value(change.score, metric)}, {wanted}."
+
+
+def _digest(as_of: dt.date, goals: list) -> str:
+    """A coach's one notification for a run: each goal of their sessions that
+    ended, with its assignee, result and score."""
+    parts = []
+    for change in goals:
+        metric = find_metric(change.metric)
+        score = "no data" if change.score is None else f"score {format_value(change.score, metric)}"
+        parts.append(f'"{change.name}" ({change.assignee}, {metric.name}) {change.state}, {score}')
+    count = f"{len(goals)} mini-goal{'s' if len(goals) != 1 else ''}"
+    return f"{count} of your sessions ended as of {as_of.isoformat()}: " + "; ".join(parts) + "."
 
 
 @functools.lru_cache(maxsize=1024)
@@ -162,24 +211,28 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     """The goal, plus its window so far as of `today`: the running score against
     the target, whether it would meet it now, and the daily averages."""
     goal, handle = find_minigoal(db, actor, goal_id)
-    metric = find_metric(goal.metric)
     window_end = min(goal.due_date, today)
-    days: list[tuple[str, float, int]] = []
+    days: list = []
+    running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
+        in_window = and_(
+            KpiObservation.agent_id == goal.assignee_id,
+            KpiObservation.metric == goal.metric,
+            KpiObservation.observed_at >= goal.start_date.isoformat(),
+            KpiObservation.observed_at < window_end.isoformat() + END_OF_DAY,
+        )
+        target, metric = literal(goal.target), literal(goal.metric)
         day = func.substr(KpiObservation.observed_at, 1, 10)
+        average = score_of(func.avg(KpiObservation.value), func.count(KpiObservation.value))
         days = db.exec(
-            select(day, func.sum(KpiObservation.value), func.count(KpiObservation.value))
-            .where(
-                KpiObservation.agent_id == goal.assignee_id,
-                KpiObservation.metric == goal.metric,
-                KpiObservation.observed_at >= goal.start_date.isoformat(),
-                KpiObservation.observed_at < window_end.isoformat() + bulk.END_OF_DAY,
-            )
+            select(day, average, func.count(KpiObservation.value), meets_target(average, target, metric))
+            .where(in_window)
             .group_by(day)
             .order_by(day)
         ).all()
-    samples = sum(count for _, _, count in days)
-    running = round(sum(total for _, total, _ in days) / samples, SCORE_DECIMALS) if samples else None
+        running, samples, meets = db.exec(
+            select(average, func.count(KpiObservation.value), meets_target(average, target, metric)).where(in_window)
+        ).one()
     return {
         **_record(goal, handle),
         "as_of": today,
@@ -187,9 +240,9 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
         "window_to": window_end if window_end >= goal.start_date else None,
         "running_score": running,
         "running_samples": samples,
-        "meets_target": achieved(running, goal.target, metric) if running is not None else None,
+        "meets_target": bool(meets) if running is not None else None,
         "daily": [
-            {"date": dt.date.fromisoformat(date), "average": round(total / count, SCORE_DECIMALS), "samples": count}
-            for date, total, count in days
+            {"date": dt.date.fromisoformat(date), "average": average, "samples": count, "meets_target": bool(met)}
+            for date, average, count, met in days
         ],
     }

@@ -8,7 +8,6 @@ from coachcli.errors import CoachError, ExitCode
 from coachcli.metrics import (
     METRICS,
     Metric,
-    achieved,
     check_value,
     find_metric,
     format_value,
@@ -302,38 +301,3 @@ class TestFormatValue:
     )
     def test_display(self, value, metric, shown):
         assert format_value(value, metric) == shown
-
-
-class TestAchieved:
-    @pytest.mark.parametrize(
-        ("metric", "score", "target", "expected"),
-        [
-            (HANDLE_TIME, 350, 400, True),  # the document: handle time 400, score 350
-            (AFTER_CALL_WORK, 32, 30, False),  # after-call work 30, score 32
-            (CONTACTS_HANDLED, 70, 70, True),  # contacts handled 70, score 70
-            (ADHERENCE, 49, 50, False),  # adherence 50, score 49
-            (HANDLE_TIME, 400, 400, True),
-            (ADHERENCE, 50, 50, True),
-        ],
-    )
-    def test_document_examples(self, metric, score, target, expected):
-        assert achieved(score, target, metric) is expected
-
-    def test_score_is_rounded_to_two_decimals_first(self):
-        assert achieved(400.004, 400, HANDLE_TIME)
-        assert not achieved(400.006, 400, HANDLE_TIME)
-        assert achieved(49.996, 50, ADHERENCE)
-        assert not achieved(49.994, 50, ADHERENCE)
-
-    @FAST
-    @given(
-        st.floats(min_value=0, max_value=1e6),
-        st.floats(min_value=0, max_value=1e6),
-        st.sampled_from(LOWER_IS_BETTER_KEYS),
-        st.sampled_from(HIGHER_IS_BETTER_KEYS),
-    )
-    def test_directions_are_mirror_images(self, score, target, lower_key, higher_key):
-        lower = achieved(score, target, find_metric(lower_key))
-        higher = achieved(score, target, find_metric(higher_key))
-        assert lower or higher
-        assert (lower and higher) == (round(score, 2) == target)
