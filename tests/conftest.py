@@ -47,14 +47,84 @@ def _isolated_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
 
 
+# The PostgreSQL half runs on the server this names (the project's machines
+# and CI run one locally), in a database made for the test run and dropped
+# after it; each test gets a schema of its own in it.
+POSTGRES_SERVER = os.environ.get("COACH_TEST_POSTGRES", "postgresql://root@localhost/postgres")
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that opens a database runs on both backends, except those
+    about the SQLite file itself (they ask for `db_path`)."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = "db_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(BACKENDS))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite alone")
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A throw-away database on the test server for this run: its URL."""
+    import uuid
+
+    import sqlalchemy
+
+    server = sqlalchemy.engine.make_url(POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"coach_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as error:
+        admin.dispose()
+        message = f"no PostgreSQL server at {POSTGRES_SERVER} (set COACH_TEST_POSTGRES): {error.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL half of the suite: {message}")
+        pytest.skip(message)
+    try:
+        yield server.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+_schema_numbers = iter(range(1, 10**9))
+
+
 @pytest.fixture
-def db_path(tmp_path) -> Path:
+def db_target(backend, tmp_path, request) -> str:
+    """What `--db` names for this test: a new SQLite file, or a new, empty
+    schema in the run's PostgreSQL database."""
+    if backend == "sqlite":
+        yield str(tmp_path / "coach.db")
+        return
+    import sqlalchemy
+
+    url = request.getfixturevalue("postgres_database")
+    schema = f"t{next(_schema_numbers)}"
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture
+def db_path(tmp_path, backend) -> Path:
+    """The SQLite file of a test about SQLite itself."""
     return tmp_path / "coach.db"
 
 
 @pytest.fixture
-def engine(db_path):
-    engine = open_database(str(db_path), create=True)
+def engine(db_target):
+    engine = open_database(db_target, create=True)
     yield engine
     engine.dispose()
 
@@ -98,20 +168,61 @@ def center(db) -> Center:
 
 
 @pytest.fixture
-def seeded(engine) -> Path:
-    """The small contact center, committed, for CLI tests; returns the db path."""
+def seeded(engine, db_target) -> str:
+    """The small contact center, committed, for CLI tests; returns what --db names."""
     with transaction(engine, write=True) as session:
         build_center(session)
-    return Path(engine.url.database)
+    return db_target
+
+
+def query(target: str, sql: str) -> list[tuple]:
+    """Rows of one SQL statement, run straight on the database --db names."""
+    from coachcli.db.engine import database_url, make_engine
+
+    engine = make_engine(database_url(target))
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def snapshot(target: str) -> dict[str, list[str]]:
+    """Every row of every table: to prove a refused command changed nothing,
+    on either backend."""
+    import sqlalchemy
+
+    from coachcli.db.engine import database_url, make_engine
+
+    engine = make_engine(database_url(target))
+    try:
+        with engine.connect() as connection:
+            tables = sorted(sqlalchemy.inspect(connection).get_table_names())
+            return {
+                table: sorted(map(repr, connection.exec_driver_sql(f"SELECT * FROM {table}").all())) for table in tables
+            }
+    finally:
+        engine.dispose()
 
 
 class Cli:
-    def __init__(self, db_path: Path):
-        self.db_path = db_path
+    def __init__(self, target: str | Path):
+        self.target = str(target)
         self.runner = CliRunner()
 
+    @property
+    def db_path(self) -> Path:
+        """The database file, for tests about SQLite itself."""
+        return Path(self.target)
+
+    def dump(self) -> dict[str, list[str]]:
+        return snapshot(self.target)
+
+    def query(self, sql: str) -> list[tuple]:
+        return query(self.target, sql)
+
     def __call__(self, *args: str, user: str | None = None, input: str | None = None):
-        options = ["--db", str(self.db_path)]
+        options = ["--db", self.target]
         if user:
             options += ["--as", user]
         return self.runner.invoke(app, [*options, *args], input=input)
@@ -131,6 +242,7 @@ def cli(seeded) -> Cli:
 
 
 @pytest.fixture
-def empty_cli(db_path) -> Cli:
-    """Run `coach` against a database path that does not exist yet."""
-    return Cli(db_path)
+def empty_cli(db_target) -> Cli:
+    """Run `coach` against a database that does not exist yet (SQLite) or is
+    empty (PostgreSQL)."""
+    return Cli(db_target)

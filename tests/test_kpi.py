@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -24,9 +23,8 @@ def _stored(db) -> dict[tuple[int, str, str], float]:
     return {(row.agent_id, row.metric, row.observed_at): row.value for row in db.exec(select(KpiObservation))}
 
 
-def _rows(db_path) -> list[tuple]:
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute("SELECT * FROM kpi_observations ORDER BY 1, 2, 3").fetchall()
+def _rows(cli) -> list[tuple]:
+    return cli.query("SELECT * FROM kpi_observations ORDER BY 1, 2, 3")
 
 
 # --- the service ---------------------------------------------------------
@@ -170,12 +168,12 @@ def test_cli_import_from_a_file_then_again_reports_unchanged(cli, tmp_path):
 def test_cli_import_reads_stdin(cli):
     text = '{"agent": "maria", "metric": "talk-time", "observed_at": "2026-12-15", "value": 200}\n'
     assert cli.json("kpi", "import", "-", input=text)["inserted"] == 1
-    assert _rows(cli.db_path) == [(5, "talk-time", "2026-12-15", 200.0)]
+    assert _rows(cli) == [(5, "talk-time", "2026-12-15", 200.0)]
     with_bom = "\ufeff" + HEADER + "maria,talk-time,2026-12-15,210\r\n"
     assert cli.json("kpi", "import", "-", input=with_bom)["updated"] == 1
     bad = cli("kpi", "import", "-", input=HEADER + "maria,talk-time,2026-12-16,-3\n")
     assert bad.exit_code == 2 and "stdin: 1 bad row" in bad.stderr and "line 2" in bad.stderr
-    assert _rows(cli.db_path) == [(5, "talk-time", "2026-12-15", 210.0)]
+    assert _rows(cli) == [(5, "talk-time", "2026-12-15", 210.0)]
 
 
 def test_cli_bad_import_changes_nothing(cli, tmp_path):
@@ -186,7 +184,7 @@ def test_cli_bad_import_changes_nothing(cli, tmp_path):
     assert result.stdout == ""
     assert "line 3: unknown agent 'ghost'" in result.stderr and "--skip-unknown" in result.stderr
     assert "Traceback" not in result.stderr
-    assert _rows(cli.db_path) == []
+    assert _rows(cli) == []
     skipped = cli.json("kpi", "import", str(path), "--skip-unknown")
     assert skipped == {"inserted": 1, "updated": 0, "unchanged": 0, "skipped": 1}
 

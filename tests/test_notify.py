@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import time
 
@@ -38,11 +37,8 @@ def pending(cli, engine):
     return cli
 
 
-def _states(db_path) -> list[tuple]:
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute(
-            "SELECT id, delivered_at IS NOT NULL, attempts, last_error FROM notifications ORDER BY id"
-        ).fetchall()
+def _states(cli) -> list[tuple]:
+    return cli.query("SELECT id, delivered_at IS NOT NULL, attempts, last_error FROM notifications ORDER BY id")
 
 
 def test_delivers_each_pending_notification_as_json_on_stdin(pending, tmp_path, monkeypatch):
@@ -59,7 +55,7 @@ def test_delivers_each_pending_notification_as_json_on_stdin(pending, tmp_path, 
         "created_at": payloads[0]["created_at"],
     }
     assert payloads[0]["created_at"].endswith("+00:00")
-    assert _states(pending.db_path) == [(1, 1, 1, None), (2, 1, 1, None)]
+    assert _states(pending) == [(1, 1, 1, None), (2, 1, 1, None)]
     # Nothing is pending any more: a second run sends nothing.
     assert pending.json("notify", "send") == {"delivered": 0, "failed": 0}
     assert len(list(inbox.iterdir())) == 2
@@ -72,12 +68,12 @@ def test_a_failing_hook_leaves_notifications_pending_for_the_next_run(pending, t
     assert result.exit_code == 7
     assert json.loads(result.stdout) == {"delivered": 0, "failed": 2}
     assert "2 notifications not delivered" in result.stderr and "smtp server refused" in result.stderr
-    assert _states(pending.db_path) == [
+    assert _states(pending) == [
         (1, 0, 1, "exit status 3: smtp server refused"), (2, 0, 1, "exit status 3: smtp server refused")]
     # The next run retries them; this time the hook works.
     monkeypatch.setenv("COACH_NOTIFY_COMMAND", script(tmp_path, "ok.sh", "cat > /dev/null\n"))
     assert pending.json("notify", "send") == {"delivered": 2, "failed": 0}
-    assert _states(pending.db_path) == [(1, 1, 2, None), (2, 1, 2, None)]
+    assert _states(pending) == [(1, 1, 2, None), (2, 1, 2, None)]
 
 
 def test_a_hanging_hook_is_stopped_by_the_timeout(pending, tmp_path, monkeypatch):
@@ -89,7 +85,7 @@ def test_a_hanging_hook_is_stopped_by_the_timeout(pending, tmp_path, monkeypatch
     assert time.monotonic() - started < 5  # the sleeping child was killed with its shell
     assert result.exit_code == 7
     assert "timed out after 0.3s" in result.stderr
-    assert [row[1:3] for row in _states(pending.db_path)] == [(0, 1), (0, 1)]
+    assert [row[1:3] for row in _states(pending)] == [(0, 1), (0, 1)]
 
 
 def test_the_command_is_split_like_a_shell_but_never_run_by_one(pending, tmp_path, monkeypatch):
@@ -106,14 +102,14 @@ def test_without_a_command_it_says_how_to_set_one(pending):
     result = pending("notify", "send")
     assert result.exit_code == 2
     assert "COACH_NOTIFY_COMMAND" in result.stderr
-    assert [row[1:3] for row in _states(pending.db_path)] == [(0, 0), (0, 0)]
+    assert [row[1:3] for row in _states(pending)] == [(0, 0), (0, 0)]
 
 
 def test_a_missing_program_is_a_failed_attempt(pending, tmp_path, monkeypatch):
     monkeypatch.setenv("COACH_NOTIFY_COMMAND", str(tmp_path / "no-such-program"))
     result = pending("notify", "send")
     assert result.exit_code == 7
-    assert "cannot run" in _states(pending.db_path)[0][3]
+    assert "cannot run" in _states(pending)[0][3]
 
 
 def test_settings_are_checked():

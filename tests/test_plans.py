@@ -34,10 +34,13 @@ def refusal(call, *args, code: ExitCode = ExitCode.REFUSED) -> str:
 
 
 def raw(db, sql: str, **params):
-    """SQL straight to the database, as a script or the sqlite3 shell would."""
+    """SQL straight to the database, as a script, the sqlite3 shell or psql
+    would; in a savepoint, so that a refusal leaves the test's transaction
+    usable on PostgreSQL too."""
     from sqlalchemy import text
 
-    return db.connection().execute(text(sql), params)
+    with db.begin_nested():
+        return db.connection().execute(text(sql), params)
 
 
 def coach(db, actor, session_id: int, **changes):

@@ -308,7 +308,7 @@ class GoalEvaluation:
             windows.c.old_state, windows.c.old_score, windows.c.old_samples,
         ).subquery("decided")
         changed = self._db.execute(
-            insert(_EVALUATION).from_select(
+            insert(_EVALUATION).execution_options(preserve_rowcount=True).from_select(
                 ["id", "score", "samples", "state", "old_state"],
                 select(decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state).where(
                     or_(
@@ -334,7 +334,7 @@ class GoalEvaluation:
             .values(score=evaluation.score, samples=evaluation.samples, state=evaluation.state, evaluated_at=now)
         )
         return self._db.execute(
-            insert(MiniGoalChange.__table__).from_select(
+            insert(MiniGoalChange.__table__).execution_options(preserve_rowcount=True).from_select(
                 ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
                 select(
                     evaluation.id, literal(now, UTCDateTime), literal(as_of, Date),

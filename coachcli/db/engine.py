@@ -101,11 +101,14 @@ def _connect_args(url: str) -> dict:
     if backend == "sqlite":
         return {"timeout": BUSY_TIMEOUT_SECONDS}
     if backend == "postgresql":
-        # UTC sessions, so nothing the server formats depends on its settings.
+        # UTC sessions, so nothing the server formats depends on its settings;
+        # options the URL gives (a search_path, say) are kept.
+        ours = f"-c timezone=UTC -c datestyle=ISO -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
+        given = make_url(url).query.get("options")
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": "coach",
-            "options": f"-c timezone=UTC -c datestyle=ISO -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
+            "options": f"{given} {ours}" if given else ours,
         }
     return {}
 
