@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,17 +105,25 @@ def db_target(backend, tmp_path, request) -> str:
     if backend == "sqlite":
         yield str(tmp_path / "coach.db")
         return
+    with empty_postgres_schema(request.getfixturevalue("postgres_database")) as target:
+        yield target
+
+
+@contextmanager
+def empty_postgres_schema(url) -> Iterator[str]:
+    """A new, empty schema in the run's database, as a --db URL that uses it."""
     import sqlalchemy
 
-    url = request.getfixturevalue("postgres_database")
     schema = f"t{next(_schema_numbers)}"
     admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 @pytest.fixture
@@ -176,13 +186,15 @@ def seeded(engine, db_target) -> str:
 
 
 def query(target: str, sql: str) -> list[tuple]:
-    """Rows of one SQL statement, run straight on the database --db names."""
+    """One SQL statement, run and committed straight on the database --db
+    names, as a script, sqlite3 or psql would; its rows, if any."""
     from coachcli.db.engine import database_url, make_engine
 
     engine = make_engine(database_url(target))
     try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.exec_driver_sql(sql)]
+        with engine.begin() as connection:
+            result = connection.exec_driver_sql(sql)
+            return [tuple(row) for row in result] if result.returns_rows else []
     finally:
         engine.dispose()
 

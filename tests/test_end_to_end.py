@@ -21,9 +21,9 @@ REASON = "Hold time under five minutes on every audited call for six weeks; purp
 
 
 @pytest.fixture
-def coach(tmp_path):
-    """Run the installed `coach` against a fresh database file; piped, as in a script."""
-    env = {**os.environ, "COACH_DB": str(tmp_path / "coach.db"), "COACH_TZ": "UTC", "NO_COLOR": "1"}
+def coach(db_target):
+    """Run the installed `coach` against a fresh database; piped, as in a script."""
+    env = {**os.environ, "COACH_DB": db_target, "COACH_TZ": "UTC", "NO_COLOR": "1"}
     env.pop("COACH_USER", None)
 
     def run(*args: str, user: str | None = None, check: bool = True, input: str | None = None):

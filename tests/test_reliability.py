@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,13 +15,13 @@ import pytest
 
 from coachcli.db import transaction
 from coachcli.services import scheduling, sessions
-from conftest import build_center
+from conftest import build_center, query
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 
 
-def _env(db_path: Path, **extra: str) -> dict:
-    return {**os.environ, "COACH_DB": str(db_path), "COACH_TZ": "UTC", **extra}
+def _env(target: str, **extra: str) -> dict:
+    return {**os.environ, "COACH_DB": target, "COACH_TZ": "UTC", **extra}
 
 
 def _kpi_csv(path: Path, agents: list[str], days: int) -> Path:
@@ -35,7 +34,7 @@ def _kpi_csv(path: Path, agents: list[str], days: int) -> Path:
 
 
 @pytest.fixture
-def busy_center(engine, db_path):
+def busy_center(engine, db_target):
     """A center with drafts to save and mini-goals to evaluate."""
     with transaction(engine, write=True) as db:
         center = build_center(db)
@@ -52,15 +51,18 @@ def busy_center(engine, db_path):
                 start="09:00", path="Inbound basics", kpi="handle-time", target="320",
                 target_date="2026-02-05", today=__import__("datetime").date(2026, 1, 1),
             )
-    return db_path, draft_ids
+    return db_target, draft_ids
 
 
 def test_a_dozen_processes_at_once_never_fail_with_locked(busy_center, tmp_path):
     db_path, draft_ids = busy_center
-    kpi_files = [_kpi_csv(tmp_path / f"kpi{n}.csv", ["alex", "maria"], 200) for n in range(4)]
+    kpi_files = [_kpi_csv(tmp_path / f"kpi{n}.csv", ["alex", "maria"], 200) for n in range(3)]
+    roster = tmp_path / "roster.csv"
+    roster.write_text("handle,name,role,teams\nnina,Nina Park,agent,Inbound\nomar,Omar Haddad,agent,Chat\n")
     commands = (
         [[COACH, "minigoal", "evaluate", "--as-of", "2026-03-01"] for _ in range(4)]
         + [[COACH, "kpi", "import", str(path)] for path in kpi_files]
+        + [[COACH, "--as", "dana", "user", "import", str(roster)]]
         + [[COACH, "--as", "calvin", "session", "save", str(s), "--set", "greeting=4"] for s in draft_ids]
     )
     processes = [
@@ -72,10 +74,10 @@ def test_a_dozen_processes_at_once_never_fail_with_locked(busy_center, tmp_path)
     assert len(processes) == 12
     for code, stderr in results:
         assert code == 0, stderr
-        assert "locked" not in stderr
-    with sqlite3.connect(db_path) as connection:
-        assert connection.execute("SELECT count(*) FROM kpi_observations").fetchone()[0] == 400
-        assert connection.execute("SELECT count(*) FROM minigoals WHERE state != 'in_progress'").fetchone()[0] == 20
+        assert "locked" not in stderr and "deadlock" not in stderr and "serializ" not in stderr
+    assert query(db_path, "SELECT count(*) FROM kpi_observations") == [(400,)]
+    assert query(db_path, "SELECT count(*) FROM minigoals WHERE state != 'in_progress'") == [(20,)]
+    assert query(db_path, "SELECT count(*) FROM users WHERE handle IN ('nina', 'omar')") == [(2,)]
 
 
 def test_a_killed_import_leaves_none_of_its_rows(busy_center, tmp_path):
@@ -97,9 +99,9 @@ def test_a_killed_import_leaves_none_of_its_rows(busy_center, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    with sqlite3.connect(db_path) as connection:
-        assert connection.execute("SELECT count(*) FROM kpi_observations").fetchone()[0] == 0
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert query(db_path, "SELECT count(*) FROM kpi_observations") == [(0,)]
+    checked = subprocess.run([COACH, "db", "check"], env=_env(db_path), capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
     after = subprocess.run([COACH, "kpi", "list"], env=_env(db_path, COACH_USER="dana"),
                            capture_output=True, text=True)
     assert after.returncode == 0, after.stderr

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inbox": ("inbox", "Your notifications."),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
+    "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),
 }
 
 

@@ -1,0 +1,81 @@
+"""coach db: what the database holds, whether it is sound, and copies of it.
+
+No acting user: whoever can open the database holds all of it anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coachcli.cli.context import command_group, settings
+from coachcli.cli.output import FormatOption, View, emit, say
+
+app = command_group()
+
+TABLE_COLUMNS = [("table", "Table"), ("rows", "Rows")]
+
+
+def _with_tables(record: dict, title: str, format: FormatOption) -> None:
+    from coachcli.cli.output import OutputFormat, resolve
+
+    if resolve(format) is OutputFormat.json:
+        emit(record, format)
+        return
+    emit([{"table": name, "rows": rows} for name, rows in record["tables"].items()], format,
+         View(title=title, columns=TABLE_COLUMNS))
+
+
+@app.command("info")
+def info(format: FormatOption = None) -> None:
+    """The backend, where the database is (password hidden), its schema version and row counts."""
+    from coachcli.db import open_database
+    from coachcli.db.maintenance import info as read_info
+
+    engine = open_database(settings.database)
+    try:
+        record = read_info(engine)
+    finally:
+        engine.dispose()
+    say(f"{record['backend']} database at {record['location']}, schema version {record['schema_version']}")
+    _with_tables(record, "Tables", format)
+
+
+@app.command("check")
+def check(format: FormatOption = None) -> None:
+    """Run the backend's integrity check and verify the schema version and every protecting trigger."""
+    from coachcli.db import open_database
+    from coachcli.db.maintenance import check as run_check
+
+    engine = open_database(settings.database)
+    try:
+        record = run_check(engine)
+    finally:
+        engine.dispose()
+    emit(record, format, View(title="Database check"))
+
+
+@app.command("copy")
+def copy(
+    to: Annotated[str, typer.Option("--to", help="A new SQLite file, or the URL of an empty PostgreSQL database.")],
+    format: FormatOption = None,
+) -> None:
+    """Copy the whole database, as one consistent snapshot, into a new SQLite file or an empty PostgreSQL database."""
+    from coachcli.db import open_database
+    from coachcli.db.maintenance import copy as copy_database
+    from coachcli.db.maintenance import location, refuse_unless_new
+
+    source = open_database(settings.database)
+    try:
+        refuse_unless_new(to)
+        target = open_database(to, create=True)
+        try:
+            tables = copy_database(source, target)
+            where = location(target)
+        finally:
+            target.dispose()
+    finally:
+        source.dispose()
+    say(f"Copied into {where}")
+    _with_tables({"target": where, "tables": tables}, "Rows copied", format)
