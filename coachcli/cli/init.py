@@ -20,7 +20,7 @@ def init(
     format: FormatOption = None,
 ) -> None:
     """Create the database (or upgrade its schema)."""
-    from coachcli.db.engine import database_url, sqlite_file
+    from coachcli.db.engine import shown_location
 
     with unit_of_work(write=True, create=True) as db:
         if sample:
@@ -28,8 +28,7 @@ def init(
             from coachcli.services.sample import load_sample
 
             load_sample(db, today_in(default_timezone_name()))
-    location = sqlite_file(database_url(settings.database)) or database_url(settings.database)
-    say(f"Database ready: {location}")
+    say(f"Database ready: {shown_location(settings.database)}")
     if sample:
         from coachcli.cli.plan import PLAN_COLUMNS
         from coachcli.services.people import find_user

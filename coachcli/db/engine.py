@@ -54,6 +54,13 @@ def _with_psycopg(url: str) -> str:
     return url
 
 
+def shown_location(target: str | None) -> str:
+    """Where --db / COACH_DB points, as a user may see it: the file, or the URL
+    with its password hidden."""
+    url = database_url(target)
+    return str(sqlite_file(url) or make_url(url).render_as_string(hide_password=True))
+
+
 def sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):

@@ -6,6 +6,9 @@ by side in one run on this machine. Not collected by pytest.
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
+With a PostgreSQL server (`--postgres URL`, default the local one; `--postgres
+''` to skip) it measures the same commands there, against `psql`, in throw-away
+databases it drops after.
 """
 
 from __future__ import annotations
@@ -110,12 +113,12 @@ def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None
             ])
 
 
-def coach(db: Path, *args: str) -> list[str]:
+def coach(db: Path | str, *args: str) -> list[str]:
     return [COACH, "--db", str(db), *args]
 
 
-def prepared_database(folder: Path, name: str, roster: Path, agents: list[str]) -> Path:
-    db = folder / name
+def prepared_database(folder: Path, name: str, roster: Path, agents: list[str], db: Path | str | None = None) -> Path | str:
+    db = db or folder / name
     run(coach(db, "init"))
     run(coach(db, "user", "import", str(roster)))
     assign = []
@@ -128,6 +131,9 @@ def prepared_database(folder: Path, name: str, roster: Path, agents: list[str]) 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--small", action="store_true", help="100k KPI rows instead of 1M")
+    options.add_argument("--postgres", default="postgresql://root@localhost/postgres",
+                         help="a PostgreSQL server to measure on as well ('' to skip)")
+    options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -145,6 +151,10 @@ def main() -> None:
     kpi = folder / "kpi.csv"
     write_kpi(kpi, agents, kpi_rows)
     days = kpi_rows // (agent_count * len(METRICS))
+    if args.only_postgres:
+        postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
+        shutil.rmtree(folder)
+        return
 
     # Start-up.
     start_up = in_turn(11, {
@@ -219,7 +229,75 @@ def main() -> None:
     evaluate_100k = evaluate_fresh(db, hundred_k, as_of)
     print(f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
           f"{evaluate_100k / evaluate_10k:.1f}x the 10,000-goal time (target <= 12x)")
+    if args.postgres:
+        postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
     shutil.rmtree(folder)
+
+
+def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int,
+                       days: int) -> None:
+    """The same KPI import and evaluation on PostgreSQL, against psql."""
+    if not shutil.which("psql"):
+        sys.exit("bench: --postgres needs the psql client")
+    base, _, _ = server.rpartition("/")
+    names = [f"coach_bench_{os.getpid()}_{what}" for what in ("raw", "coach", "empty", "first", "nightly")]
+    raw_db, coach_db, empty_db, first_db, nightly_db = (f"{base}/{name}" for name in names)
+
+    def psql(*commands: str, database: str = server) -> list[str]:
+        return ["psql", "-q", "-v", "ON_ERROR_STOP=1", database, *(part for c in commands for part in ("-c", c))]
+
+    try:
+        for name in names:
+            subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'), check=True,
+                           stdout=subprocess.DEVNULL)
+        print("postgresql:")
+        subprocess.run(psql("CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
+                            "value DOUBLE PRECISION NOT NULL, UNIQUE(agent, metric, observed_at))", database=raw_db),
+                       check=True)
+        raw_time, _ = run(psql(f"\\copy kpi FROM '{kpi}' WITH (FORMAT csv, HEADER true)", database=raw_db))
+        prepared_database(folder, "", roster, agents, db=coach_db)
+        import_time, import_mb = run(coach(coach_db, "kpi", "import", str(kpi)))
+        print(f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs psql \\copy {raw_time:.2f}s "
+              f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
+        sessions = folder / "sessions-10k.csv"
+        write_sessions(sessions, agents, 10_000, days)
+        run(coach(coach_db, "--as", "boss", "session", "import", str(sessions)))
+        run(coach(empty_db, "init"))
+        as_of = (START + dt.timedelta(days=days + 60)).isoformat()
+        evaluate = ["minigoal", "evaluate", "--as-of", as_of, "-q"]
+        coach_name, first_name, nightly_name = names[1], names[3], names[4]
+
+        def fresh(name: str) -> None:
+            subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                                f'CREATE DATABASE "{name}" TEMPLATE "{coach_name}"'), check=True,
+                           stdout=subprocess.DEVNULL)
+
+        fresh(nightly_name)
+        run(coach(nightly_db, *evaluate))
+        raw_sql = (
+            "SELECT g.id, avg(o.value), count(o.value) FROM minigoals g LEFT JOIN kpi_observations o "
+            "ON o.agent_id = g.assignee_id AND o.metric = g.metric "
+            "AND o.observed_at >= CAST(g.start_date AS TEXT) AND o.observed_at < CAST(g.due_date AS TEXT) || 'T24' "
+            "GROUP BY g.id"
+        )
+        timings = in_turn(7, {
+            "raw": psql(raw_sql, database=coach_db),
+            "empty": coach(empty_db, *evaluate),
+            "first": coach(first_db, *evaluate),
+            "nightly": coach(nightly_db, *evaluate),
+        }, before={"first": lambda: fresh(first_name)})
+        best = {key: min(times) for key, times in timings.items()}
+        typical = {key: statistics.median(times) for key, times in timings.items()}
+        for key, what in (("first", "first run (every goal ends: 10,000 updates and history rows, "
+                                    "10,000 notifications and one digest per coach)"),
+                          ("nightly", "nightly run with nothing to change")):
+            work = best[key] - best["empty"]
+            print(f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
+                  f"{work:.2f}s vs raw SQL aggregate in psql {best['raw']:.2f}s ({work / best['raw']:.2f}x, "
+                  f"target <= 3x; medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x)")
+    finally:
+        for name in names:
+            subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
 
 
 def fresh_copy(source: Path, copy: Path) -> None:
