@@ -170,6 +170,26 @@ def test_bootstrap_the_first_user_needs_no_acting_user(empty_cli):
     assert empty_cli("user", "add", "alex", "--name", "Alex Moreno", user="dana").exit_code == 0
 
 
+def test_bootstrap_ignores_an_acting_user_that_does_not_exist_yet(empty_cli, monkeypatch):
+    """A new user who already exported COACH_USER=dana can still create dana."""
+    empty_cli("init")
+    monkeypatch.setenv("COACH_USER", "dana")
+    created = empty_cli("user", "add", "dana", "--name", "Dana", "--role", "admin")
+    assert created.exit_code == 0, created.stderr
+    # Once a user exists the acting user counts again: an unknown one is refused.
+    line = refused(empty_cli("user", "add", "alex", "--name", "Alex Moreno", user="nobody"), int(ExitCode.PERMISSION))
+    assert "acting user 'nobody' does not exist" in line
+    created = empty_cli.json("user", "add", "alex", "--name", "Alex Moreno")  # COACH_USER=dana acts
+    assert created["handle"] == "alex"
+    assert empty_cli.json("log", "--user", "dana", user="dana")[0]["action"] == "user.add"
+
+
+def test_bootstrap_roster_import_ignores_an_acting_user_that_does_not_exist_yet(empty_cli):
+    empty_cli("init")
+    roster = "handle,name,role\ndana,Dana Whitfield,admin\n"
+    assert empty_cli.json("user", "import", "-", user="dana", input=roster)["added"] == 1
+
+
 def test_bootstrap_lasts_until_there_is_an_admin(empty_cli):
     """A first user with another role never locks the database: until an admin
     exists, users are added with no acting user."""

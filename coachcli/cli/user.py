@@ -27,10 +27,10 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add a user. While the database has no users, no acting user is needed."""
-    from coachcli.services import people, users
+    from coachcli.services import users
 
     with unit_of_work(write=True) as db:
-        actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
+        actor = users.adding_actor(db, settings.acting_handle)
         user = users.add_user(db, actor, handle, name, role, teams or [])
         record = users.user_record(user, users.team_names_by_user(db, [user.id]).get(user.id, []))
     if quiet:
@@ -62,11 +62,11 @@ def import_(
     """Roster sync: columns handle,name,role,teams (teams separated by ';').
     Known handles are updated, teams included; missing teams are created."""
     from coachcli.cli.inputs import read_import_lines
-    from coachcli.services import people, roster
+    from coachcli.services import roster, users
 
     lines = read_import_lines(source)
     with unit_of_work(write=True) as db:
-        actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
+        actor = users.adding_actor(db, settings.acting_handle)
         counts = roster.import_roster(db, actor, lines, "stdin" if source == "-" else source)
     emit(
         counts,

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from coachcli.db.models import Team, TeamMembership, User
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
-from coachcli.services.people import ROLES, in_scope, require_coaching_role
+from coachcli.services.people import ROLES, acting_user, in_scope, require_coaching_role
 
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -41,6 +41,15 @@ def check_name(name: str, what: str = "name") -> str:
 
 def has_users(db: Session) -> bool:
     return db.exec(select(User.id).limit(1)).first() is not None
+
+
+def adding_actor(db: Session, handle: str | None) -> User | None:
+    """Who is adding people. While the database has no users, nobody: the
+    --as / COACH_USER a new user already exported may name the very person
+    about to be created, and must not lock them out (bootstrap)."""
+    if not handle or not has_users(db):
+        return None
+    return acting_user(db, handle)
 
 
 def find_team(db: Session, name: str) -> Team:
