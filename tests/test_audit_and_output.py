@@ -7,8 +7,11 @@ import io
 import json
 
 import pytest
+from conftest import Cli, query
+from sqlalchemy.exc import IntegrityError
 
 from coachcli.cli.output import defuse_formula
+from coachcli.db import migrations
 
 HOSTILE = [
     "Robert'); DROP TABLE plans;--",
@@ -32,6 +35,22 @@ def test_every_change_lands_in_the_audit_log(cli):
     assert [entry["action"] for entry in session_entries] == ["session.save", "session.new"]
 
 
+def test_entries_refer_to_people_by_id_and_keep_no_free_text(cli):
+    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Lower hold time", user="calvin")
+    cli("path", "add", "Holds", "--agent", "alex", "--agent", "maria", user="dana")
+    cli.json("session", "request", "--title", "Alex wants help", user="alex")
+    ids = dict(cli.query("SELECT handle, id FROM users"))
+    stored = {action: (actor, json.loads(details)) for actor, action, details in
+              cli.query("SELECT actor_id, action, details FROM audit_log")}
+    assert stored["plan.add"] == (ids["calvin"], {"agent_user_id": ids["alex"], "form": "Call quality"})
+    assert stored["path.add"] == (ids["dana"], {"name": "Holds", "agents_user_ids": [ids["alex"], ids["maria"]]})
+    assert stored["session.request"] == (ids["alex"], {})
+    assert stored["user.add"][1] == {"role": "agent", "teams": ["Chat"]}  # the last added: sam
+    shown = cli.json("log", "--record", f"plan:{plan['id']}", user="dana")[0]
+    assert (shown["actor"], shown["details"]) == ("calvin", {"agent": "alex", "form": "Call quality"})
+    assert "alex" not in json.dumps([details for _, _, details in cli.query("SELECT actor_id, action, details FROM audit_log")])
+
+
 def test_log_filters_by_user_and_dates(cli):
     cli("plan", "add", "--agent", "sam", "--form", "Call quality", "--purpose", "Chat", user="priya")
     by_priya = cli.json("log", "--user", "priya", user="dana")
@@ -47,10 +66,8 @@ def test_only_admins_read_the_log(cli):
     assert "only an admin" in result.stderr
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"])
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET actor_id = NULL", "DELETE FROM audit_log"])
 def test_the_audit_log_refuses_update_and_delete(cli, statement):
-    from sqlalchemy.exc import IntegrityError
-
     before = cli.dump()
     with pytest.raises(IntegrityError, match="append-only"):
         cli.query(statement)
@@ -114,3 +131,41 @@ def test_tables_show_control_characters_as_escapes(cli, monkeypatch):
     result = cli("plan", "list", "-o", "table", user="calvin")
     assert "\x1b" not in result.stdout
     assert "\\x1b[2J" in result.stdout
+
+
+# --- the audit log refers to people by id, old entries included ------------------------------
+
+
+def test_an_upgrade_maps_old_audit_entries_to_user_ids(db_target, monkeypatch):
+    """A version-1 database's entries name people by handle; the upgrade turns
+    them into ids (and drops free text) before the append-only guard returns."""
+    from coachcli.db import open_database
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", 1)
+    open_database(db_target, create=True).dispose()
+    for statement in (
+        "INSERT INTO users (id, handle, name, role, created_at) VALUES (1, 'dana', 'Dana W', 'admin', '2026-01-01T00:00:00+00:00')",
+        "INSERT INTO users (id, handle, name, role, created_at) VALUES (2, 'alex', 'Alex M', 'agent', '2026-01-01T00:00:00+00:00')",
+        """INSERT INTO audit_log (at, actor, action, record_type, record_id, details) VALUES
+           ('2026-01-01T00:00:00+00:00', NULL, 'user.add', 'user', 1, '{"handle": "dana", "role": "admin", "teams": []}'),
+           ('2026-01-01T00:00:01+00:00', 'dana', 'plan.add', 'plan', 1, '{"agent": "alex", "form": "Call quality"}'),
+           ('2026-01-01T00:00:02+00:00', 'dana', 'path.add', 'path', 1, '{"name": "Holds", "agents": ["alex", "dana"]}'),
+           ('2026-01-01T00:00:03+00:00', 'dana', 'plan.close', 'plan', 1, '{"reason": "Alex M did it; purpose met"}'),
+           ('2026-01-01T00:00:04+00:00', 'gone', 'kpi.import', 'kpi_observation', NULL, '{"source": "/home/alex/k.csv", "inserted": 2}')""",
+    ):
+        query(db_target, statement)
+    monkeypatch.undo()
+    open_database(db_target, create=True).dispose()
+    rows = query(db_target, "SELECT actor_id, action, details FROM audit_log ORDER BY id")
+    assert [(actor, action, json.loads(details)) for actor, action, details in rows] == [
+        (None, "user.add", {"role": "admin", "teams": []}),
+        (1, "plan.add", {"agent_user_id": 2, "form": "Call quality"}),
+        (1, "path.add", {"name": "Holds", "agents_user_ids": [2, 1]}),
+        (1, "plan.close", {}),
+        (None, "kpi.import", {"inserted": 2}),
+    ]
+    assert query(db_target, "SELECT version FROM coach_schema") == [(migrations.LATEST_VERSION,)]
+    with pytest.raises(IntegrityError, match="append-only"):
+        query(db_target, "UPDATE audit_log SET actor_id = 2")
+    assert Cli(db_target).json("log", user="dana")[2]["details"] == {"name": "Holds", "agents": ["alex", "dana"]}

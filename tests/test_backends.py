@@ -107,7 +107,7 @@ def test_four_inits_at_once_on_a_new_postgresql_database_all_succeed(postgres_da
         ("UPDATE plans SET purpose = 'rewritten'", "closed performance plan cannot be changed"),
         ("UPDATE sessions SET notes = 'rewritten'", "coached session cannot be changed"),
         ("DELETE FROM sessions", "coached session cannot be deleted"),
-        ("UPDATE audit_log SET actor = 'someone'", "append-only"),
+        ("UPDATE audit_log SET action = 'someone'", "append-only"),
         ("DELETE FROM audit_log", "append-only"),
     ],
 )

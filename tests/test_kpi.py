@@ -124,7 +124,7 @@ def test_an_import_is_audited_once_with_its_counts(db, center):
     _import(db, HEADER + "alex,hold-time,2026-12-15,10\nmaria,hold-time,2026-12-15,12\n")
     entries = db.exec(select(AuditEntry).where(AuditEntry.action == "kpi.import")).all()
     assert len(entries) == 1
-    assert entries[0].details == {"source": "kpi.csv", "inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0}
+    assert entries[0].details == {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0}
 
 
 def test_list_is_scoped_and_filtered(db, center):

@@ -275,7 +275,7 @@ def test_evaluation_is_audited_only_when_something_changed(db, center):
     minigoals.evaluate(db, DEC[26])
     entries = db.exec(select(AuditEntry).where(AuditEntry.action == "minigoal.evaluate")).all()
     assert len(entries) == 1
-    assert entries[0].actor is None and entries[0].details["state_changes"] == 1
+    assert entries[0].actor_id is None and entries[0].details["state_changes"] == 1
 
 
 # --- list and show ----------------------------------------------------------

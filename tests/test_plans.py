@@ -73,7 +73,7 @@ def test_p1_plan_add_creates_the_plan_and_a_first_draft_on_its_form(db, center):
     record = plans.plan_record(db, plan.id)
     assert record["session_ids"] == [first.id]
     assert record["current_session_id"] == first.id
-    actions = db.exec(select(AuditEntry.action).where(AuditEntry.actor == "calvin")).all()
+    actions = db.exec(select(AuditEntry.action).where(AuditEntry.actor_id == center.calvin.id)).all()
     assert "plan.add" in actions and "session.new" in actions
 
 

@@ -147,10 +147,15 @@ def _drop_trigger(dialect: str, name: str) -> str:
 
 
 def _trigger_statements(dialect: str) -> list[str]:
-    return [
-        statement for migration in MIGRATIONS for statement in migration[dialect]
-        if statement.lstrip().upper().startswith("CREATE TRIGGER")
-    ]
+    """Each trigger's latest definition: a later version may replace one."""
+    import re
+
+    latest = {}
+    for migration in MIGRATIONS:
+        for statement in migration[dialect]:
+            if statement.lstrip().upper().startswith("CREATE TRIGGER"):
+                latest[re.search(r"CREATE TRIGGER (\w+)", statement).group(1)] = statement
+    return list(latest.values())
 
 
 def _trigger_tables() -> dict[str, str]:

@@ -241,6 +241,50 @@ _V1_POSTGRESQL_GUARDS = [
 ]
 
 
+# Version 2: the audit log refers to people by user id (actor_id;
+# `<key>_user_id(s)` in details) instead of by handle, and keeps no free text,
+# so that an erasure (SPEC §10) reaches it without rewriting it. Existing
+# rows are mapped here, with the append-only guard lifted for this one
+# transaction only.
+_V2 = [
+    "ALTER TABLE audit_log ADD COLUMN actor_id INTEGER REFERENCES users(id)",
+    "CREATE INDEX audit_log_by_actor ON audit_log(actor_id)",
+]
+
+_V2_SQLITE_GUARDS = [
+    "DROP TRIGGER audit_log_is_append_only_update",
+    "UPDATE audit_log SET actor_id = (SELECT u.id FROM users u WHERE u.handle = audit_log.actor)",
+    "UPDATE audit_log SET details = json_remove(details, '$.handle', '$.title', '$.reason', '$.source')",
+    """UPDATE audit_log SET details = json_set(json_remove(details, '$.agent'), '$.agent_user_id',
+           (SELECT u.id FROM users u WHERE u.handle = json_extract(audit_log.details, '$.agent')))
+       WHERE json_type(details, '$.agent') = 'text'""",
+    """UPDATE audit_log SET details = json_set(json_remove(details, '$.agents'), '$.agents_user_ids',
+           json((SELECT json_group_array(id) FROM (
+               SELECT u.id FROM json_each(audit_log.details, '$.agents') AS e
+               JOIN users u ON u.handle = e.value ORDER BY e.key))))
+       WHERE json_type(details, '$.agents') = 'array'""",
+    "ALTER TABLE audit_log DROP COLUMN actor",
+    """CREATE TRIGGER audit_log_is_append_only_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+]
+
+_V2_POSTGRESQL_GUARDS = [
+    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only_update",
+    "UPDATE audit_log SET actor_id = (SELECT u.id FROM users u WHERE u.handle = audit_log.actor)",
+    "UPDATE audit_log SET details = (details::jsonb - 'handle' - 'title' - 'reason' - 'source')::text",
+    """UPDATE audit_log SET details = ((details::jsonb - 'agent') || jsonb_build_object('agent_user_id',
+           (SELECT u.id FROM users u WHERE u.handle = audit_log.details::jsonb ->> 'agent')))::text
+       WHERE jsonb_typeof(details::jsonb -> 'agent') = 'string'""",
+    """UPDATE audit_log SET details = ((details::jsonb - 'agents') || jsonb_build_object('agents_user_ids',
+           (SELECT coalesce(jsonb_agg(u.id ORDER BY e.position), '[]'::jsonb)
+            FROM jsonb_array_elements_text(audit_log.details::jsonb -> 'agents') WITH ORDINALITY AS e(handle, position)
+            JOIN users u ON u.handle = e.handle)))::text
+       WHERE jsonb_typeof(details::jsonb -> 'agents') = 'array'""",
+    "ALTER TABLE audit_log DROP COLUMN actor",
+    "ALTER TABLE audit_log ENABLE TRIGGER audit_log_is_append_only_update",
+]
+
+
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
 
@@ -262,7 +306,10 @@ def _migration(tables: list[str], sqlite: list[str], postgresql: list[str]) -> d
 
 # One sequence of versions for both backends: each version is the statements
 # for each dialect.
-MIGRATIONS: list[dict[str, list[str]]] = [_migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS)]
+MIGRATIONS: list[dict[str, list[str]]] = [
+    _migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS),
+    _migration(_V2, _V2_SQLITE_GUARDS, _V2_POSTGRESQL_GUARDS),
+]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
 PROTECTING_TRIGGERS = {

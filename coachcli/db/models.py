@@ -164,7 +164,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = _timestamp()
-    actor: str | None = None
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
     action: str
     record_type: str
     record_id: int | None = None

@@ -1,5 +1,14 @@
 """The audit trail: who changed what, when. Append-only (the database refuses
-UPDATE and DELETE on it)."""
+UPDATE and DELETE on it).
+
+An erasure rewrites a person, never this log, so the log must hold nothing an
+erasure would have to reach: people are referred to by user id (the actor, and
+any person in the details), shown with their handle of the day, which after an
+erasure is the pseudonym. Details hold ids, counts, dates, field keys and the
+names of forms, teams and paths; never free text such as a title, a reason or
+an import's file name, which may name someone (it stays on its record, where
+an erasure reaches it).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,11 @@ from sqlmodel import Session, col, select
 from coachcli.db.models import AuditEntry, User
 from coachcli.errors import CoachError
 
+# A person in the details is stored as `<key>_user_id` (one) or
+# `<key>_user_ids` (several) and shown back as `<key>`: their handles.
+_PERSON = "_user_id"
+_PEOPLE = "_user_ids"
+
 
 def record(
     db: Session,
@@ -19,13 +33,25 @@ def record(
     record_id: int | None,
     **details: object,
 ) -> None:
+    """Append one entry. A detail that is a User, or a list of Users, is kept
+    as their ids."""
+    stored: dict[str, object] = {}
+    for key, value in details.items():
+        if value is None:
+            continue
+        if isinstance(value, User):
+            stored[key + _PERSON] = value.id
+        elif isinstance(value, list) and value and all(isinstance(person, User) for person in value):
+            stored[key + _PEOPLE] = [person.id for person in value]
+        else:
+            stored[key] = value
     db.add(
         AuditEntry(
-            actor=actor.handle if actor else None,
+            actor_id=actor.id if actor else None,
             action=action,
             record_type=record_type,
             record_id=record_id,
-            details={key: value for key, value in details.items() if value is not None},
+            details=stored,
         )
     )
 
@@ -42,7 +68,7 @@ def search(
 ) -> list[dict]:
     """Audit entries, newest first. Dates are local (COACH_TZ) calendar days."""
     from coachcli.parse import default_timezone_name, parse_date, today_in
-    from coachcli.services.people import require_admin
+    from coachcli.services.people import find_user, require_admin
 
     require_admin(actor, "read the audit log")
     zone_name = default_timezone_name()
@@ -56,24 +82,52 @@ def search(
                 raise CoachError(f"bad --record '{record}': use TYPE or TYPE:ID, e.g. plan:3")
             query = query.where(AuditEntry.record_id == int(record_id))
     if actor_handle:
-        query = query.where(AuditEntry.actor == actor_handle.strip())
+        query = query.where(AuditEntry.actor_id == find_user(db, actor_handle).id)
     if since:
         query = query.where(AuditEntry.at >= _local_midnight(parse_date(since, today), zone_name))
     if until:
         next_day = parse_date(until, today) + dt.timedelta(days=1)
         query = query.where(AuditEntry.at < _local_midnight(next_day, zone_name))
+    entries = db.exec(query).all()
+    handles = _handles(db, entries)
     return [
         {
             "id": entry.id,
             "at": entry.at,
-            "actor": entry.actor,
+            "actor": handles.get(entry.actor_id),
             "action": entry.action,
             "record_type": entry.record_type,
             "record_id": entry.record_id,
-            "details": entry.details,
+            "details": _shown_details(entry.details, handles),
         }
-        for entry in db.exec(query)
+        for entry in entries
     ]
+
+
+def _handles(db: Session, entries: list[AuditEntry]) -> dict[int, str]:
+    """Today's handle of every person the entries refer to, in one query."""
+    ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
+    for entry in entries:
+        for key, value in entry.details.items():
+            if key.endswith(_PERSON):
+                ids.add(value)
+            elif key.endswith(_PEOPLE):
+                ids.update(value)
+    if not ids:
+        return {}
+    return dict(db.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
+
+
+def _shown_details(details: dict, handles: dict[int, str]) -> dict:
+    shown = {}
+    for key, value in details.items():
+        if key.endswith(_PERSON):
+            shown[key.removesuffix(_PERSON)] = handles.get(value)
+        elif key.endswith(_PEOPLE):
+            shown[key.removesuffix(_PEOPLE)] = [handles.get(person) for person in value]
+        else:
+            shown[key] = value
+    return shown
 
 
 def _local_midnight(day: dt.date, zone_name: str) -> dt.datetime:

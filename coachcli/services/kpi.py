@@ -111,7 +111,7 @@ def import_observations(
     problems.raise_if_any()
     staging.add(batch)
     counts = {**staging.apply(), "skipped": skipped}
-    audit.record(db, actor, "kpi.import", "kpi_observation", None, source=source, **counts)
+    audit.record(db, actor, "kpi.import", "kpi_observation", None, **counts)
     return counts
 
 

@@ -106,7 +106,7 @@ def add_path(
             "path",
             path.id,
             name=name,
-            agents=[agent.handle for agent in new],
+            agents=new,
         )
     return path, created, [agent.handle for agent in new]
 

@@ -121,7 +121,7 @@ def add_plan(
     plan = Plan(agent_id=agent.id, form_id=form.id, purpose=purpose, coach_id=actor.id)
     db.add(plan)
     db.flush()
-    audit.record(db, actor, "plan.add", "plan", plan.id, agent=agent.handle, form=form.name)
+    audit.record(db, actor, "plan.add", "plan", plan.id, agent=agent, form=form.name)
     session = create_draft(db, actor, agent, form, _session_title(plan, 1), plan)
     return plan, session
 
@@ -183,7 +183,7 @@ def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
     plan.closed_by_id = actor.id
     db.add(plan)
     db.flush()
-    audit.record(db, actor, "plan.close", "plan", plan.id, reason=plan.close_reason)
+    audit.record(db, actor, "plan.close", "plan", plan.id)
     return plan
 
 

@@ -171,5 +171,5 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
         "unchanged": unchanged,
         "teams_created": len(new_teams),
     }
-    audit.record(db, actor, "user.import", "user", None, source=source, **counts)
+    audit.record(db, actor, "user.import", "user", None, **counts)
     return counts

@@ -341,7 +341,7 @@ def schedule_session(
         "session.schedule",
         "session",
         session.id,
-        agent=values["agent"],
+        agent=db.get(User, session.agent_id),
         date=session.date.isoformat(),
         from_request=from_request,
         minigoal_id=goal.id if goal else None,
@@ -431,7 +431,7 @@ def request_session(
             "session",
             session.id,
         )
-    audit.record(db, actor, "session.request", "session", session.id, title=title)
+    audit.record(db, actor, "session.request", "session", session.id)
     return session
 
 
@@ -480,7 +480,7 @@ def import_sessions(
     for batch in chunks(goal_rows, INSERT_BATCH):
         db.execute(insert(table), batch)
     counts = {"scheduled": len(sessions), "minigoals": len(goal_rows), "without_minigoal": incomplete}
-    audit.record(db, actor, "session.import", "session", None, source=source, **counts)
+    audit.record(db, actor, "session.import", "session", None, **counts)
     return counts
 
 

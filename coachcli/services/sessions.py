@@ -160,7 +160,7 @@ def create_draft(
     )
     db.add(session)
     db.flush()
-    audit.record(db, actor, "session.new", "session", session.id, agent=agent.handle, plan_id=session.plan_id)
+    audit.record(db, actor, "session.new", "session", session.id, agent=agent, plan_id=session.plan_id)
     return session
 
 
@@ -326,7 +326,7 @@ def delete_session(db: Session, actor: User, session_id: int) -> None:
         )
     audit.record(
         db, actor, "session.delete", "session", session.id,
-        title=session.title, plan_id=session.plan_id, minigoal_id=goal.id if goal else None,
+        agent=db.get(User, session.agent_id), plan_id=session.plan_id, minigoal_id=goal.id if goal else None,
     )
     db.delete(session)
     db.flush()

@@ -105,7 +105,7 @@ def add_user(
     db.flush()
     for team in teams:
         db.add(TeamMembership(team_id=team.id, user_id=user.id))
-    audit.record(db, actor, "user.add", "user", user.id, handle=handle, role=role, teams=[t.name for t in teams])
+    audit.record(db, actor, "user.add", "user", user.id, role=role, teams=[t.name for t in teams])
     return user
 
 
