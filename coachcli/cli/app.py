@@ -23,7 +23,7 @@ from coachcli.errors import CoachError, ExitCode
 # name: (module under coachcli.cli, one-line help). Each module has an `app`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Create the database (or upgrade its schema); --sample fills a demo team."),
-    "user": ("user", "People: agents, coaches and admins; roster import."),
+    "user": ("user", "People: agents, coaches and admins; roster import; right to erasure."),
     "team": ("team", "Teams of agents, supervised by coaches."),
     "form": ("form", "Coaching forms: named lists of typed fields."),
     "path": ("path", "Performance paths assigned to agents (needed for a mini-goal)."),

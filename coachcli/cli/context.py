@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import typer
+    from sqlalchemy import Engine
     from sqlmodel import Session
 
     from coachcli.db.models import User
@@ -39,9 +40,12 @@ settings = Settings()
 
 
 @contextmanager
-def unit_of_work(*, write: bool, create: bool = False) -> Iterator[Session]:
+def unit_of_work(
+    *, write: bool, create: bool = False, after_commit: Callable[[Engine], None] | None = None
+) -> Iterator[Session]:
     """One transaction for the whole command: services run inside it, and it
-    commits once at the end (BEGIN IMMEDIATE when it writes)."""
+    commits once at the end (BEGIN IMMEDIATE when it writes). `after_commit`
+    then runs on the engine, for work no transaction may hold (VACUUM)."""
     from sqlalchemy.exc import DBAPIError
 
     from coachcli.db import open_database, transaction
@@ -51,6 +55,8 @@ def unit_of_work(*, write: bool, create: bool = False) -> Iterator[Session]:
     try:
         with transaction(engine, write=write) as db:
             yield db
+        if after_commit is not None:
+            after_commit(engine)
     except DBAPIError as error:
         raise describe_database_error(error, database_url(settings.database)) from error
     finally:

@@ -76,3 +76,29 @@ def import_(
             columns=[("added", "Added"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("teams_created", "Teams created")],
         ),
     )
+
+
+@app.command("erase")
+def erase(
+    handle: Annotated[str, typer.Argument(help="The person to erase.", metavar="HANDLE")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, in a few words; kept in the audit log (must not name them).")],
+    format: FormatOption = None,
+) -> None:
+    """Right to erasure (admins): the person's handle and name become erased-<id>,
+    and the free text about, by or naming them becomes [erased]. Numbers,
+    dates and structure stay. They can no longer act. This cannot be undone."""
+    from coachcli.cli.context import acting_user
+    from coachcli.db.maintenance import forget_old_pages
+    from coachcli.services import erasure
+
+    def leave_no_old_pages(engine) -> None:
+        if not forget_old_pages(engine):
+            typer.echo(
+                "coach: note: another process had the database open, so old copies of the erased text may stay "
+                "in its -wal file until the last process using it closes it",
+                err=True,
+            )
+
+    with unit_of_work(write=True, after_commit=leave_no_old_pages) as db:
+        record = erasure.erase_user(db, acting_user(db), handle, reason)
+    emit(record, format, View(title="Erased"))

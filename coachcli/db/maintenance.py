@@ -139,6 +139,28 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
     return counts
 
 
+def forget_old_pages(engine: Engine) -> bool:
+    """After an erasure has committed: leave no old copy of the erased text in
+    the SQLite file or its WAL. VACUUM rebuilds the file from live rows (it
+    cannot run inside a transaction, hence after the commit), and a TRUNCATE
+    checkpoint copies the WAL into the file and empties it. Returns False when
+    another process kept the WAL from being emptied (its old frames then go at
+    the next checkpoint). On PostgreSQL old row versions are the server's
+    business (autovacuum); no table holds the text any more.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("VACUUM")
+        busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return not busy
+
+
 def _drop_trigger(dialect: str, name: str) -> str:
     if dialect == "postgresql":
         table = _trigger_tables()[name]

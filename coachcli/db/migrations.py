@@ -241,12 +241,24 @@ _V1_POSTGRESQL_GUARDS = [
 ]
 
 
-# Version 2: the audit log refers to people by user id (actor_id;
-# `<key>_user_id(s)` in details) instead of by handle, and keeps no free text,
-# so that an erasure (SPEC §10) reaches it without rewriting it. Existing
-# rows are mapped here, with the append-only guard lifted for this one
-# transaction only.
+# Version 2: the right to erasure (SPEC §10).
+#
+# - users.erased_at marks a person erased: their handle and name are then the
+#   pseudonym `erased-<id>` and they can no longer act.
+# - The audit log refers to people by user id (actor_id; `<key>_user_id(s)`
+#   in details) instead of by handle, and keeps no free text, so that an
+#   erasure reaches it without rewriting it. Existing rows are mapped here,
+#   with the append-only guard lifted for this one transaction only.
+# - A coached session and a closed plan stay final, except for the one change
+#   an erasure makes: a text column becoming exactly '[erased]', and answers
+#   whose string values become '[erased]' (same keys, every other value the
+#   same). Any other UPDATE — a stray script's included — is still refused.
+#   The database cannot tell who runs an UPDATE, so it checks what the change
+#   is instead: it can only ever destroy text, down to one fixed marker, and
+#   never alter what the record says, put words in anyone's mouth, or touch a
+#   number, date, person or state.
 _V2 = [
+    "ALTER TABLE users ADD COLUMN erased_at TEXT",
     "ALTER TABLE audit_log ADD COLUMN actor_id INTEGER REFERENCES users(id)",
     "CREATE INDEX audit_log_by_actor ON audit_log(actor_id)",
 ]
@@ -266,8 +278,47 @@ _V2_SQLITE_GUARDS = [
     "ALTER TABLE audit_log DROP COLUMN actor",
     """CREATE TRIGGER audit_log_is_append_only_update BEFORE UPDATE ON audit_log
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    # SQLite cannot compare whole rows, so each column is named: one that is
+    # final is compared with IS, one an erasure may rewrite is allowed to
+    # become '[erased]'. A later version adding columns must add them here.
+    "DROP TRIGGER coached_sessions_are_final",
+    """CREATE TRIGGER coached_sessions_are_final BEFORE UPDATE ON sessions
+       WHEN OLD.state = 'coached' AND NOT (
+           NEW.id IS OLD.id AND NEW.agent_id IS OLD.agent_id AND NEW.coach_id IS OLD.coach_id
+           AND NEW.form_id IS OLD.form_id AND NEW.plan_id IS OLD.plan_id AND NEW.state IS OLD.state
+           AND NEW.date IS OLD.date AND NEW.start IS OLD.start AND NEW.timezone IS OLD.timezone
+           AND NEW.duration_minutes IS OLD.duration_minutes AND NEW.path_id IS OLD.path_id
+           AND NEW.kpi IS OLD.kpi AND NEW.target IS OLD.target AND NEW.target_date IS OLD.target_date
+           AND NEW.requested_by_id IS OLD.requested_by_id AND NEW.created_at IS OLD.created_at
+           AND NEW.updated_at IS OLD.updated_at AND NEW.coached_at IS OLD.coached_at
+           AND NEW.coached_by_id IS OLD.coached_by_id
+           AND (NEW.title IS OLD.title OR NEW.title = '[erased]')
+           AND (NEW.notes IS OLD.notes OR NEW.notes = '[erased]')
+           AND (NEW.meeting_link IS OLD.meeting_link OR NEW.meeting_link = '[erased]')
+           AND (NEW.answers IS OLD.answers OR (
+               json_type(NEW.answers) = 'object'
+               AND (SELECT count(*) FROM json_each(NEW.answers)) = (SELECT count(*) FROM json_each(OLD.answers))
+               AND NOT EXISTS (
+                   SELECT 1 FROM json_each(NEW.answers) AS after
+                   LEFT JOIN json_each(OLD.answers) AS before ON before.key = after.key
+                   WHERE before.key IS NULL OR NOT (
+                       (after.type = before.type AND after.value IS before.value)
+                       OR (before.type = 'text' AND after.type = 'text' AND after.value = '[erased]'))))))
+       BEGIN SELECT RAISE(ABORT, 'a coached session cannot be changed'); END""",
+    "DROP TRIGGER closed_plans_are_final",
+    """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans
+       WHEN OLD.state = 'closed' AND NOT (
+           NEW.id IS OLD.id AND NEW.agent_id IS OLD.agent_id AND NEW.form_id IS OLD.form_id
+           AND NEW.state IS OLD.state AND NEW.coach_id IS OLD.coach_id AND NEW.created_at IS OLD.created_at
+           AND NEW.closed_at IS OLD.closed_at AND NEW.closed_by_id IS OLD.closed_by_id
+           AND (NEW.purpose IS OLD.purpose OR NEW.purpose = '[erased]')
+           AND (NEW.close_reason IS OLD.close_reason OR NEW.close_reason = '[erased]'))
+       BEGIN SELECT RAISE(ABORT, 'a closed performance plan cannot be changed'); END""",
 ]
 
+# PL/pgSQL compares whole rows (to_jsonb), so a column added later is final
+# too without being listed: coach_erasure_only(message, erasable text columns
+# separated by spaces[, the JSON answers column]).
 _V2_POSTGRESQL_GUARDS = [
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only_update",
     "UPDATE audit_log SET actor_id = (SELECT u.id FROM users u WHERE u.handle = audit_log.actor)",
@@ -282,6 +333,48 @@ _V2_POSTGRESQL_GUARDS = [
        WHERE jsonb_typeof(details::jsonb -> 'agents') = 'array'""",
     "ALTER TABLE audit_log DROP COLUMN actor",
     "ALTER TABLE audit_log ENABLE TRIGGER audit_log_is_append_only_update",
+    """CREATE FUNCTION coach_erasure_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+           before jsonb := to_jsonb(OLD);
+           after jsonb := to_jsonb(NEW);
+           erasable text[] := string_to_array(TG_ARGV[1], ' ');
+           answers text;
+           column_name text;
+       BEGIN
+           FOREACH column_name IN ARRAY erasable LOOP
+               IF after -> column_name IS DISTINCT FROM before -> column_name
+                  AND after -> column_name IS DISTINCT FROM to_jsonb('[erased]'::text) THEN
+                   RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = TG_ARGV[0];
+               END IF;
+           END LOOP;
+           IF TG_NARGS > 2 THEN
+               answers := TG_ARGV[2];
+               IF after ->> answers IS DISTINCT FROM before ->> answers AND (
+                   jsonb_typeof((after ->> answers)::jsonb) IS DISTINCT FROM 'object' OR EXISTS (
+                       SELECT 1 FROM jsonb_each((after ->> answers)::jsonb) AS new_answer
+                       FULL JOIN jsonb_each((before ->> answers)::jsonb) AS old_answer
+                           ON old_answer.key = new_answer.key
+                       WHERE new_answer.key IS NULL OR old_answer.key IS NULL OR (
+                           new_answer.value IS DISTINCT FROM old_answer.value
+                           AND NOT (jsonb_typeof(old_answer.value) = 'string'
+                                    AND new_answer.value = to_jsonb('[erased]'::text))))) THEN
+                   RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = TG_ARGV[0];
+               END IF;
+               erasable := erasable || answers;
+           END IF;
+           IF (after - erasable) IS DISTINCT FROM (before - erasable) THEN
+               RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = TG_ARGV[0];
+           END IF;
+           RETURN NEW;
+       END $$""",
+    "DROP TRIGGER coached_sessions_are_final ON sessions",
+    """CREATE TRIGGER coached_sessions_are_final BEFORE UPDATE ON sessions FOR EACH ROW
+       WHEN (OLD.state = 'coached')
+       EXECUTE FUNCTION coach_erasure_only('a coached session cannot be changed', 'title notes meeting_link', 'answers')""",
+    "DROP TRIGGER closed_plans_are_final ON plans",
+    """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans FOR EACH ROW
+       WHEN (OLD.state = 'closed')
+       EXECUTE FUNCTION coach_erasure_only('a closed performance plan cannot be changed', 'purpose close_reason')""",
 ]
 
 

@@ -28,6 +28,9 @@ class User(SQLModel, table=True):
     name: str
     role: str
     created_at: dt.datetime = _timestamp()
+    # Set by an erasure: handle and name are then the pseudonym, and the
+    # person can no longer act.
+    erased_at: dt.datetime | None = _timestamp(nullable=True)
 
 
 class Team(SQLModel, table=True):

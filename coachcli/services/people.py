@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, select
 
 from coachcli.db.models import TeamMembership, User
-from coachcli.errors import CoachError, ExitCode, forbidden, not_found
+from coachcli.errors import CoachError, ExitCode, forbidden, not_found, refused
 
 ROLES = ("agent", "coach", "admin")
 COACHING_ROLES = ("coach", "admin")
@@ -29,6 +29,8 @@ def acting_user(db: Session, handle: str | None) -> User:
     user = db.exec(select(User).where(User.handle == handle.strip().lower())).first()
     if user is None:
         raise forbidden(f"acting user '{handle}' does not exist; check --as / COACH_USER")
+    if user.erased_at is not None:
+        raise forbidden(f"'{user.handle}' is the pseudonym of an erased person, who can no longer act; check --as / COACH_USER")
     return user
 
 
@@ -81,6 +83,8 @@ def coachable_agent(db: Session, actor: User, handle: str, doing: str) -> User:
     """The agent a coach or admin is about to coach, checked for role and scope."""
     require_coaching_role(actor, doing)
     agent = find_user(db, handle)
+    if agent.erased_at is not None:
+        raise refused(f"'{agent.handle}' has been erased; nothing new is recorded about an erased person")
     if agent.role != "agent":
         raise CoachError(f"'{agent.handle}' is a {agent.role}, not an agent; only agents are coached")
     require_in_scope(db, actor, agent)

@@ -13,6 +13,8 @@ from coachcli.services import audit
 from coachcli.services.people import ROLES, acting_user, in_scope, require_coaching_role
 
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# An erased person's handle and name become PSEUDONYM_PREFIX + their id.
+PSEUDONYM_PREFIX = "erased-"
 
 
 def normalize_handle(handle: str) -> str:
@@ -22,6 +24,8 @@ def normalize_handle(handle: str) -> str:
             f"bad handle '{handle}': use lowercase letters, digits, '.', '_' or '-' "
             "(up to 64), e.g. alex or maria.lopez"
         )
+    if cleaned.startswith(PSEUDONYM_PREFIX):
+        raise CoachError(f"bad handle '{handle}': handles beginning with '{PSEUDONYM_PREFIX}' are kept for erased people")
     return cleaned
 
 

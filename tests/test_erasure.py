@@ -1,0 +1,293 @@
+"""Right to erasure (SPEC §10): what an erasure rewrites, what it keeps, who
+may do it, and that nothing of the person is left behind — in any output, in
+any table, and (SQLite) in the file's bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from coachcli.errors import ExitCode
+from conftest import COMPLETE_ANSWERS, Cli
+
+ERASED = "[erased]"
+REASON = "left the company, asked for erasure"
+KEEP = "Kept because it never mentions the erased person QKEEPQ"
+# Every string here is about, by or names maria (Maria Lopez), so none may survive.
+GONE = [
+    "maria", "Maria Lopez",
+    "QNOTEQ", "QANSWERQ", "QREQUESTQ", "QOTHERQ", "QACTIONQ",
+]
+
+
+def _answers(**changes) -> list[str]:
+    return [part for key, value in {**COMPLETE_ANSWERS, **changes}.items() for part in ("--set", f"{key}={value}")]
+
+
+def _erase(cli: Cli, handle: str = "maria", reason: str = REASON, user: str = "dana"):
+    return cli("user", "erase", handle, "--reason", reason, user=user)
+
+
+def _one_line(result, code: int) -> str:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("coach: ") and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def world(cli, tmp_path) -> dict:
+    """Maria's coaching history, her colleagues' records that mention her,
+    and records that do not: all the places an erasure must reach or keep."""
+    plan = cli.json("plan", "add", "--agent", "maria", "--form", "Call quality",
+                    "--purpose", "Help Maria Lopez hold calls less", user="calvin")
+    coached = str(plan["current_session_id"])
+    result = cli("session", "coach", coached, *_answers(strengths="Warm greeting QANSWERQ"),
+                 "--notes", "Private matters QNOTEQ", user="calvin")
+    assert result.exit_code == 0, result.stderr
+    closed = cli("plan", "close", str(plan["id"]), "--reason",
+                 "maria now holds calls under two minutes; purpose met", user="calvin")
+    assert closed.exit_code == 0, closed.stderr
+    request = cli.json("session", "request", "--title", "Help with escalations", "--notes", "Need help QREQUESTQ",
+                       user="maria")
+    # A colleague's session that names her, and one that does not.
+    other = cli.json("session", "new", "--agent", "alex", "--form", "Call quality",
+                     "--title", "Shadowing maria", user="calvin")
+    cli("session", "save", str(other["id"]), "--notes", "Took over Maria Lopez's queue QOTHERQ",
+        "--set", "opportunities=Ask MARIA about QACTIONQ", "--set", "strengths=" + KEEP, user="calvin")
+    kept = cli.json("session", "new", "--agent", "alex", "--form", "Call quality", "--title", "Alex alone", user="calvin")
+    cli("session", "save", str(kept["id"]), "--notes", KEEP, "--set", "greeting=5", user="calvin")
+    # A mini-goal with a score.
+    assert cli("path", "add", "Holds", "--agent", "maria", user="dana").exit_code == 0
+    goal_session = cli.json("session", "schedule", "--title", "Maria Lopez hold goal", "--agent", "maria",
+                            "--date", "2026-11-01", "--start", "10:00", "--path", "Holds", "--kpi", "hold-time",
+                            "--target", "60", "--target-date", "2026-11-10", "--notes", "Goal talk QNOTEQ",
+                            user="calvin")
+    kpi = tmp_path / "kpi.csv"
+    kpi.write_text("agent,metric,observed_at,value\nmaria,hold-time,2026-11-02,50\nmaria,hold-time,2026-11-03,80\n"
+                   "alex,hold-time,2026-11-02,40\n")
+    assert cli("kpi", "import", str(kpi)).exit_code == 0
+    assert cli("minigoal", "evaluate", "--as-of", "2026-11-20").exit_code == 0
+    return {
+        "plan": plan["id"], "coached": coached, "request": request["id"], "other": other["id"],
+        "kept": kept["id"], "goal_session": goal_session["id"], "goal": goal_session["minigoal_id"],
+        "maria_id": cli.query("SELECT id FROM users WHERE handle = 'maria'")[0][0],
+    }
+
+
+def _numbers(cli: Cli) -> dict:
+    """What an erasure must not change: counts, scores, ratings, dates."""
+    return {
+        "tables": {name: rows for name, rows in cli.json("db", "info")["tables"].items() if name != "audit_log"},
+        "goals": [(g["score"], g["samples"], g["state"], g["target"], g["due_date"])
+                  for g in cli.json("minigoal", "list", user="dana")],
+        "kpi": [(k["metric"], k["observed_at"], k["value"]) for k in cli.json("kpi", "list", user="dana")],
+        "sessions": [(s["id"], s["state"], s["date"], s["plan_id"], s["coached_at"])
+                     for s in cli.json("session", "list", user="dana")],
+    }
+
+
+def _every_output(cli: Cli, world: dict) -> str:
+    """What every command shows, to everyone who can still act."""
+    shown = []
+    for user in ("dana", "calvin", "priya", "alex"):
+        for command in (["user", "list"], ["team", "list"], ["path", "list"], ["plan", "list", "--state", "all"],
+                        ["session", "list"], ["session", "list", "--tab", "requested"], ["minigoal", "list"],
+                        ["kpi", "list"], ["inbox"], ["log"], ["form", "list"]):
+            for fmt in ("json", "tsv"):
+                shown.append(cli(*command, "-o", fmt, user=user).stdout)
+    for session in ("coached", "request", "other", "kept", "goal_session"):
+        shown.append(cli("session", "show", str(world[session]), "-o", "json", user="dana").stdout)
+    shown.append(cli("plan", "show", str(world["plan"]), "-o", "json", user="dana").stdout)
+    shown.append(cli("minigoal", "show", str(world["goal"]), "-o", "json", user="dana").stdout)
+    shown.append(cli("db", "info", "-o", "json").stdout)
+    return "\n".join(shown)
+
+
+def _absent(text: str, strings: list[str]) -> list[str]:
+    return [s for s in strings if s.lower() in text.lower()]
+
+
+def test_erasure_rewrites_the_person_and_their_texts_and_keeps_every_number(cli, world):
+    before = _numbers(cli)
+    assert _absent(_every_output(cli, world), GONE) == GONE  # the search finds them while they are there
+    erased = cli.json("user", "erase", "maria", "--reason", REASON, user="dana")
+    pseudonym = f"erased-{world['maria_id']}"
+    assert erased["handle"] == pseudonym and erased["texts_erased"] > 0
+
+    assert _numbers(cli) == before
+    coached = cli.json("session", "show", world["coached"], user="calvin")
+    assert coached["agent"] == pseudonym and coached["notes"] == ERASED and coached["state"] == "coached"
+    assert coached["answers"]["strengths"] == ERASED
+    assert {k: v for k, v in coached["answers"].items() if k not in ("strengths", "opportunities", "agreed_actions")} == {
+        "channel": "phone", "greeting": 4, "empathy": 5, "compliance": True, "resolution": "resolved",
+    }
+    plan = cli.json("plan", "show", str(world["plan"]), user="dana")
+    assert (plan["purpose"], plan["close_reason"], plan["state"]) == (ERASED, ERASED, "closed")
+    assert cli.json("session", "show", str(world["request"]), user="dana")["notes"] == ERASED
+    other = cli.json("session", "show", str(world["other"]), user="calvin")
+    assert (other["agent"], other["title"], other["notes"]) == ("alex", ERASED, ERASED)
+    assert other["answers"] == {"opportunities": ERASED, "strengths": KEEP}
+    kept = cli.json("session", "show", str(world["kept"]), user="calvin")
+    assert (kept["title"], kept["notes"], kept["answers"]) == ("Alex alone", KEEP, {"greeting": 5})
+    goal = cli.json("minigoal", "show", str(world["goal"]), user="dana")
+    assert (goal["name"], goal["assignee"]) == (ERASED, pseudonym)
+    assert [user["handle"] for user in cli.json("user", "list", "--team", "Inbound", user="dana")] == [
+        "alex", "calvin", pseudonym,
+    ]
+
+    assert _absent(_every_output(cli, world), GONE) == []
+    assert _absent(json.dumps(cli.dump()), GONE) == []
+
+
+def test_the_log_shows_the_pseudonym_and_records_the_erasure_without_the_erased_values(cli, world):
+    assert any(entry["actor"] == "maria" for entry in cli.json("log", user="dana"))
+    _erase(cli)
+    pseudonym = f"erased-{world['maria_id']}"
+    entries = cli.json("log", user="dana")
+    assert entries[0]["action"] == "user.erase" and entries[0]["actor"] == "dana"
+    assert entries[0]["record_id"] == world["maria_id"] and entries[0]["details"]["reason"] == REASON
+    assert any(entry["actor"] == pseudonym for entry in entries)  # her own request
+    assert any(entry["details"].get("agent") == pseudonym for entry in entries)  # plan.add about her
+    assert cli.json("log", "--user", pseudonym, user="dana")[0]["action"] == "session.request"
+    assert _absent(json.dumps(entries), GONE) == []
+    with pytest.raises(IntegrityError, match="append-only"):
+        cli.query("UPDATE audit_log SET details = '{}'")
+
+
+def test_an_erased_person_can_no_longer_act_nor_be_coached(cli, world):
+    _erase(cli)
+    pseudonym = f"erased-{world['maria_id']}"
+    assert "acting user 'maria' does not exist" in _one_line(cli("inbox", user="maria"), ExitCode.PERMISSION)
+    assert "erased person" in _one_line(cli("inbox", user=pseudonym), ExitCode.PERMISSION)
+    assert "erased" in _one_line(
+        cli("plan", "add", "--agent", pseudonym, "--form", "Call quality", "--purpose", "More", user="calvin"),
+        ExitCode.REFUSED,
+    )
+    # The pseudonym cannot be taken by a new user, and the old handle is free again.
+    assert "kept for erased people" in _one_line(
+        cli("user", "add", pseudonym, "--name", "Impostor", user="dana"), ExitCode.BAD_INPUT
+    )
+    assert cli("user", "add", "maria", "--name", "Maria Other", "--team", "Inbound", user="dana").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("user", "handle", "reason", "code", "words"),
+    [
+        ("calvin", "maria", REASON, ExitCode.PERMISSION, "only an admin"),
+        ("dana", "dana", REASON, ExitCode.PERMISSION, "cannot erase yourself"),
+        ("dana", "maria", "", ExitCode.BAD_INPUT, "at least 3 words"),
+        ("dana", "maria", "gone", ExitCode.BAD_INPUT, "at least 3 words"),
+        ("dana", "maria", "Maria Lopez asked for it", ExitCode.BAD_INPUT, "must not name the person"),
+        ("dana", "nobody", REASON, ExitCode.NOT_FOUND, "no user 'nobody'"),
+    ],
+)
+def test_refused_erasures_change_nothing(cli, world, user, handle, reason, code, words):
+    before = cli.dump()
+    assert words in _one_line(_erase(cli, handle, reason, user), code)
+    assert cli.dump() == before
+
+
+def test_a_person_is_erased_once(cli, world):
+    _erase(cli)
+    before = cli.dump()
+    assert "already been erased" in _one_line(_erase(cli, f"erased-{world['maria_id']}"), ExitCode.REFUSED)
+    assert cli.dump() == before
+
+
+def test_erasing_a_coach_erases_what_they_wrote(cli, world):
+    _erase(cli, "calvin")
+    other = cli.json("session", "show", str(world["other"]), user="dana")
+    assert other["coach"].startswith("erased-") and other["notes"] == ERASED
+    assert other["answers"]["strengths"] == ERASED
+    assert cli.json("session", "show", str(world["kept"]), user="dana")["notes"] == ERASED
+    assert "Calvin" not in json.dumps(cli.dump())
+
+
+# --- the database keeps permanence: only erasure's own change gets through -------------------
+
+
+def _coached_row(cli: Cli, world: dict) -> dict:
+    (answers,) = cli.query(f"SELECT answers FROM sessions WHERE id = {world['coached']}")[0]
+    return json.loads(answers)
+
+
+def _set_answers(cli: Cli, session: str, answers: dict) -> None:
+    literal = json.dumps(answers).replace("'", "''")
+    cli.query(f"UPDATE sessions SET answers = '{literal}' WHERE id = {session}")
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        ("UPDATE sessions SET notes = 'rewritten' WHERE state = 'coached'", "coached session cannot be changed"),
+        ("UPDATE sessions SET title = 'erased' WHERE state = 'coached'", "coached session cannot be changed"),
+        ("UPDATE sessions SET notes = '[erased]', target = 1 WHERE state = 'coached'", "coached session cannot be changed"),
+        ("UPDATE sessions SET notes = '[erased]', coached_at = NULL WHERE state = 'coached'", "coached session cannot be changed"),
+        ("UPDATE sessions SET state = 'draft' WHERE state = 'coached'", "coached session cannot be changed"),
+        ("UPDATE plans SET purpose = 'rewritten'", "closed performance plan cannot be changed"),
+        ("UPDATE plans SET purpose = '[erased]', closed_at = NULL", "closed performance plan cannot be changed"),
+        ("UPDATE plans SET state = 'active'", "closed performance plan cannot be changed"),
+    ],
+)
+def test_a_stray_update_of_a_coached_session_or_closed_plan_is_still_refused(cli, world, statement, refusal):
+    _erase(cli)  # the erasure feature exists, and has run
+    before = cli.dump()
+    with pytest.raises(IntegrityError, match=refusal):
+        cli.query(statement)
+    assert cli.dump() == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"greeting": ERASED},  # a rating is a number: it stays
+        {"strengths": "something else"},  # text may only become the marker
+        {"extra": ERASED},  # no new answer
+        {"channel": None},  # a value swapped for null
+    ],
+)
+def test_answers_of_a_coached_session_only_lose_text_to_the_marker(cli, world, change):
+    answers = _coached_row(cli, world)
+    before = cli.dump()
+    with pytest.raises(IntegrityError, match="coached session cannot be changed"):
+        _set_answers(cli, world["coached"], {**answers, **change})
+    with pytest.raises(IntegrityError, match="coached session cannot be changed"):
+        _set_answers(cli, world["coached"], {k: v for k, v in answers.items() if k != "greeting"})
+    assert cli.dump() == before
+
+
+def test_the_database_lets_text_become_the_marker_and_nothing_else(cli, world):
+    answers = _coached_row(cli, world)
+    _set_answers(cli, world["coached"], {**answers, "agreed_actions": ERASED})
+    cli.query("UPDATE sessions SET notes = '[erased]', title = '[erased]' WHERE state = 'coached'")
+    cli.query("UPDATE plans SET close_reason = '[erased]'")
+    assert cli.query("SELECT notes, title FROM sessions WHERE state = 'coached'") == [(ERASED, ERASED)]
+    assert _coached_row(cli, world)["agreed_actions"] == ERASED
+
+
+# --- nothing left behind in the SQLite file ------------------------------------------------
+
+
+@pytest.mark.sqlite_only
+def test_no_byte_of_the_erased_text_stays_in_the_sqlite_file_or_its_wal(cli, world):
+    path = cli.db_path
+    wal = path.with_name(path.name + "-wal")
+
+    def stored_bytes() -> bytes:
+        return (path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")).lower()
+
+    markers = [text.lower().encode() for text in GONE]
+    assert all(marker in stored_bytes() for marker in markers)
+    assert _erase(cli).exit_code == 0
+    left = [marker for marker in markers if marker in stored_bytes()]
+    assert left == []
+    assert KEEP.lower().encode() in stored_bytes()  # the search reads the live data
+
+
+@pytest.mark.sqlite_only
+def test_every_connection_runs_sqlite_with_secure_delete(engine):
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
