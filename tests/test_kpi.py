@@ -65,6 +65,17 @@ def test_the_last_row_for_a_key_wins_within_a_file(db, center):
     assert _stored(db) == {(center.alex.id, "adherence", "2026-12-15"): 55.0}
 
 
+def test_repeated_keys_count_row_by_row_against_what_was_stored(db, center):
+    _import(db, HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-16,70\n")
+    text = (HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,45\n"
+            "alex,adherence,2026-12-16,80\nalex,adherence,2026-12-16,70\nalex,adherence,2026-12-17,50\n")
+    # 15th: same as stored, same again, changed; 16th: changed, changed back; 17th: new.
+    assert _import(db, text) == {"inserted": 1, "updated": 3, "unchanged": 2, "skipped": 0}
+    assert _stored(db) == {(center.alex.id, "adherence", "2026-12-15"): 45.0,
+                           (center.alex.id, "adherence", "2026-12-16"): 70.0,
+                           (center.alex.id, "adherence", "2026-12-17"): 50.0}
+
+
 def test_json_lines_are_accepted(db, center):
     text = (
         '{"agent": "alex", "metric": "hold-time", "observed_at": "2026-12-15", "value": 42}\n'
