@@ -61,6 +61,24 @@ def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
     return ids
 
 
+def insert_rows(db: Session, table: Table, rows: list[dict]) -> None:
+    """Insert many rows at once on the backend's fast path: COPY on
+    PostgreSQL, executemany elsewhere. Every row has the same keys."""
+    if not rows:
+        return
+    if _dialect(db) != "postgresql":
+        db.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    dialect = db.get_bind().dialect
+    # The column types' own conversions (UTC text timestamps, say), as an INSERT would apply them.
+    convert = [table.c[name].type.bind_processor(dialect) or (lambda value: value) for name in columns]
+    with raw_connection(db).cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([to_stored(row[name]) for name, to_stored in zip(columns, convert, strict=True)])
+
+
 def raw_connection(db: Session) -> Any:
     """The driver's connection under the session, already inside its transaction."""
     return db.connection().connection.dbapi_connection

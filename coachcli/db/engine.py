@@ -109,8 +109,9 @@ def _connect_args(url: str) -> dict:
         return {"timeout": BUSY_TIMEOUT_SECONDS}
     if backend == "postgresql":
         # UTC sessions, so nothing the server formats depends on its settings;
+        # no JIT, whose compiling costs more than coach's short statements take;
         # options the URL gives (a search_path, say) are kept.
-        ours = f"-c timezone=UTC -c datestyle=ISO -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
+        ours = f"-c timezone=UTC -c datestyle=ISO -c jit=off -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
         given = make_url(url).query.get("options")
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
