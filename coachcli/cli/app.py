@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inbox": ("inbox", "Your notifications."),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
+    "report": ("report", "Reports: does coaching work? Impact against a control group."),
 }
 
 

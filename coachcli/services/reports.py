@@ -1,0 +1,346 @@
+"""Reports: does coaching work?
+
+`impact` compares, for each coached session with a KPI metric, the agent's
+average of that metric in the N days before the session with the N days
+after it, and sets that change against the same change for the agent's
+team-mates who were not coached on the metric around then (the control
+group): impact = the agent's gain − the control group's mean gain.
+
+One SQL statement does the work for every session at once: the sessions and
+their windows; the team-mates who qualify as controls; each (agent, metric,
+session date) window pair's averages, one range scan of kpi_observations'
+primary key each, shared by every session that needs it; and the control
+group's mean change per session. Python then applies the metric's direction,
+rounds, and groups the rows for `--by coach|metric`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, exists, func, literal, select, union
+from sqlmodel import Session
+
+from coachcli.db import bulk
+from coachcli.db.expressions import iso_date, local_date, shifted_date
+from coachcli.db.models import CoachingSession, KpiObservation, TeamMembership, User
+from coachcli.errors import CoachError
+from coachcli.metrics import find_metric
+from coachcli.services.people import find_user, in_scope, require_coaching_role
+from coachcli.services.users import find_team
+
+DEFAULT_WINDOW_DAYS = 14
+MAX_WINDOW_DAYS = 365
+DECIMALS = 2
+GROUPINGS = ("session", "coach", "metric")
+
+
+def check_window(days: int) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
+        raise CoachError(
+            f"invalid window {days!r}: give --window a whole number of days from 1 to {MAX_WINDOW_DAYS}, e.g. 14"
+        )
+    return days
+
+
+def check_grouping(by: str) -> str:
+    wanted = by.strip().lower()
+    if wanted not in GROUPINGS:
+        raise CoachError(f"invalid --by {by!r}: use one of {', '.join(GROUPINGS)}")
+    return wanted
+
+
+def impact(
+    db: Session,
+    actor: User,
+    *,
+    zone: str,
+    metric: str | None = None,
+    coach: str | None = None,
+    team: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    window: int = DEFAULT_WINDOW_DAYS,
+    by: str = "session",
+) -> list[dict]:
+    """The impact report, one record a session (`by="session"`, ordered by
+    session date then id) or one a coach or metric (by handle or key).
+
+    A session's date is its scheduled date, else the date in `zone` it was
+    coached. Filters: metric (key or name), coach (handle), team (the agent's,
+    by name), session dates from `start` through `end`.
+    """
+    require_coaching_role(actor, "run reports, which compare agents with their team-mates")
+    window = check_window(window)
+    by = check_grouping(by)
+    if start is not None and end is not None and start > end:
+        raise CoachError(
+            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
+        )
+    filters = _SessionFilters(
+        metric=find_metric(metric).key if metric is not None else None,
+        coach_id=_coach_id(db, coach) if coach is not None else None,
+        team_id=find_team(db, team).id if team is not None else None,
+        start=start.isoformat() if start is not None else None,
+        end=end.isoformat() if end is not None else None,
+    )
+    rows = db.execute(_impact_statement(actor, filters, window, zone)).all()
+    measured = [_measured(row) for row in rows]
+    if by == "session":
+        return [session.record for session in measured]
+    return _summaries(measured, by)
+
+
+def _coach_id(db: Session, handle: str) -> int:
+    user = find_user(db, handle)
+    if user.role not in ("coach", "admin"):
+        raise CoachError(f"'{user.handle}' is an {user.role}, not a coach; give --coach a coach's handle")
+    return user.id
+
+
+@dataclass(frozen=True)
+class _SessionFilters:
+    """The filters as the SQL compares them: ids, a metric key, 'YYYY-MM-DD' text."""
+
+    metric: str | None
+    coach_id: int | None
+    team_id: int | None
+    start: str | None
+    end: str | None
+
+
+def session_dates(zone: str):
+    """Every coached session with a KPI metric, and its date D as 'YYYY-MM-DD'
+    text: the scheduled date, else the local date it was coached."""
+    sessions = CoachingSession.__table__.c
+    day = func.coalesce(iso_date(sessions.date), local_date(sessions.coached_at, literal(zone)))
+    return (
+        select(
+            sessions.id,
+            sessions.agent_id,
+            sessions.coach_id,
+            sessions.kpi.label("metric"),
+            day.label("day"),
+        )
+        .where(sessions.state == "coached", sessions.kpi.is_not(None))
+        .cte("coached_sessions")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: str):
+    coached = session_dates(zone)
+    kpi = KpiObservation.__table__.c
+    memberships = TeamMembership.__table__
+    users = User.__table__
+
+    # The chosen sessions, each with its window bounds.
+    conditions = [in_scope(actor, coached.c.agent_id)]
+    if filters.metric is not None:
+        conditions.append(coached.c.metric == filters.metric)
+    if filters.coach_id is not None:
+        conditions.append(coached.c.coach_id == filters.coach_id)
+    if filters.team_id is not None:
+        agent_team = memberships.alias("agent_team")
+        conditions.append(
+            exists().where(agent_team.c.user_id == coached.c.agent_id, agent_team.c.team_id == filters.team_id)
+        )
+    if filters.start is not None:
+        conditions.append(coached.c.day >= filters.start)
+    if filters.end is not None:
+        conditions.append(coached.c.day <= filters.end)
+    chosen = (
+        select(
+            coached.c.id,
+            coached.c.agent_id,
+            coached.c.coach_id,
+            coached.c.metric,
+            coached.c.day,
+            shifted_date(coached.c.day, literal(-window)).label("before_from"),
+            shifted_date(coached.c.day, literal(1)).label("after_from"),
+            shifted_date(coached.c.day, literal(window)).label("after_to"),
+        )
+        .where(*conditions)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")
+    )
+
+    # Control candidates: agents sharing a team with the coached agent, not
+    # coached on the metric within D−N … D+N themselves.
+    own_team = memberships.alias("own_team")
+    mate_team = memberships.alias("mate_team")
+    mate = users.alias("mate")
+    other = coached.alias("other_session")
+    mates = (
+        select(chosen.c.id.label("session_id"), mate_team.c.user_id.label("agent_id"))
+        .distinct()
+        .select_from(chosen)
+        .join(own_team, own_team.c.user_id == chosen.c.agent_id)
+        .join(mate_team, and_(mate_team.c.team_id == own_team.c.team_id, mate_team.c.user_id != chosen.c.agent_id))
+        .join(mate, and_(mate.c.id == mate_team.c.user_id, mate.c.role == "agent"))
+        .where(
+            ~exists().where(
+                other.c.agent_id == mate_team.c.user_id,
+                other.c.metric == chosen.c.metric,
+                other.c.day >= chosen.c.before_from,
+                other.c.day <= chosen.c.after_to,
+            )
+        )
+        .cte("control_candidates")
+        .prefix_with("MATERIALIZED")
+    )
+
+    # Every window pair any session needs, once: (agent, metric, day) and its bounds.
+    window_columns = (chosen.c.metric, chosen.c.day, chosen.c.before_from, chosen.c.after_from, chosen.c.after_to)
+    probes = union(
+        select(chosen.c.agent_id, *window_columns),
+        select(mates.c.agent_id, *window_columns).join(chosen, chosen.c.id == mates.c.session_id),
+    ).cte("window_pairs")
+    in_before = kpi.observed_at < probes.c.day
+    in_after = kpi.observed_at >= probes.c.after_from
+    averages = (
+        select(
+            probes.c.agent_id,
+            probes.c.metric,
+            probes.c.day,
+            func.avg(case((in_before, kpi.value))).label("before"),
+            func.count(case((in_before, kpi.value))).label("before_samples"),
+            func.avg(case((in_after, kpi.value))).label("after"),
+            func.count(case((in_after, kpi.value))).label("after_samples"),
+        )
+        .select_from(probes)
+        .join(
+            KpiObservation.__table__,
+            and_(
+                kpi.agent_id == probes.c.agent_id,
+                kpi.metric == probes.c.metric,
+                kpi.observed_at >= probes.c.before_from,
+                kpi.observed_at < probes.c.after_to + bulk.END_OF_DAY,
+            ),
+            isouter=True,
+        )
+        .group_by(probes.c.agent_id, probes.c.metric, probes.c.day)
+        .cte("window_averages")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def window_of(agent_id_column, session):
+        return and_(
+            averages.c.agent_id == agent_id_column,
+            averages.c.metric == session.c.metric,
+            averages.c.day == session.c.day,
+        )
+
+    control_session = chosen.alias("control_session")
+    control = (
+        select(
+            mates.c.session_id,
+            func.avg(averages.c.after - averages.c.before).label("control_change"),
+            func.count().label("control_agents"),
+        )
+        .select_from(mates)
+        .join(control_session, control_session.c.id == mates.c.session_id)
+        .join(averages, window_of(mates.c.agent_id, control_session))
+        .where(averages.c.before_samples > 0, averages.c.after_samples > 0)
+        .group_by(mates.c.session_id)
+        .cte("control_changes")
+    )
+
+    agent = users.alias("agent")
+    coach = users.alias("coach")
+    return (
+        select(
+            chosen.c.id,
+            agent.c.handle.label("agent"),
+            coach.c.handle.label("coach"),
+            chosen.c.metric,
+            chosen.c.day,
+            averages.c.before,
+            averages.c.before_samples,
+            averages.c.after,
+            averages.c.after_samples,
+            control.c.control_change,
+            func.coalesce(control.c.control_agents, 0).label("control_agents"),
+        )
+        .select_from(chosen)
+        .join(averages, window_of(chosen.c.agent_id, chosen))
+        .join(agent, agent.c.id == chosen.c.agent_id)
+        .join(coach, coach.c.id == chosen.c.coach_id, isouter=True)
+        .join(control, control.c.session_id == chosen.c.id, isouter=True)
+        .order_by(chosen.c.day, chosen.c.id)
+    )
+
+
+def _gain(change: float | None, metric_key: str) -> float | None:
+    """Positive means better: after − before, or before − after when lower is better."""
+    if change is None:
+        return None
+    return -change if find_metric(metric_key).lower_is_better else change
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, DECIMALS) + 0.0  # + 0.0: never "-0.0"
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """A session's record, and its gain and impact before rounding (for the means)."""
+
+    record: dict
+    gain: float | None
+    impact: float | None
+
+
+def _measured(row) -> _Measured:
+    (session_id, agent, coach, metric, day, before, before_samples, after, after_samples,
+     control_change, control_agents) = row
+    gain = _gain(after - before, metric) if before_samples and after_samples else None
+    control_gain = _gain(control_change, metric) if control_agents else None
+    impact = gain - control_gain if gain is not None and control_gain is not None else None
+    record = {
+        "session_id": session_id,
+        "agent": agent,
+        "coach": coach,
+        "metric": metric,
+        "date": dt.date.fromisoformat(day),
+        "before": _rounded(before),
+        "before_samples": before_samples,
+        "after": _rounded(after),
+        "after_samples": after_samples,
+        "gain": _rounded(gain),
+        "control_gain": _rounded(control_gain),
+        "control_agents": control_agents,
+        "impact": _rounded(impact),
+        "improved": None if gain is None else _rounded(gain) > 0,
+    }
+    return _Measured(record, gain, impact)
+
+
+def _summaries(sessions: list[_Measured], by: str) -> list[dict]:
+    groups: dict[str | None, list[_Measured]] = {}
+    for session in sessions:
+        groups.setdefault(session.record[by], []).append(session)
+    return [_summary(by, key, groups[key]) for key in sorted(groups, key=_none_last)]
+
+
+def _none_last(key: str | None) -> tuple[bool, str]:
+    return (key is None, key or "")
+
+
+def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
+    gains = [session.gain for session in sessions if session.gain is not None]
+    impacts = [session.impact for session in sessions if session.impact is not None]
+    return {
+        by: key,
+        "sessions": len(sessions),
+        "measured": len(gains),
+        "improved": sum(1 for session in sessions if session.record["improved"]),
+        "mean_gain": _rounded(_mean(gains)),
+        "mean_impact": _rounded(_mean(impacts)),
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
