@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
 from coachcli.services import reports, users
+from conftest import COMPLETE_ANSWERS
 
 MAY = {day: dt.date(2026, 5, day) for day in range(1, 32)}
 JUNE = {day: dt.date(2026, 6, day) for day in range(1, 31)}
@@ -318,3 +319,35 @@ def test_report_impact_table_shows_a_chart_beside_the_summary(example_cli, monke
     assert charts.BAR in result.stdout
     sessions = example_cli("report", "impact", "-o", "table", user="dana")
     assert sessions.exit_code == 0 and "400 s (6:40)" in sessions.stdout and "alex" in sessions.stdout
+
+
+def test_report_impact_after_scheduling_coaching_and_importing_kpis(cli):
+    """The whole flow through the commands: schedule with a KPI, coach, import, report."""
+    session_id = cli("session", "schedule", "--title", "Shorter calls", "--agent", "alex", "--date", "2026-05-15",
+                     "--start", "09:00", "--kpi", "Handle Time", "-q", user="calvin").stdout.strip()
+    done = cli("session", "coach", session_id, "--form", "Call quality",
+               *[f"--set={key}={value}" for key, value in COMPLETE_ANSWERS.items()], user="calvin")
+    assert done.exit_code == 0, done.stderr
+    lines = ["agent,metric,observed_at,value"]
+    for day in range(1, 15):
+        lines += [f"alex,handle-time,2026-05-{day:02d},400", f"maria,handle-time,2026-05-{day:02d}T10:00:00,380",
+                  f"sam,handle-time,2026-05-{day:02d},900"]
+    for day in range(16, 30):
+        lines += [f"alex,handle-time,2026-05-{day:02d},340", f"maria,handle-time,2026-05-{day:02d}T10:00:00,370",
+                  f"sam,handle-time,2026-05-{day:02d},100"]
+    lines += ["alex,handle-time,2026-05-15,1", "alex,handle-time,2026-05-30,1", "maria,handle-time,2026-04-30,1"]
+    imported = cli("kpi", "import", "-", input="\n".join(lines) + "\n")
+    assert imported.exit_code == 0, imported.stderr
+    (row,) = cli.json("report", "impact", "--metric", "handle-time", user="calvin")
+    assert (row["session_id"], row["gain"], row["control_gain"], row["control_agents"], row["impact"]) == (
+        int(session_id), 60, 10, 1, 50)
+    assert cli.json("report", "impact", user="priya") == []  # alex is not in priya's team
+
+
+def test_chart_bars_grow_left_when_worse_and_right_when_better():
+    from coachcli.cli.charts import AXIS, BAR, diverging_bar
+
+    assert diverging_bar(60, 60, 4) == "    " + AXIS + BAR * 4
+    assert diverging_bar(-30, 60, 4) == "  " + BAR * 2 + AXIS + "    "
+    assert diverging_bar(0.01, 60, 4) == "    " + AXIS + BAR + "   "  # small but not zero: still seen
+    assert diverging_bar(None, 60, 4) == diverging_bar(0, 60, 4) == "    " + AXIS + "    "

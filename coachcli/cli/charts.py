@@ -40,7 +40,7 @@ def gain_and_impact(rows: Sequence[dict], label_key: str, gain_key: str, impact_
     for row in rows:
         for kind, key, style in (("gain", gain_key, "cyan"), ("impact", impact_key, "magenta")):
             value = row[key]
-            shown = NO_DATA if value is None else f"{value:+g}"
+            shown = NO_DATA if value is None else (f"{value:+g}" if value else "0")
             bar = Text(diverging_bar(value, scale), style=style)
             chart.add_row(str(row[label_key] or "") if kind == "gain" else "", kind, bar, shown)
     chart.caption = Text(f"worse ← {AXIS} → better", style="dim")

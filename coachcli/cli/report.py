@@ -91,10 +91,10 @@ def impact(
         view = View(title=f"Coaching impact, {window} days before and after", columns=SESSION_COLUMNS,
                     aside=_session_chart)
     else:
-        shown = [_displayed_summary(record) for record in records] if on_terminal else records
+        shown = [_displayed_summary(record, grouping) for record in records] if on_terminal else records
         view = View(title=f"Coaching impact by {grouping}, {window} days before and after",
                     columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
-                    aside=_summary_chart(grouping, records))
+                    aside=_summary_chart(grouping))
     emit(shown, format, view)
 
 
@@ -119,19 +119,30 @@ def _displayed_session(record: dict) -> dict:
     }
 
 
-def _displayed_summary(record: dict) -> dict:
+def _displayed_summary(record: dict, grouping: str) -> dict:
+    from coachcli.metrics import find_metric
+
+    label = record[grouping]
+    if grouping == "metric":
+        label = find_metric(label).name
     return {
         **record,
+        grouping: label,
         "mean_gain": _signed(record["mean_gain"]),
         "mean_impact": _signed(record["mean_impact"]),
+        # For the chart beside the table.
+        "chart_gain": record["mean_gain"],
+        "chart_impact": record["mean_impact"],
     }
 
 
 def _signed(value: float | None, metric=None) -> str:
+    """+60 s, -1.5 %, 0: a gain with its sign, in the metric's unit when there is one."""
     if value is None:
         return "no data"
     unit = {"seconds": " s", "percent": " %"}.get(metric.unit, "") if metric else ""
-    return f"{value:+.2f}".rstrip("0").rstrip(".") + unit
+    number = f"{value:+.2f}".rstrip("0").rstrip(".") if value else "0"
+    return number + unit
 
 
 def _session_chart(rows: list[dict]):
@@ -142,10 +153,12 @@ def _session_chart(rows: list[dict]):
     return gain_and_impact(rows, "chart_label", "chart_gain", "chart_impact", "Gain, and impact beyond the control group")
 
 
-def _summary_chart(grouping: str, records: list[dict]):
-    def chart(_rows: list[dict]):
+def _summary_chart(grouping: str):
+    def chart(rows: list[dict]):
         from coachcli.cli.charts import gain_and_impact
 
-        return gain_and_impact(records, grouping, "mean_gain", "mean_impact", f"Mean gain, and mean impact beyond the control group, by {grouping}")
+        return gain_and_impact(
+            rows, grouping, "chart_gain", "chart_impact", f"Mean gain, and mean impact beyond the control group, by {grouping}"
+        )
 
     return chart
