@@ -39,6 +39,7 @@ GROUPINGS = ("session", "coach", "metric")
 
 
 def check_window(days: int) -> int:
+    """The days before and after a session that its windows span."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
         raise CoachError(
             f"invalid window {days!r}: give --window a whole number of days from 1 to {MAX_WINDOW_DAYS}, e.g. 14"
@@ -47,6 +48,7 @@ def check_window(days: int) -> int:
 
 
 def check_grouping(by: str) -> str:
+    """What one row of the report stands for: a session, a coach or a metric."""
     wanted = by.strip().lower()
     if wanted not in GROUPINGS:
         raise CoachError(f"invalid --by {by!r}: use one of {', '.join(GROUPINGS)}")
@@ -174,7 +176,7 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     mate = users.alias("mate")
     other = coached.alias("other_session")
     candidates = (
-        select(chosen.c.id.label("session_id"), mate_team.c.user_id.label("agent_id"), *window_bounds(chosen))
+        select(chosen.c.id.label("session_id"), mate_team.c.user_id.label("agent_id"), *_window_bounds(chosen))
         .distinct()
         .select_from(chosen)
         .join(own_team, own_team.c.user_id == chosen.c.agent_id)
@@ -234,7 +236,7 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     )
 
 
-def window_bounds(sessions) -> tuple:
+def _window_bounds(sessions) -> tuple:
     """The columns that place a session's two windows: its metric, day D, and
     D−N, D+1 and D+N as 'YYYY-MM-DD' text."""
     return (sessions.c.metric, sessions.c.day, sessions.c.before_from, sessions.c.after_from, sessions.c.after_to)
