@@ -60,8 +60,10 @@ def impact(
     start: FromDate = None,
     end: ToDate = None,
     window: Annotated[
-        int, typer.Option("--window", help="Days before and after the session to compare (1-365).", metavar="DAYS")
-    ] = 14,
+        Optional[int],
+        typer.Option("--window", help="Days before and after the session to compare, 1-365 [default: 14].",
+                     metavar="DAYS", show_default=False),
+    ] = None,
     by: Annotated[str, typer.Option("--by", help="One row a session, coach or metric.", metavar="session|coach|metric")] = "session",
     format: FormatOption = None,
 ) -> None:
@@ -75,6 +77,7 @@ def impact(
     from coachcli.parse import default_timezone_name, parse_date, today_in
     from coachcli.services import reports
 
+    window = reports.DEFAULT_WINDOW_DAYS if window is None else window
     zone = default_timezone_name()
     today = today_in(zone)
     start_date = parse_date(start, today) if start else None
