@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session
 
-from coachcli.db.expressions import day_text, end_of_day
+from coachcli.db.expressions import end_of_day, iso_date
 from coachcli.db.types import UTCDateTime
 
 # Bound parameters per statement (IN lists, executemany batches) stay well
@@ -344,7 +344,7 @@ class GoalEvaluation:
                     and_(
                         observation.agent_id == goal.assignee_id,
                         observation.metric == goal.metric,
-                        observation.observed_at >= day_text(goal.start_date),
+                        observation.observed_at >= iso_date(goal.start_date),
                         observation.observed_at < end_of_day(window_end),
                     ),
                 )

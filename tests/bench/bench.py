@@ -113,6 +113,20 @@ def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None
             ])
 
 
+def write_coached_sessions(path: Path, agents: list[str], teams: int, sessions: int, days: int, window: int) -> None:
+    """Sessions with a KPI, each run by the coach of its agent's team, dated
+    so that both of its windows fall within the KPI data."""
+    rng = random.Random(13)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["title", "agent", "coach", "date", "start", "kpi"])
+        for n in range(sessions):
+            agent = n % len(agents)
+            day = START + dt.timedelta(days=window + rng.randrange(max(1, days - 2 * window)))
+            writer.writerow([f"Coaching {n}", agents[agent], f"coach{agent % teams:03d}", day.isoformat(), "09:00",
+                             METRICS[rng.randrange(len(METRICS))]])
+
+
 def coach(db: Path | str, *args: str) -> list[str]:
     return [COACH, "--db", str(db), *args]
 
@@ -185,6 +199,8 @@ def main() -> None:
           f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
     again_time, _ = run(coach(db, "kpi", "import", str(kpi)))
     print(f"kpi import again (all unchanged): {again_time:.2f}s")
+
+    report_impact_case(folder, db, agents, days)
 
     # Mini-goal evaluation: 10k goals, then 100k, against the raw aggregate.
     sessions = folder / "sessions-10k.csv"
@@ -298,6 +314,49 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+
+
+def report_impact_case(folder: Path, kpi_db: Path, agents: list[str], days: int) -> None:
+    """`report impact --by coach` over 10,000 coached sessions, against one raw
+    statement computing the same before/after averages, without the control
+    group, in the sqlite3 shell."""
+    window = 14
+    reports_db = folder / "coach-reports.db"
+    fresh_copy(kpi_db, reports_db)
+    sessions = folder / "sessions-coached.csv"
+    write_coached_sessions(sessions, agents, max(1, len(agents) // 25), 10_000, days, window)
+    run(coach(reports_db, "--as", "boss", "session", "import", str(sessions)))
+    # Stands in for 10,000 runs of `coach session coach`: the imported
+    # sessions become coached on their scheduled day.
+    subprocess.run(["sqlite3", str(reports_db),
+                    "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
+                    "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled';"], check=True)
+    empty = folder / "empty-reports.db"
+    run(coach(empty, "init"))
+    run(coach(empty, "user", "import", str(folder / "roster.csv")))
+    raw_sql = (
+        "SELECT s.id, avg(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        "count(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        "avg(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END), "
+        "count(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END) "
+        "FROM sessions s LEFT JOIN kpi_observations o ON o.agent_id = s.agent_id AND o.metric = s.kpi "
+        f"AND o.observed_at >= date(s.date, '-{window} days') AND o.observed_at < date(s.date, '+{window} days') || 'T24' "
+        "WHERE s.state = 'coached' AND s.kpi IS NOT NULL GROUP BY s.id;"
+    )
+    report = ["--as", "boss", "report", "impact", "--by", "coach", "--window", str(window), "-o", "tsv"]
+    timings = in_turn(11, {
+        "raw": ["sqlite3", str(reports_db), raw_sql],
+        "empty": coach(empty, *report),
+        "report": coach(reports_db, *report),
+    })
+    best = {key: min(times) for key, times in timings.items()}
+    typical = {key: statistics.median(times) for key, times in timings.items()}
+    work = best["report"] - best["empty"]
+    print(f"report impact --by coach, 10,000 coached sessions (control group included): {best['report']:.2f}s, "
+          f"minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs raw SQL before/after averages "
+          f"{best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
+          f"medians {(typical['report'] - typical['empty']) / typical['raw']:.2f}x; "
+          f"whole command {best['report'] / best['raw']:.2f}x)")
 
 
 def fresh_copy(source: Path, copy: Path) -> None:
