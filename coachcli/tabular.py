@@ -59,6 +59,12 @@ def header_key(name: str) -> str:
     return _SEPARATORS.sub("", name).lower()
 
 
+def is_nameless(name: str) -> bool:
+    """A header cell with no name (Excel's empty columns, a trailing delimiter):
+    its column's cells must be empty."""
+    return not header_key(name)
+
+
 class Sheet:
     """The rows of one sheet of a workbook: (row number, cells as text)."""
 
@@ -181,7 +187,7 @@ def _column_names(columns: tuple[str, ...], aliases: dict[str, str]) -> dict[str
 def _resolve_header(names: list[str], source: str, columns, required, lookup: dict[str, str]) -> list[str | None]:
     resolved: list[str | None] = []
     for name in names:
-        if not name.strip():
+        if is_nameless(name):
             resolved.append(None)
             continue
         column = lookup.get(header_key(name))
@@ -213,7 +219,7 @@ def _with_decimal_points(pick: Callable, positions: list[int]) -> Callable:
 
 def _nameless_problem(names: list[str], row: Sequence[str]) -> ValueError | None:
     for position, name in enumerate(names):
-        if not name.strip() and row[position].strip():
+        if is_nameless(name) and row[position].strip():
             return ValueError(f"a value ({row[position]!r}) in column {position + 1}, which has no name in the header")
     return None
 
@@ -232,7 +238,7 @@ class _CsvTable(Table):
     def rows(self, pick):
         reader, offset, names = self._reader, self._offset, self.names
         width = len(names)
-        nameless = not all(name.strip() for name in names)
+        nameless = any(map(is_nameless, names))
         try:
             for row in reader:
                 # Blank lines, and the empty rows (;;;) Excel writes below the data.
@@ -265,14 +271,14 @@ class _SheetTable(Table):
             raise CoachError(f"{source} has an empty sheet; expected a header row and data rows")
         names = list(cells)
         # Excel reports formatted but empty columns to the right as cells too.
-        while names and not names[-1].strip():
+        while names and is_nameless(names[-1]):
             names.pop()
         super().__init__(source, names)
 
     def rows(self, pick):
         names = self.names
         width = len(names)
-        nameless = not all(name.strip() for name in names)
+        nameless = any(map(is_nameless, names))
         for number, cells in self._rows:
             if len(cells) != width:
                 beyond = [cell for cell in cells[width:] if cell.strip()]

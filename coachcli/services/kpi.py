@@ -24,7 +24,7 @@ from coachcli.metrics import METRICS, PERCENT_MAXIMUM, Metric, check_value, find
 from coachcli.parse import OBSERVED_AT_HINT, default_timezone_name, parse_observed_at
 from coachcli.services import audit
 from coachcli.services.people import find_user, in_scope
-from coachcli.tabular import Content, Problems, Table, header_key, open_table
+from coachcli.tabular import Content, Problems, Table, header_key, is_nameless, open_table
 
 COLUMNS = ("agent", "metric", "observed_at", "value")
 # The names reports give the agent and the date column (headers are compared
@@ -86,8 +86,8 @@ def read_kpi_header(names: Sequence[str], source: str, *, skip_unknown: bool = F
     metrics: list[MetricColumn] = []
     skipped: list[int] = []
     for position, (name, key) in enumerate(zip(names, keys)):
-        if not key:
-            continue  # a column with no name; its cells must be empty
+        if is_nameless(name):
+            continue  # its cells must be empty, as the table checks
         role = roles.get(key)
         if role is None:
             try:
