@@ -197,7 +197,7 @@ def _resolve_header(names: list[str], source: str, columns, required, lookup: di
             earlier = names[resolved.index(column)]
             if header_key(earlier) == header_key(name):
                 raise CoachError(f"{source}: column '{name}' appears twice")
-            raise CoachError(f"{source}: columns '{earlier}' and '{name}' both give the {column}; keep one")
+            raise CoachError(f"{source}: columns '{earlier}' and '{name}' both name the {column} column; keep one")
         resolved.append(column)
     missing = [column for column in required if column not in resolved]
     if missing:

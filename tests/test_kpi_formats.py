@@ -183,12 +183,13 @@ def test_skip_unknown_leaves_out_unknown_columns_and_agents_counting_their_cells
 @pytest.mark.parametrize(
     ("header", "words"),
     [
-        ("Agent,Date,AHT,Handle Time", "columns 'AHT' and 'Handle Time' both give the handle-time"),
-        ("Agent,Login,Date,AHT", "columns 'Agent' and 'Login' both give the agent"),
-        ("Agent,Date,Interval,AHT", "columns 'Date' and 'Interval' both give the observed_at"),
-        ("Date,AHT", "no an agent column (agent or agent id or login or handle)"),
-        ("Agent,AHT", "no a date column"),
-        ("Agent,Date", "no one or more metric columns"),
+        ("Agent,Date,AHT,Handle Time", "columns 'AHT' and 'Handle Time' both name Handle Time; keep one"),
+        ("Agent,Login,Date,AHT", "columns 'Agent' and 'Login' both name the agent"),
+        ("Agent,Date,Interval,AHT", "columns 'Date' and 'Interval' both name the date"),
+        ("Date,AHT", "the header lacks an agent column (agent, agent id, login, handle);"),
+        ("Agent,AHT", "the header lacks a date column (observed_at, date, day, interval);"),
+        ("Agent,Date", "the header lacks a metric column (AHT, Handle Time, adherence…)"),
+        ("AHT", "lacks an agent column (agent, agent id, login, handle) and a date column"),
         ("Agent,Metric,Date", "missing column value"),
     ],
 )
@@ -441,6 +442,8 @@ def test_cli_imports_a_workbook_from_a_file_and_from_stdin(cli, tmp_path):
     renamed = tmp_path / "report.dat"
     renamed.write_bytes(path.read_bytes())
     assert cli.json("kpi", "import", str(renamed))["unchanged"] == 1
+    # A workbook's text is Unicode whatever --encoding says.
+    assert cli.json("kpi", "import", str(path), "--encoding", "cp1252")["unchanged"] == 1
     assert {(r["agent"], r["metric"], r["value"]) for r in cli.json("kpi", "list", user="dana")} == {
         ("alex", "handle-time", 300.0),
         ("maria", "after-call-work-time", 31.0),

@@ -78,57 +78,59 @@ def read_kpi_header(names: Sequence[str], source: str, *, skip_unknown: bool = F
     """None for the long format (agent, metric, observed_at, value); for a
     wide file, where its columns are. Refuses a header that is neither, a
     column that is no metric (unless `skip_unknown`), and a column named twice."""
-    keys = [header_key(name) for name in names]
-    if LONG_FORMAT_KEYS.intersection(keys):
+    if LONG_FORMAT_KEYS.intersection(map(header_key, names)):
         return None
     roles = {header_key(name): role for name, role in ALIASES.items()}
     found: dict[str, int] = {}
     metrics: list[MetricColumn] = []
     skipped: list[int] = []
-    for position, (name, key) in enumerate(zip(names, keys)):
+    for position, name in enumerate(names):
         if is_nameless(name):
             continue  # its cells must be empty, as the table checks
-        role = roles.get(key)
-        if role is None:
-            try:
-                metric = find_metric(name)
-            except CoachError:
-                if not skip_unknown:
-                    raise CoachError(
-                        f"{source}: column '{name}' is not a metric: name metric columns by key, name or a "
-                        "report's name such as AHT (`coach kpi metrics` lists them), or pass --skip-unknown "
-                        "to leave the column out"
-                    ) from None
-                skipped.append(position)
-                continue
-            role = metric.key
-            twin = next((column for column in metrics if column.metric is metric), None)
-            if twin is None:
-                metrics.append(MetricColumn(position, name, metric))
-                continue
-            first_name = twin.name
-        elif role in found:
-            first_name = names[found[role]]
-        else:
+        role = roles.get(header_key(name))
+        if role is not None:
+            if role in found:
+                raise _named_twice(source, names[found[role]], name, "the agent" if role == "agent" else "the date")
             found[role] = position
             continue
-        raise CoachError(f"{source}: columns '{first_name}' and '{name}' both give the {role}; keep one")
+        metric = _column_metric(name, source, skip_unknown)
+        if metric is None:
+            skipped.append(position)
+            continue
+        twin = next((column for column in metrics if column.metric is metric), None)
+        if twin is not None:
+            raise _named_twice(source, twin.name, name, metric.name)
+        metrics.append(MetricColumn(position, name, metric))
     missing = [
-        f"{what} column ({' or '.join(choices)})"
-        for what, role, choices in (
-            ("an agent", "agent", AGENT_COLUMN_NAMES),
-            ("a date", "observed_at", TIME_COLUMN_NAMES),
-        )
+        f"{what} column ({', '.join(choices)})"
+        for what, role, choices in (("an agent", "agent", AGENT_COLUMN_NAMES), ("a date", "observed_at", TIME_COLUMN_NAMES))
         if role not in found
     ]
     if not metrics:
-        missing.append("one or more metric columns (AHT, Handle Time, adherence…)")
+        missing.append("a metric column (AHT, Handle Time, adherence…)")
     if missing:
         raise CoachError(
-            f"{source}: the header has no {' and no '.join(missing)}; a KPI file is either long "
+            f"{source}: the header lacks {' and '.join(missing)}; a KPI file is either long "
             "(agent,metric,observed_at,value) or wide (agent, a date, then one column a metric)"
         )
     return WideColumns(found["agent"], found["observed_at"], tuple(metrics), tuple(skipped))
+
+
+def _column_metric(name: str, source: str, skip_unknown: bool) -> Metric | None:
+    """The metric a wide file's column holds; None for a column --skip-unknown leaves out."""
+    try:
+        return find_metric(name)
+    except CoachError:
+        if skip_unknown:
+            return None
+        raise CoachError(
+            f"{source}: column '{name}' is not a metric: name metric columns by key, name or a report's "
+            "name such as AHT (`coach kpi metrics` lists them), or pass --skip-unknown to leave the column out"
+        ) from None
+
+
+def _named_twice(source: str, first: str, second: str, what: str) -> CoachError:
+    return CoachError(f"{source}: columns '{first}' and '{second}' both name {what}; keep one")
 
 
 def import_observations(

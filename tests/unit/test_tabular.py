@@ -58,6 +58,11 @@ def test_a_bad_header_refuses_the_file(text, words):
         rows(text)
 
 
+def test_two_names_of_one_column_refuse_the_file():
+    with pytest.raises(CoachError, match="columns 'Agent' and 'Login' both name the agent column; keep one"):
+        rows("Agent,Login,metric,observed_at,value\n", aliases={"login": "agent"})
+
+
 def test_problems_name_the_first_few_lines_and_count_the_rest():
     problems = Problems("kpi.csv")
     for line in range(2, 12):
