@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO, Optional, TextIO
+from typing import IO, Annotated, BinaryIO, Optional, TextIO
 
 import typer
 
@@ -20,15 +20,17 @@ def open_source(source: str) -> Iterator[TextIO]:
     if source == "-":
         yield sys.stdin
         return
-    path = Path(source).expanduser()
+    with _open_path(source, encoding="utf-8-sig", newline="") as handle:
+        yield handle
+
+
+def _open_path(source: str, mode: str = "r", **options) -> IO:
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        return Path(source).expanduser().open(mode, **options)
     except FileNotFoundError:
         raise CoachError(f"no such file: {source}") from None
     except (IsADirectoryError, PermissionError) as error:
         raise CoachError(f"cannot read {source}: {error.strerror}") from None
-    with handle:
-        yield handle
 
 
 def read_text(source: str) -> str:
@@ -122,14 +124,7 @@ def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
         with _spooled(sys.stdin.buffer) as spool:
             yield spool
         return
-    path = Path(source).expanduser()
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise CoachError(f"no such file: {source}") from None
-    except (IsADirectoryError, PermissionError) as error:
-        raise CoachError(f"cannot read {source}: {error.strerror}") from None
-    with handle:
+    with _open_path(source, "rb") as handle:
         if handle.seekable():
             yield handle
             return
