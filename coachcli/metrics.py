@@ -140,7 +140,7 @@ def check_value(value: float | str, metric: Metric, *, decimal_comma: bool = Fal
     """An observed KPI value as a float, written as reports print it: a number,
     and for time metrics a clock time (6:40 or 0:06:40 are 400 seconds), for
     percentages a number with a % sign (95%, 95.0 %). `decimal_comma` reads
-    300,5 as 300.5 (the files of a ;-delimited CSV). Refuses anything else,
+    300,5 as 300.5 (as a ;-delimited CSV writes it). Refuses anything else,
     negatives, infinities, NaN and percentages over 100.
 
     Bulk imports call this once per row, hence plain float() and comparisons first.
