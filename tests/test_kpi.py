@@ -96,7 +96,7 @@ def test_json_lines_are_accepted(db, center):
         ("alex,handle-time,2026-12-15,-1", "cannot be negative"),
         ("alex,handle-time,2026-12-15,nan", "finite"),
         ("alex,handle-time,2026-12-15,inf", "finite"),
-        ("alex,handle-time,2026-12-15,fast", "plain number"),
+        ("alex,handle-time,2026-12-15,fast", "give seconds or a clock time"),
         ("alex,adherence,2026-12-15,100.5", "over 100"),
         ("alex,handle-time,2026-12-15", "expected 4 fields"),
     ],
@@ -164,7 +164,13 @@ def test_list_is_scoped_and_filtered(db, center):
 def test_kpi_metrics_lists_all_twelve(cli):
     records = cli.json("kpi", "metrics")
     assert [record["key"] for record in records] == [metric.key for metric in METRICS]
-    assert records[0] == {"key": "talk-time", "name": "Talk Time", "direction": "lower", "unit": "seconds"}
+    assert records[0] == {
+        "key": "talk-time",
+        "name": "Talk Time",
+        "direction": "lower",
+        "unit": "seconds",
+        "aliases": ["ATT", "Average Talk Time"],
+    }
 
 
 def test_cli_import_from_a_file_then_again_reports_unchanged(cli, tmp_path):

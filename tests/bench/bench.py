@@ -3,6 +3,7 @@ by side in one run on this machine. Not collected by pytest.
 
     python tests/bench/bench.py            # full scale (1M KPI rows)
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
+    python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
@@ -98,6 +99,100 @@ def write_kpi(path: Path, agents: list[str], rows: int) -> None:
                     writer.writerow([agent, metric, (START + dt.timedelta(days=day)).isoformat(), value])
 
 
+# A WFM report's columns for the bench's four metrics, its values printed as
+# such reports print them: handle time as m:ss, adherence with a % sign.
+WIDE_COLUMNS = {"handle-time": "AHT", "hold-time": "Hold", "adherence": "Adherence %", "contacts-handled": "Contacts"}
+
+
+def _report_value(metric: str, value: int) -> str:
+    if metric == "handle-time":
+        return f"{value // 60}:{value % 60:02d}"
+    if metric == "adherence":
+        return f"{value}%"
+    return str(value)
+
+
+def wide_rows(agents: list[str], observations: int):
+    """The observations write_kpi writes (the same random values), one row an
+    agent and day, one column a metric."""
+    days = observations // (len(agents) * len(METRICS))
+    rng = random.Random(7)
+    for agent in agents:
+        by_metric = [
+            [rng.randint(40, 99) if metric == "adherence" else rng.randint(30, 600) for _ in range(days)]
+            for metric in METRICS
+        ]
+        for day in range(days):
+            yield agent, START + dt.timedelta(days=day), [values[day] for values in by_metric]
+
+
+def write_wide_kpi(path: Path, agents: list[str], observations: int) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Agent", "Date", *WIDE_COLUMNS.values()])
+        for agent, day, values in wide_rows(agents, observations):
+            writer.writerow([agent, day.isoformat(), *map(_report_value, METRICS, values)])
+
+
+def write_xlsx_kpi(path: Path, agents: list[str], observations: int) -> None:
+    """A wide workbook with real date cells, a duration cell for handle time
+    and a percentage cell for adherence, as Excel keeps them."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Agent KPIs")
+    sheet.append(["Agent", "Date", *WIDE_COLUMNS.values()])
+    for agent, day, (handle_time, hold, adherence, contacts) in wide_rows(agents, observations):
+        date_cell = WriteOnlyCell(sheet, value=day)
+        date_cell.number_format = "yyyy-mm-dd"
+        handle_cell = WriteOnlyCell(sheet, value=dt.timedelta(seconds=handle_time))
+        handle_cell.number_format = "[h]:mm:ss"
+        adherence_cell = WriteOnlyCell(sheet, value=adherence / 100)
+        adherence_cell.number_format = "0%"
+        sheet.append([agent, date_cell, handle_cell, hold, adherence_cell, contacts])
+    workbook.save(path)
+
+
+def kpi_formats(folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int) -> None:
+    """The long CSV against the wide CSV of the same observations, each into
+    a fresh copy of one prepared database, in turn; then a .xlsx workbook."""
+    wide = folder / "kpi-wide.csv"
+    write_wide_kpi(wide, agents, kpi_rows)
+    prepared = prepared_database(folder, "formats.db", roster, agents)
+    targets = {"long": folder / "formats-long.db", "wide": folder / "formats-wide.db"}
+    memory: dict[str, list[int]] = {"long": [], "wide": []}
+
+    def timed(key: str, source: Path) -> float:
+        fresh_copy(prepared, targets[key])
+        elapsed, peak = run(coach(targets[key], "kpi", "import", str(source)))
+        memory[key].append(peak)
+        return elapsed
+
+    order = random.Random(13)
+    times: dict[str, list[float]] = {"long": [], "wide": []}
+    for _ in range(3):
+        for key in order.sample(["long", "wide"], 2):
+            times[key].append(timed(key, kpi if key == "long" else wide))
+    best = {key: min(values) for key, values in times.items()}
+    typical = {key: statistics.median(values) for key, values in times.items()}
+    print(f"kpi import, wide CSV ({kpi_rows // len(METRICS):,} rows x {len(METRICS)} metric columns, m:ss and % "
+          f"values): {kpi_rows:,} observations in {best['wide']:.2f}s vs the long CSV {best['long']:.2f}s "
+          f"({best['wide'] / best['long']:.2f}x, target <= 1.5x; medians "
+          f"{typical['wide'] / typical['long']:.2f}x); peak memory {max(memory['wide'])} MB "
+          f"(long {max(memory['long'])} MB)")
+
+    observations = kpi_rows // 10
+    workbook = folder / "kpi-wide.xlsx"
+    write_xlsx_kpi(workbook, agents, observations)
+    target = folder / "formats-xlsx.db"
+    fresh_copy(prepared, target)
+    elapsed, peak = run(coach(target, "kpi", "import", str(workbook)))
+    print(f"kpi import, .xlsx ({observations // len(METRICS):,} rows x {len(METRICS)} metric columns, "
+          f"{workbook.stat().st_size / 1e6:.1f} MB): {observations:,} observations in {elapsed:.2f}s; "
+          f"peak memory {peak} MB")
+
+
 def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None:
     rng = random.Random(11)
     with path.open("w", newline="") as handle:
@@ -148,6 +243,7 @@ def main() -> None:
     options.add_argument("--postgres", default="postgresql://root@localhost/postgres",
                          help="a PostgreSQL server to measure on as well ('' to skip)")
     options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
+    options.add_argument("--imports", action="store_true", help="only the KPI file formats (long, wide, .xlsx)")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -167,6 +263,10 @@ def main() -> None:
     days = kpi_rows // (agent_count * len(METRICS))
     if args.only_postgres:
         postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
+        shutil.rmtree(folder)
+        return
+    if args.imports:
+        kpi_formats(folder, roster, agents, kpi, kpi_rows)
         shutil.rmtree(folder)
         return
 
@@ -199,6 +299,7 @@ def main() -> None:
           f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
     again_time, _ = run(coach(db, "kpi", "import", str(kpi)))
     print(f"kpi import again (all unchanged): {again_time:.2f}s")
+    kpi_formats(folder, roster, agents, kpi, kpi_rows)
 
     report_impact_case(folder, db, agents, days)
 
