@@ -65,10 +65,10 @@ def test_help_does_not_import_the_database_layer():
     assert result.stdout.splitlines()[-1] == "LOADED:"
 
 
-def test_report_files_piped_in_as_bytes(coach, tmp_path):
+def test_report_files_piped_in_as_bytes(coach, db_target):
     coach("init")
     coach("user", "import", str(REPO / "examples" / "roster.csv"))
-    env = {**os.environ, "COACH_DB": str(tmp_path / "coach.db"), "COACH_TZ": "UTC"}
+    env = {**os.environ, "COACH_DB": db_target, "COACH_TZ": "UTC"}
 
     def piped(data: bytes, *options: str) -> subprocess.CompletedProcess:
         return subprocess.run(
