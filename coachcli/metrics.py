@@ -46,9 +46,30 @@ METRICS: tuple[Metric, ...] = (
 
 _METRICS_BY_KEY = {metric.key: metric for metric in METRICS}
 
-# Collapsing every run of spaces, underscores and hyphens into one hyphen maps
-# both "handle time" and the display name "Auto QM - KPI Failures" onto keys.
-_SEPARATOR_RUN = re.compile(r"[\s_-]+")
+# The names WFM and ACD reports give the metrics, beside coach's own.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "handle-time": ("AHT", "Average Handle Time"),
+    "talk-time": ("ATT", "Average Talk Time"),
+    "after-call-work-time": ("ACW", "ACWT", "Wrap", "Wrap-up Time"),
+    "hold-time": ("Hold", "Average Hold Time"),
+    "contacts-handled": ("Calls Handled", "Contacts"),
+    "adherence": ("Schedule Adherence", "Adherence %"),
+}
+
+# Dropping case, spaces, underscores and hyphens maps "handle time", the
+# display name "Auto QM - KPI Failures" and a report's "Wrap-up Time" alike.
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def _folded(text: str) -> str:
+    return _SEPARATORS.sub("", text).lower()
+
+
+_METRICS_BY_FOLDED_NAME = {
+    _folded(text): metric
+    for metric in METRICS
+    for text in (metric.key, metric.name, *ALIASES.get(metric.key, ()))
+}
 
 _TARGET_TIME_EXAMPLES = "e.g. 300, 300s, 5m, 1h30m, 4:30 or 1:02:03"
 
@@ -66,16 +87,16 @@ _CLOCK_DURATION = re.compile(
 
 
 def find_metric(text: str) -> Metric:
-    """The metric named by its key or display name, in any case and spacing."""
+    """The metric named by its key, display name or a report's alias (AHT,
+    Wrap-up Time…), in any case and spacing."""
     exact = _METRICS_BY_KEY.get(text)
     if exact is not None:
         return exact
-    normalized = _SEPARATOR_RUN.sub("-", text.strip().lower()).strip("-")
-    found = _METRICS_BY_KEY.get(normalized)
+    found = _METRICS_BY_FOLDED_NAME.get(_folded(text)) if isinstance(text, str) else None
     if found is None:
         raise CoachError(
-            f"unknown metric {text!r}: give a key such as handle-time or a name such as "
-            '"Handle Time"; run `coach kpi metrics` to list them all'
+            f"unknown metric {text!r}: give a key such as handle-time, a name such as "
+            '"Handle Time" or a report\'s name such as AHT; run `coach kpi metrics` to list them all'
         )
     return found
 
@@ -115,24 +136,59 @@ def _parse_time_target(text: str) -> float | None:
     return None
 
 
-def check_value(value: float | str, metric: Metric) -> float:
-    """An observed KPI value as a float; refuses non-numbers, negatives, infinities, NaN
-    and percentages over 100.
+def check_value(value: float | str, metric: Metric, *, decimal_comma: bool = False) -> float:
+    """An observed KPI value as a float, written as reports print it: a number,
+    and for time metrics a clock time (6:40 or 0:06:40 are 400 seconds), for
+    percentages a number with a % sign (95%, 95.0 %). `decimal_comma` reads
+    300,5 as 300.5 (as a ;-delimited CSV writes it). Refuses anything else,
+    negatives, infinities, NaN and percentages over 100.
 
     Bulk imports call this once per row, hence plain float() and comparisons first.
     """
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise CoachError(
-            f"invalid {metric.name} value {value!r}: give a plain number, e.g. 42 or 87.5"
-        ) from None
+        number = _report_number(value, metric, decimal_comma)
     # NaN fails both comparisons, so one test admits exactly the valid values.
     upper_bound = PERCENT_MAXIMUM if metric.unit == "percent" else math.inf
     if 0.0 <= number <= upper_bound and number != math.inf:
         # abs() turns "-0" into 0.0 so it never prints as "-0".
         return abs(number)
     raise CoachError(f"invalid {metric.name} value {value!r}: {_range_problem(number, metric)}")
+
+
+_VALUE_EXAMPLES = {
+    "seconds": "give seconds or a clock time, e.g. 400, 6:40 or 0:06:40",
+    "percent": "give a percentage, e.g. 95, 95% or 87.5",
+    "count": "give a plain number, e.g. 42",
+}
+# "6:40" (m:ss) or "0:06:40" (h:mm:ss), seconds perhaps with a fraction.
+_CLOCK_VALUE = re.compile(
+    r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d(?:\.\d{1,6})?)", re.ASCII
+)
+_PERCENT_VALUE = re.compile(r"(?P<number>[^%]*\S)\s*%")
+
+
+def _report_number(value: object, metric: Metric, decimal_comma: bool) -> float:
+    """The number in a value float() did not read: a decimal comma, a clock
+    time of a time metric, a percentage with its sign."""
+    if isinstance(value, str):
+        text = value.strip()
+        if decimal_comma:
+            text = text.replace(",", ".")
+        if metric.is_time:
+            clock = _CLOCK_VALUE.fullmatch(text)
+            if clock and not (clock["hours"] and int(clock["minutes"]) > 59):
+                return int(clock["hours"] or 0) * 3600.0 + int(clock["minutes"]) * 60.0 + float(clock["seconds"])
+        elif metric.unit == "percent":
+            percent = _PERCENT_VALUE.fullmatch(text)
+            if percent:
+                text = percent["number"]
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    raise CoachError(f"invalid {metric.name} value {value!r}: {_VALUE_EXAMPLES[metric.unit]}")
 
 
 def _range_problem(number: float, metric: Metric) -> str:

@@ -185,3 +185,10 @@ def test_db_copy_refuses_an_existing_file_or_a_database_that_is_not_empty(cli, t
 def test_db_copy_prints_the_counts_as_the_spec_says(cli, tmp_path):
     copied = json.loads(cli("db", "copy", "--to", str(tmp_path / "backup.db"), "-o", "json").stdout)
     assert set(copied) == {"target", "tables"} and copied["tables"]["users"] == 6
+
+
+def test_without_psycopg_a_postgresql_url_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    result = Cli("postgresql://u:s3cr3t-pw@localhost/x")("plan", "list", user="dana")
+    line = one_line(result, ExitCode.DATABASE)
+    assert "pip install 'coach[postgres]'" in line and "s3cr3t-pw" not in line

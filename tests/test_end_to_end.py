@@ -56,13 +56,34 @@ def test_help_does_not_import_the_database_layer():
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "loaded = sorted(m for m in ('sqlalchemy', 'sqlmodel') if m in sys.modules)\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'sqlmodel', 'openpyxl') if m in sys.modules)\n"
         "print('LOADED:' + ','.join(loaded))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "plan" in result.stdout and "session" in result.stdout
     assert result.stdout.splitlines()[-1] == "LOADED:"
+
+
+def test_report_files_piped_in_as_bytes(coach, db_target):
+    coach("init")
+    coach("user", "import", str(REPO / "examples" / "roster.csv"))
+    env = {**os.environ, "COACH_DB": db_target, "COACH_TZ": "UTC"}
+
+    def piped(data: bytes, *options: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [COACH, "kpi", "import", "-", "-o", "json", *options], input=data, capture_output=True, env=env, timeout=60
+        )
+
+    workbook = piped((REPO / "examples" / "kpi-report.xlsx").read_bytes(), "--sheet", "Week 2")
+    assert workbook.returncode == 0, workbook.stderr
+    assert json.loads(workbook.stdout)["inserted"] == 8
+    windows = "Agent;Date;Wrap-up Time;Adherence %\r\njordan;2026-12-09;0:31;96,5 %\r\n".encode("cp1252")
+    refused = piped(windows.replace(b"jordan", "jordän".encode("cp1252")))
+    assert refused.returncode == 2 and b"--encoding" in refused.stderr and b"Traceback" not in refused.stderr
+    accepted = piped(windows, "--encoding", "cp1252")
+    assert accepted.returncode == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["inserted"] == 2
 
 
 def test_a_full_walkthrough(coach):

@@ -75,6 +75,33 @@ def test_kpi_import_gives_counts_or_a_clean_error(center_engine, rows, skip):
         assert all(count >= 0 for count in result.values())
 
 
+WIDE_HEADERS = ["Agent ID", "Login", "Date", "Interval", "AHT", "Wrap-up Time", "Adherence %", "Contacts", "Team", ""]
+REPORT_VALUES = ["6:40", "0:06:40", "95%", "95,5 %", "300,5", "1:60:00", "400s", "", " "]
+wide_cells = st.one_of(cells, st.sampled_from(REPORT_VALUES))
+
+
+@settings_for_imports
+@given(
+    header=st.lists(st.sampled_from(WIDE_HEADERS), min_size=1, max_size=6),
+    rows=st.lists(st.lists(wide_cells, min_size=0, max_size=6), max_size=5),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    skip=st.booleans(),
+)
+def test_wide_kpi_import_in_any_delimiter_gives_counts_or_a_clean_error(center_engine, header, rows, delimiter, skip):
+    def line(values: list[str]) -> str:
+        return delimiter.join('"' + value.replace('"', '""') + '"' for value in values) + "\r\n"
+
+    lines = [line(header), *(line(row) for row in rows)]
+    result = _attempt(
+        center_engine,
+        lambda db: kpi.import_observations(db, None, lines, "report.csv", skip_unknown=skip),
+    )
+    if result is not None:
+        assert all(count >= 0 for count in result.values())
+        # Each non-empty cell counts once, at most.
+        assert sum(result.values()) <= sum(len(row) for row in rows)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),

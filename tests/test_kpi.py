@@ -65,6 +65,17 @@ def test_the_last_row_for_a_key_wins_within_a_file(db, center):
     assert _stored(db) == {(center.alex.id, "adherence", "2026-12-15"): 55.0}
 
 
+def test_repeated_keys_count_row_by_row_against_what_was_stored(db, center):
+    _import(db, HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-16,70\n")
+    text = (HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,45\n"
+            "alex,adherence,2026-12-16,80\nalex,adherence,2026-12-16,70\nalex,adherence,2026-12-17,50\n")
+    # 15th: same as stored, same again, changed; 16th: changed, changed back; 17th: new.
+    assert _import(db, text) == {"inserted": 1, "updated": 3, "unchanged": 2, "skipped": 0}
+    assert _stored(db) == {(center.alex.id, "adherence", "2026-12-15"): 45.0,
+                           (center.alex.id, "adherence", "2026-12-16"): 70.0,
+                           (center.alex.id, "adherence", "2026-12-17"): 50.0}
+
+
 def test_json_lines_are_accepted(db, center):
     text = (
         '{"agent": "alex", "metric": "hold-time", "observed_at": "2026-12-15", "value": 42}\n'
@@ -85,7 +96,7 @@ def test_json_lines_are_accepted(db, center):
         ("alex,handle-time,2026-12-15,-1", "cannot be negative"),
         ("alex,handle-time,2026-12-15,nan", "finite"),
         ("alex,handle-time,2026-12-15,inf", "finite"),
-        ("alex,handle-time,2026-12-15,fast", "plain number"),
+        ("alex,handle-time,2026-12-15,fast", "give seconds or a clock time"),
         ("alex,adherence,2026-12-15,100.5", "over 100"),
         ("alex,handle-time,2026-12-15", "expected 4 fields"),
     ],
@@ -153,7 +164,13 @@ def test_list_is_scoped_and_filtered(db, center):
 def test_kpi_metrics_lists_all_twelve(cli):
     records = cli.json("kpi", "metrics")
     assert [record["key"] for record in records] == [metric.key for metric in METRICS]
-    assert records[0] == {"key": "talk-time", "name": "Talk Time", "direction": "lower", "unit": "seconds"}
+    assert records[0] == {
+        "key": "talk-time",
+        "name": "Talk Time",
+        "direction": "lower",
+        "unit": "seconds",
+        "aliases": ["ATT", "Average Talk Time"],
+    }
 
 
 def test_cli_import_from_a_file_then_again_reports_unchanged(cli, tmp_path):

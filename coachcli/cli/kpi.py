@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Optional, TextIO
+from typing import Annotated, Optional
 
 import typer
 
 from coachcli.cli.context import command_group, settings, unit_of_work
+from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
-from coachcli.errors import CoachError
 
 app = command_group()
 
-METRIC_COLUMNS = [("key", "Key"), ("name", "Name"), ("direction", "Better when"), ("unit", "Unit")]
+METRIC_COLUMNS = [
+    ("key", "Key"),
+    ("name", "Name"),
+    ("direction", "Better when"),
+    ("unit", "Unit"),
+    ("aliases", "Also named (in reports)"),
+]
 OBSERVATION_COLUMNS = [("agent", "Agent"), ("metric", "Metric"), ("observed_at", "Observed at"), ("value", "Value")]
 IMPORT_COLUMNS = [
     ("inserted", "Inserted"),
@@ -38,58 +41,35 @@ def metrics(format: FormatOption = None) -> None:
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(metavar="FILE|-", help="CSV (agent,metric,observed_at,value) or JSON Lines; - reads stdin.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|-",
+            help="CSV (, ; or tab), JSON Lines or .xlsx; long (agent,metric,observed_at,value) or wide "
+            "(agent, a date, one column a metric); - reads stdin.",
+        ),
+    ],
     skip_unknown: Annotated[
-        bool, typer.Option("--skip-unknown", help="Leave out (and count) rows of agents coach does not know.")
+        bool,
+        typer.Option(
+            "--skip-unknown",
+            help="Leave out (and count) the observations of agents coach does not know, and a wide file's columns that are no metric.",
+        ),
     ] = False,
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
     format: FormatOption = None,
 ) -> None:
     """Import KPI observations; the same agent, metric and time again replaces the value.
 
     All or nothing: a file with any bad row is refused whole."""
-    from coachcli.cli.inputs import progress_lines
     from coachcli.services import kpi, people
 
-    with _import_source(source) as handle:
-        try:
-            with unit_of_work(write=True) as db:
-                actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
-                counts = kpi.import_observations(
-                    db, actor, progress_lines(handle, source), _source_name(source), skip_unknown=skip_unknown
-                )
-        except UnicodeDecodeError:
-            raise CoachError(f"{_source_name(source)} is not UTF-8 text; nothing imported") from None
+    with import_content(source, encoding=encoding, sheet=sheet) as content:
+        with unit_of_work(write=True) as db:
+            actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
+            counts = kpi.import_observations(db, actor, content, source_name(source), skip_unknown=skip_unknown)
     emit(counts, format, View(title="KPI import", columns=IMPORT_COLUMNS))
-
-
-def _source_name(source: str) -> str:
-    return "stdin" if source == "-" else source
-
-
-@contextmanager
-def _import_source(source: str) -> Iterator[TextIO]:
-    """The file, or stdin copied to a temporary file first: a slow pipe must not
-    keep the database's write lock while it trickles in, and a copy on disk
-    keeps memory flat however big the input."""
-    from coachcli.cli.inputs import open_source
-
-    if source != "-":
-        with open_source(source) as handle:
-            yield handle
-        return
-    import shutil
-    import tempfile
-
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
-        try:
-            # A byte-order mark is not part of the header (files get the same
-            # treatment from open_source's utf-8-sig).
-            spool.write(sys.stdin.read(1 << 16).removeprefix("\ufeff"))
-            shutil.copyfileobj(sys.stdin, spool, 1 << 20)
-        except UnicodeDecodeError:
-            raise CoachError("stdin is not UTF-8 text; nothing imported") from None
-        spool.seek(0)
-        yield spool
 
 
 @app.command("list")

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -58,6 +58,9 @@ class View:
     title: str | None = None
     columns: Columns | None = None
     sections: list[Section] = field(default_factory=list)
+    # A list's companion on a terminal only (a chart): called with the records
+    # shown, returns a Rich renderable placed beside the table, or None.
+    aside: Callable[[list[dict]], Any] | None = None
 
 
 def resolve(format: OutputFormat | None) -> OutputFormat:
@@ -212,7 +215,15 @@ def _table(data: dict | list[dict], view: View) -> None:
         if not data:
             say(f"No {view.title.lower() if view.title else 'records'}.")
             return
-        console.print(_list_table(data, columns, view.title))
+        table = _list_table(data, columns, view.title)
+        companion = view.aside(data) if view.aside else None
+        if companion is None:
+            console.print(table)
+            return
+        from rich.columns import Columns as SideBySide
+
+        # Beside the table when the terminal is wide enough, else below it.
+        console.print(SideBySide([table, companion], padding=(0, 4)))
         return
     from rich.table import Table
 

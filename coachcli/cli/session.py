@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section, View, emit, emit_id, say
 
 app = command_group()
@@ -305,20 +306,21 @@ def request(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV or JSON Lines file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
     format: FormatOption = None,
 ) -> None:
     """Bulk schedule sessions: columns title,agent,coach,date,start (required),
     timezone,duration,link,path,kpi,target,target_date,notes."""
-    from coachcli.cli.inputs import read_import_lines
     from coachcli.parse import default_timezone_name, today_in
     from coachcli.services import scheduling
 
-    lines = read_import_lines(source)
-    with unit_of_work(write=True) as db:
-        counts = scheduling.import_sessions(
-            db, acting_user(db), lines, "stdin" if source == "-" else source, today=today_in(default_timezone_name())
-        )
+    with import_content(source, encoding=encoding, sheet=sheet) as content:
+        with unit_of_work(write=True) as db:
+            counts = scheduling.import_sessions(
+                db, acting_user(db), content, source_name(source), today=today_in(default_timezone_name())
+            )
     if counts["without_minigoal"]:
         say(
             f"{counts['without_minigoal']} session(s) have only some of path, kpi, target, target_date: "

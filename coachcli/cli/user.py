@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from coachcli.cli.context import command_group, settings, unit_of_work
+from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import FormatOption, QuietOption, View, emit
 
 app = command_group()
@@ -56,18 +57,19 @@ def list_(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV or JSON Lines file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
     format: FormatOption = None,
 ) -> None:
     """Roster sync: columns handle,name,role,teams (teams separated by ';').
     Known handles are updated, teams included; missing teams are created."""
-    from coachcli.cli.inputs import read_import_lines
     from coachcli.services import roster, users
 
-    lines = read_import_lines(source)
-    with unit_of_work(write=True) as db:
-        actor = users.adding_actor(db, settings.acting_handle)
-        counts = roster.import_roster(db, actor, lines, "stdin" if source == "-" else source)
+    with import_content(source, encoding=encoding, sheet=sheet) as content:
+        with unit_of_work(write=True) as db:
+            actor = users.adding_actor(db, settings.acting_handle)
+            counts = roster.import_roster(db, actor, content, source_name(source))
     emit(
         counts,
         format,

@@ -42,6 +42,12 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
             "a SQLAlchemy URL such as sqlite:///coach.db",
             ExitCode.DATABASE,
         ) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise CoachError(
+            f"coach runs on SQLite or PostgreSQL, not {backend}: give --db / COACH_DB a file path "
+            "or a postgresql:// URL",
+            ExitCode.DATABASE,
+        )
     if backend == "sqlite":
         require_sqlite_features()
     path = sqlite_file(url)
@@ -60,10 +66,15 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
         _refuse_foreign_or_newer(path)
     try:
         engine = make_engine(url)
-    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+    except (NoSuchModuleError, ImportError) as error:
         raise CoachError(
-            f"cannot open {_without_password(url)}: {error}; "
-            "give --db / COACH_DB a file path or an installed backend's URL",
+            f"cannot open {_without_password(url)}: PostgreSQL needs psycopg 3 ({error}); "
+            "install it with: pip install 'coach[postgres]'",
+            ExitCode.DATABASE,
+        ) from error
+    except ArgumentError as error:
+        raise CoachError(
+            f"cannot open {_without_password(url)}: {error}; give --db / COACH_DB a file path or a postgresql:// URL",
             ExitCode.DATABASE,
         ) from error
     try:

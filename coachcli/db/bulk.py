@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session
 
-from coachcli.db.expressions import day_text, end_of_day
+from coachcli.db.expressions import end_of_day, iso_date
 from coachcli.db.types import UTCDateTime
 
 # Bound parameters per statement (IN lists, executemany batches) stay well
@@ -59,6 +59,24 @@ def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
     for batch in chunks(numbered, 1000):
         db.execute(insert(CoachingSession.__table__), batch)
     return ids
+
+
+def insert_rows(db: Session, table: Table, rows: list[dict]) -> None:
+    """Insert many rows at once on the backend's fast path: COPY on
+    PostgreSQL, executemany elsewhere. Every row has the same keys."""
+    if not rows:
+        return
+    if _dialect(db) != "postgresql":
+        db.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    dialect = db.get_bind().dialect
+    # The column types' own conversions (UTC text timestamps, say), as an INSERT would apply them.
+    convert = [table.c[name].type.bind_processor(dialect) or (lambda value: value) for name in columns]
+    with raw_connection(db).cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([to_stored(row[name]) for name, to_stored in zip(columns, convert, strict=True)])
 
 
 def raw_connection(db: Session) -> Any:
@@ -152,16 +170,18 @@ class SqliteKpiStaging:
 
 class PostgresqlKpiStaging:
     """A TEMP table filled with COPY, each row with its line in the file, then
-    applied with one statement.
+    applied with one upsert.
 
     PostgreSQL refuses to touch a row twice in one upsert, so only each key's
-    last row is upserted; the counts still read the file row by row, as SQLite's
-    in-order upsert does: a key's first row against the stored value, each later
-    row against the one before it in the file. Every part of that statement sees
-    the table as it was before it, so the counts and the upsert agree.
+    last row is upserted, and the upsert's RETURNING tells inserts from real
+    updates. That counts each row exactly as SQLite's in-order upsert does
+    when no key repeats in the file, which is the usual case; when one does,
+    the upsert is rolled back to a savepoint and redone by the exact count:
+    a key's first row against the stored value, each later row against the
+    one before it in the file.
     """
 
-    # The window sort over a large file stays in memory rather than spilling.
+    # The key sort over a large file stays in memory rather than spilling.
     WORK_MEM = "256MB"
 
     def __init__(self, db: Session):
@@ -193,35 +213,65 @@ class PostgresqlKpiStaging:
         """Upsert the staged rows; returns the counts inserted, updated and unchanged."""
         with self._raw.cursor() as cursor:
             cursor.execute("ANALYZE kpi_import")
+            cursor.execute("SAVEPOINT kpi_upsert")
+            # Rows go in key order, so the primary key's B-tree is filled in order.
             cursor.execute(
-                """WITH staged AS MATERIALIZED (
-                       SELECT agent_id, metric, observed_at, value,
-                              lag(value) OVER file_order AS earlier_value,
-                              row_number() OVER file_order AS position,
-                              count(*) OVER (PARTITION BY agent_id, metric, observed_at) AS copies
-                       FROM kpi_import
-                       WINDOW file_order AS (PARTITION BY agent_id, metric, observed_at ORDER BY line)
+                """WITH latest AS MATERIALIZED (
+                       SELECT DISTINCT ON (agent_id, metric, observed_at) agent_id, metric, observed_at, value
+                       FROM kpi_import ORDER BY agent_id, metric, observed_at, line DESC
                    ),
                    upserted AS (
                        INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
-                       SELECT agent_id, metric, observed_at, value FROM staged WHERE position = copies
+                       SELECT agent_id, metric, observed_at, value FROM latest
                        ON CONFLICT (agent_id, metric, observed_at)
                        DO UPDATE SET value = excluded.value
                        WHERE kpi_observations.value IS DISTINCT FROM excluded.value
+                       RETURNING xmax = 0 AS inserted
                    )
-                   SELECT
-                       count(*) FILTER (WHERE s.position = 1 AND k.agent_id IS NULL),
-                       count(*) FILTER (WHERE CASE WHEN s.position = 1
-                                                   THEN k.agent_id IS NOT NULL AND k.value IS DISTINCT FROM s.value
-                                                   ELSE s.value IS DISTINCT FROM s.earlier_value END)
-                   FROM staged AS s
-                   LEFT JOIN kpi_observations AS k
-                     ON s.position = 1
-                    AND k.agent_id = s.agent_id AND k.metric = s.metric AND k.observed_at = s.observed_at"""
+                   SELECT (SELECT count(*) FROM latest),
+                          count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+                   FROM upserted"""
             )
-            inserted, updated = cursor.fetchone()
+            keys, inserted, updated = cursor.fetchone()
+            if keys == self.rows:
+                cursor.execute("RELEASE SAVEPOINT kpi_upsert")
+            else:
+                cursor.execute("ROLLBACK TO SAVEPOINT kpi_upsert")
+                inserted, updated = self._apply_with_repeated_keys(cursor)
             cursor.execute("DROP TABLE kpi_import")
         return {"inserted": inserted, "updated": updated, "unchanged": self.rows - inserted - updated}
+
+    @staticmethod
+    def _apply_with_repeated_keys(cursor: Any) -> tuple[int, int]:
+        """The upsert and SQLite's row-by-row counts in one statement, whose
+        parts all see the table as it was before it."""
+        cursor.execute(
+            """WITH staged AS MATERIALIZED (
+                   SELECT agent_id, metric, observed_at, value,
+                          lag(value) OVER file_order AS earlier_value,
+                          row_number() OVER file_order AS position,
+                          count(*) OVER (PARTITION BY agent_id, metric, observed_at) AS copies
+                   FROM kpi_import
+                   WINDOW file_order AS (PARTITION BY agent_id, metric, observed_at ORDER BY line)
+               ),
+               upserted AS (
+                   INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                   SELECT agent_id, metric, observed_at, value FROM staged WHERE position = copies
+                   ON CONFLICT (agent_id, metric, observed_at)
+                   DO UPDATE SET value = excluded.value
+                   WHERE kpi_observations.value IS DISTINCT FROM excluded.value
+               )
+               SELECT
+                   count(*) FILTER (WHERE s.position = 1 AND k.agent_id IS NULL),
+                   count(*) FILTER (WHERE CASE WHEN s.position = 1
+                                               THEN k.agent_id IS NOT NULL AND k.value IS DISTINCT FROM s.value
+                                               ELSE s.value IS DISTINCT FROM s.earlier_value END)
+               FROM staged AS s
+               LEFT JOIN kpi_observations AS k
+                 ON s.position = 1
+                AND k.agent_id = s.agent_id AND k.metric = s.metric AND k.observed_at = s.observed_at"""
+        )
+        return cursor.fetchone()
 
 
 _EVALUATION = Table(
@@ -294,7 +344,7 @@ class GoalEvaluation:
                     and_(
                         observation.agent_id == goal.assignee_id,
                         observation.metric == goal.metric,
-                        observation.observed_at >= day_text(goal.start_date),
+                        observation.observed_at >= iso_date(goal.start_date),
                         observation.observed_at < end_of_day(window_end),
                     ),
                 )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
+from coachcli.db.expressions import register_sqlite_functions
 from coachcli.errors import CoachError, ExitCode
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -109,8 +110,9 @@ def _connect_args(url: str) -> dict:
         return {"timeout": BUSY_TIMEOUT_SECONDS}
     if backend == "postgresql":
         # UTC sessions, so nothing the server formats depends on its settings;
+        # no JIT, whose compiling costs more than coach's short statements take;
         # options the URL gives (a search_path, say) are kept.
-        ours = f"-c timezone=UTC -c datestyle=ISO -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
+        ours = f"-c timezone=UTC -c datestyle=ISO -c jit=off -c lock_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
         given = make_url(url).query.get("options")
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -135,6 +137,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # the file holds personal data, and an erasure must leave no copy.
         cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:

@@ -2,35 +2,51 @@
 
 An import streams its rows: each is checked with the cheapest code that can
 check it, staged in batches, and applied in one set-based upsert. A file
-with any bad row changes nothing.
+with any bad row changes nothing. A file is long (agent, metric,
+observed_at, value: one observation a row) or wide, as WFM and ACD reports
+are (agent, a date, then one column a metric: one observation a cell).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from coachcli.db import bulk
 from coachcli.db.models import KpiObservation, User
 from coachcli.errors import CoachError
+from coachcli.metrics import ALIASES as METRIC_ALIASES
 from coachcli.metrics import METRICS, PERCENT_MAXIMUM, Metric, check_value, find_metric
-from coachcli.parse import default_timezone_name, parse_observed_at
+from coachcli.parse import OBSERVED_AT_HINT, default_timezone_name, parse_observed_at
 from coachcli.services import audit
 from coachcli.services.people import find_user, in_scope
-from coachcli.tabular import Problems, read_rows
+from coachcli.tabular import Content, Problems, Table, header_key, is_nameless, open_table
 
 COLUMNS = ("agent", "metric", "observed_at", "value")
-ALIASES = {"date": "observed_at"}
+# The names reports give the agent and the date column (headers are compared
+# without regard to case, spaces and underscores: "Agent ID", "Observed At").
+AGENT_COLUMN_NAMES = ("agent", "agent id", "login", "handle")
+TIME_COLUMN_NAMES = ("observed_at", "date", "day", "interval")
+ALIASES = {name: "agent" for name in AGENT_COLUMN_NAMES} | {name: "observed_at" for name in TIME_COLUMN_NAMES}
+# A header naming either of these is the long format, one observation a row.
+LONG_FORMAT_KEYS = frozenset(header_key(name) for name in ("metric", "value"))
 BATCH_ROWS = 50_000
 OBSERVED_CACHE_SIZE = 50_000
 
 
 def metric_records() -> list[dict]:
     return [
-        {"key": metric.key, "name": metric.name, "direction": metric.direction, "unit": metric.unit}
+        {
+            "key": metric.key,
+            "name": metric.name,
+            "direction": metric.direction,
+            "unit": metric.unit,
+            "aliases": list(METRIC_ALIASES.get(metric.key, ())),
+        }
         for metric in METRICS
     ]
 
@@ -40,79 +56,255 @@ def agent_ids_by_handle(db: Session) -> dict[str, int]:
     return dict(db.exec(select(User.handle, User.id)).all())
 
 
+@dataclass(frozen=True)
+class MetricColumn:
+    position: int
+    name: str  # as the header writes it
+    metric: Metric
+
+
+@dataclass(frozen=True)
+class WideColumns:
+    """Where a wide file (one column a metric) keeps its agent, its date and
+    its metrics, and the positions of the columns --skip-unknown leaves out."""
+
+    agent: int
+    observed_at: int
+    metrics: tuple[MetricColumn, ...]
+    skipped: tuple[int, ...]
+
+
+def read_kpi_header(names: Sequence[str], source: str, *, skip_unknown: bool = False) -> WideColumns | None:
+    """None for the long format (agent, metric, observed_at, value); for a
+    wide file, where its columns are. Refuses a header that is neither, a
+    column that is no metric (unless `skip_unknown`), and a column named twice."""
+    if LONG_FORMAT_KEYS.intersection(map(header_key, names)):
+        return None
+    roles = {header_key(name): role for name, role in ALIASES.items()}
+    found: dict[str, int] = {}
+    metrics: list[MetricColumn] = []
+    skipped: list[int] = []
+    for position, name in enumerate(names):
+        if is_nameless(name):
+            continue  # its cells must be empty, as the table checks
+        role = roles.get(header_key(name))
+        if role is not None:
+            if role in found:
+                raise _named_twice(source, names[found[role]], name, "the agent" if role == "agent" else "the date")
+            found[role] = position
+            continue
+        metric = _column_metric(name, source, skip_unknown)
+        if metric is None:
+            skipped.append(position)
+            continue
+        twin = next((column for column in metrics if column.metric is metric), None)
+        if twin is not None:
+            raise _named_twice(source, twin.name, name, metric.name)
+        metrics.append(MetricColumn(position, name, metric))
+    missing = [
+        f"{what} column ({', '.join(choices)})"
+        for what, role, choices in (("an agent", "agent", AGENT_COLUMN_NAMES), ("a date", "observed_at", TIME_COLUMN_NAMES))
+        if role not in found
+    ]
+    if not metrics:
+        missing.append("a metric column (AHT, Handle Time, adherence…)")
+    if missing:
+        raise CoachError(
+            f"{source}: the header lacks {' and '.join(missing)}; a KPI file is either long "
+            "(agent,metric,observed_at,value) or wide (agent, a date, then one column a metric)"
+        )
+    return WideColumns(found["agent"], found["observed_at"], tuple(metrics), tuple(skipped))
+
+
+def _column_metric(name: str, source: str, skip_unknown: bool) -> Metric | None:
+    """The metric a wide file's column holds; None for a column --skip-unknown leaves out."""
+    try:
+        return find_metric(name)
+    except CoachError:
+        if skip_unknown:
+            return None
+        raise CoachError(
+            f"{source}: column '{name}' is not a metric: name metric columns by key, name or a report's "
+            "name such as AHT (`coach kpi metrics` lists them), or pass --skip-unknown to leave the column out"
+        ) from None
+
+
+def _named_twice(source: str, first: str, second: str, what: str) -> CoachError:
+    return CoachError(f"{source}: columns '{first}' and '{second}' both name {what}; keep one")
+
+
 def import_observations(
     db: Session,
     actor: User | None,
-    lines: Iterable[str],
+    content: Content,
     source: str,
     *,
     skip_unknown: bool = False,
 ) -> dict[str, int]:
-    """Import a KPI file (CSV or JSON Lines) and return how many rows were
-    inserted, updated, unchanged and skipped (each row counts once). Refuses
-    the whole file, naming the first few bad lines, when any row is bad.
+    """Import a KPI file (CSV, JSON Lines or a sheet; long or wide) and return
+    how many observations were inserted, updated, unchanged and skipped (each
+    counts once). Refuses the whole file, naming the first few bad lines,
+    when any row is bad.
 
     The same (agent, metric, observed_at) imported again replaces the value;
     within one file, rows apply in order, so the last row for a key wins.
     """
-    agent_ids = agent_ids_by_handle(db)
-    tz_name = default_timezone_name()
-    problems = Problems(source)
-    staging = bulk.kpi_staging(db)
-    # Per distinct text rather than per row: a file names a dozen metrics and a
-    # few hundred days over a million rows. Metric text -> (key, upper bound, metric).
-    metrics: dict[object, tuple[str, float, Metric]] = {}
-    observed_times: dict[object, str] = {}
-    skipped = 0
-    batch: list[tuple[int, str, str, float]] = []
-    append = batch.append
-
-    for line, values in read_rows(lines, source, COLUMNS, COLUMNS, ALIASES):
-        try:
-            agent, metric_text, observed_text, value = values
-            agent_id = agent_ids.get(agent)
-            if agent_id is None:
-                agent_id = _loose_agent_id(agent_ids, agent)
-                if agent_id is None:
-                    if skip_unknown and _names_someone(agent):
-                        skipped += 1
-                    else:
-                        problems.add(line, _unknown_agent(agent))
-                    continue
-            known = metrics.get(metric_text)
-            if known is None:
-                known = metrics[metric_text] = _metric_entry(metric_text)
-            key, upper_bound, metric = known
-            observed_at = observed_times.get(observed_text)
-            if observed_at is None:
-                observed_at = parse_observed_at(observed_text, tz_name)
-                if len(observed_times) < OBSERVED_CACHE_SIZE:
-                    observed_times[observed_text] = observed_at
-            # check_value's rule, inlined for the common case; any value it
-            # does not pass goes to check_value itself, which words the refusal.
-            try:
-                number = float(value)
-            except (TypeError, ValueError, OverflowError):
-                number = check_value(value, metric)
-            if not 0.0 <= number <= upper_bound:
-                number = check_value(value, metric)
-            append((agent_id, key, observed_at, number + 0.0))  # + 0.0 turns -0.0 into 0.0
-        except CoachError as error:
-            problems.add(line, error.message)
-            continue
-        except (TypeError, ValueError, AttributeError):
-            problems.add(line, _shape_problem(values))
-            continue
-        if len(batch) >= BATCH_ROWS:
-            if not problems.count:
-                staging.add(batch)
-            batch.clear()
-
-    problems.raise_if_any()
-    staging.add(batch)
-    counts = {**staging.apply(), "skipped": skipped}
+    table = open_table(content, source)
+    wide = None if table.names is None else read_kpi_header(table.names, source, skip_unknown=skip_unknown)
+    importer = _Importer(db, table, skip_unknown)
+    if wide is None:
+        importer.read_long()
+    else:
+        importer.read_wide(wide)
+    counts = importer.apply()
     audit.record(db, actor, "kpi.import", "kpi_observation", None, **counts)
     return counts
+
+
+class _Importer:
+    """One import's checked observations, staged in batches of
+    (agent_id, metric key, observed_at, value) in file order."""
+
+    def __init__(self, db: Session, table: Table, skip_unknown: bool):
+        self.table = table
+        self.skip_unknown = skip_unknown
+        self.agent_ids = agent_ids_by_handle(db)
+        self.tz_name = default_timezone_name()
+        self.problems = Problems(table.source)
+        self.staging = bulk.kpi_staging(db)
+        self.skipped = 0
+        self.batch: list[tuple[int, str, str, float]] = []
+        # Per distinct text rather than per row: a file names a dozen metrics and a
+        # few hundred days over a million rows. Metric text -> (key, upper bound, metric).
+        self.metrics: dict[object, tuple[str, float, Metric]] = {}
+        self.observed_times: dict[object, str] = {}
+
+    def read_long(self) -> None:
+        agent_ids, metrics, observed_times = self.agent_ids, self.metrics, self.observed_times
+        problems, batch, tz_name = self.problems, self.batch, self.tz_name
+        decimal_comma = self.table.decimal_comma
+        append = batch.append
+        for line, values in self.table.rows_as(COLUMNS, COLUMNS, ALIASES):
+            try:
+                agent, metric_text, observed_text, value = values
+                agent_id = agent_ids.get(agent)
+                if agent_id is None:
+                    agent_id = self._agent_not_found(line, agent, 1)
+                    if agent_id is None:
+                        continue
+                known = metrics.get(metric_text)
+                if known is None:
+                    known = metrics[metric_text] = _metric_entry(metric_text)
+                key, upper_bound, metric = known
+                observed_at = observed_times.get(observed_text)
+                if observed_at is None:
+                    observed_at = parse_observed_at(observed_text, tz_name)
+                    if len(observed_times) < OBSERVED_CACHE_SIZE:
+                        observed_times[observed_text] = observed_at
+                # check_value's rule, inlined for the common case; any value it
+                # does not pass goes to check_value itself, which reads report
+                # forms (6:40, 95%, 300,5) and words the refusal.
+                try:
+                    number = float(value)
+                except (TypeError, ValueError, OverflowError):
+                    number = check_value(value, metric, decimal_comma=decimal_comma)
+                if not 0.0 <= number <= upper_bound:
+                    number = check_value(value, metric, decimal_comma=decimal_comma)
+                append((agent_id, key, observed_at, number + 0.0))  # + 0.0 turns -0.0 into 0.0
+            except CoachError as error:
+                problems.add(line, error.message)
+                continue
+            except (TypeError, ValueError, AttributeError):
+                problems.add(line, _shape_problem(values))
+                continue
+            if len(batch) >= BATCH_ROWS:
+                self._stage()
+
+    def read_wide(self, columns: WideColumns) -> None:
+        agent_ids, observed_times = self.agent_ids, self.observed_times
+        problems, batch, tz_name = self.problems, self.batch, self.tz_name
+        decimal_comma = self.table.decimal_comma
+        append = batch.append
+        cells_of = [(column.position, column.name, *_metric_entry(column.metric.key)) for column in columns.metrics]
+        agent_position, time_position, skipped = columns.agent, columns.observed_at, columns.skipped
+        every_value = [*(column.position for column in columns.metrics), *skipped]
+        for line, cells in self.table.rows(_whole_row):
+            if isinstance(cells, ValueError):
+                problems.add(line, str(cells))
+                continue
+            agent = cells[agent_position]
+            agent_id = agent_ids.get(agent)
+            if agent_id is None:
+                agent_id = self._agent_not_found(line, agent, sum(1 for p in every_value if cells[p].strip()))
+                if agent_id is None:
+                    continue
+            observed_text = cells[time_position]
+            try:
+                observed_at = observed_times.get(observed_text)
+                if observed_at is None:
+                    observed_at = _observed_at_cell(observed_text, tz_name)
+                    if len(observed_times) < OBSERVED_CACHE_SIZE:
+                        observed_times[observed_text] = observed_at
+                for position, name, key, upper_bound, metric in cells_of:
+                    value = cells[position]
+                    if not value or value.isspace():
+                        continue
+                    # As in read_long: plain numbers first, report forms after.
+                    try:
+                        number = float(value)
+                    except ValueError:
+                        number = _metric_cell(value, name, metric, decimal_comma)
+                    if not 0.0 <= number <= upper_bound:
+                        number = _metric_cell(value, name, metric, decimal_comma)
+                    append((agent_id, key, observed_at, number + 0.0))
+            except CoachError as error:
+                problems.add(line, error.message)
+                continue
+            if skipped:
+                self.skipped += sum(1 for p in skipped if cells[p].strip())
+            if len(batch) >= BATCH_ROWS:
+                self._stage()
+
+    def _agent_not_found(self, line: int, agent: object, observations: int) -> int | None:
+        """The id of an agent not found by exact handle, or None when the row
+        is skipped (with its observations) or bad."""
+        agent_id = _loose_agent_id(self.agent_ids, agent)
+        if agent_id is not None:
+            return agent_id
+        if self.skip_unknown and _names_someone(agent):
+            self.skipped += observations
+        else:
+            self.problems.add(line, _unknown_agent(agent))
+        return None
+
+    def _stage(self) -> None:
+        # Once the file is known to be bad, nothing more needs staging.
+        if not self.problems.count:
+            self.staging.add(self.batch)
+        self.batch.clear()
+
+    def apply(self) -> dict[str, int]:
+        self.problems.raise_if_any()
+        self.staging.add(self.batch)
+        return {**self.staging.apply(), "skipped": self.skipped}
+
+
+def _whole_row(cells: Sequence[str]) -> Sequence[str]:
+    return cells
+
+
+def _observed_at_cell(text: str, tz_name: str) -> str:
+    if not text.strip():
+        raise CoachError(f"the date is missing: {OBSERVED_AT_HINT}")
+    return parse_observed_at(text, tz_name)
+
+
+def _metric_cell(value: str, column: str, metric: Metric, decimal_comma: bool) -> float:
+    """A wide file's cell as check_value reads it; a refusal names the column."""
+    try:
+        return check_value(value, metric, decimal_comma=decimal_comma)
+    except CoachError as error:
+        raise CoachError(f"{column}: {error.message}") from None
 
 
 def _metric_entry(text: object) -> tuple[str, float, Metric]:
@@ -145,7 +337,7 @@ def _unknown_agent(agent: object) -> str:
 
 def _shape_problem(values: object) -> str:
     """Why a row could not even be read field by field."""
-    if isinstance(values, Exception):  # read_rows reports a malformed row this way
+    if isinstance(values, Exception):  # the table reports a malformed row this way
         return str(values)
     return "agent, metric and observed_at must be text and value a number"
 

@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 from collections import defaultdict
 
-from sqlalchemy import and_, case, func, insert, literal, not_
+from sqlalchemy import and_, case, func, literal, not_
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
@@ -121,8 +121,7 @@ def _notify_ended(db: Session, as_of: dt.date, ended: list, now: dt.datetime) ->
          "record_type": "user", "record_id": coach_id, "created_at": now, "attempts": 0}
         for coach_id, goals in by_coach.items()
     ]
-    if rows:
-        db.execute(insert(Notification.__table__), rows)
+    bulk.insert_rows(db, Notification.__table__, rows)
     return len(rows)
 
 

@@ -3,8 +3,6 @@ from a CSV or JSON Lines file, all or nothing, in a few set-based statements."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
@@ -14,7 +12,7 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.services import audit
 from coachcli.services.users import check_name, check_role, bootstrapping, normalize_handle
-from coachcli.tabular import Problems, read_rows
+from coachcli.tabular import Content, Problems, read_rows
 
 ROSTER_COLUMNS = ("handle", "name", "role", "teams")
 ROSTER_REQUIRED = ("handle", "name", "role")
@@ -46,7 +44,7 @@ def _authorize(db: Session, actor: User | None) -> None:
         raise forbidden(f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
 
 
-def import_roster(db: Session, actor: User | None, lines: Iterable[str], source: str) -> dict[str, int]:
+def import_roster(db: Session, actor: User | None, content: Content, source: str) -> dict[str, int]:
     """Add new handles, update existing ones (name, role, and team memberships
     set to exactly the listed teams), create missing teams. Users not in the
     file are left alone. Returns the counts added, updated, unchanged and
@@ -55,7 +53,7 @@ def import_roster(db: Session, actor: User | None, lines: Iterable[str], source:
     problems = Problems(source)
     wanted: dict[str, tuple[str, str, list[str] | None]] = {}
     first_line: dict[str, int] = {}
-    for line, values in read_rows(lines, source, ROSTER_COLUMNS, ROSTER_REQUIRED):
+    for line, values in read_rows(content, source, ROSTER_COLUMNS, ROSTER_REQUIRED):
         if isinstance(values, ValueError):
             problems.add(line, str(values))
             continue

@@ -36,7 +36,7 @@ from coachcli.services.notifications import notify
 from coachcli.services.paths import find_path, not_assigned_message, require_assigned
 from coachcli.services.people import in_scope, require_coaching_role
 from coachcli.services.sessions import find_session
-from coachcli.tabular import Problems, read_rows
+from coachcli.tabular import Content, Problems, read_rows
 
 DEFAULT_DURATION_MINUTES = 30
 MINIGOAL_FIELDS = ("path", "kpi", "target", "target_date")
@@ -436,7 +436,7 @@ def request_session(
 
 
 def import_sessions(
-    db: Session, actor: User, lines: Iterable[str], source: str, *, today: dt.date
+    db: Session, actor: User, content: Content, source: str, *, today: dt.date
 ) -> dict[str, int]:
     """Bulk schedule from CSV or JSON Lines: every row follows the rules of
     `session schedule`, mini-goals included; any bad row and nothing is
@@ -445,7 +445,7 @@ def import_sessions(
     require_coaching_role(actor, "import coaching sessions")
     problems = Problems(source)
     rows: list[tuple[int, dict]] = []
-    for line, values in read_rows(lines, source, IMPORT_COLUMNS, IMPORT_REQUIRED):
+    for line, values in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target",)):
         if isinstance(values, ValueError):
             problems.add(line, str(values))
             continue

@@ -3,6 +3,7 @@ by side in one run on this machine. Not collected by pytest.
 
     python tests/bench/bench.py            # full scale (1M KPI rows)
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
+    python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
@@ -98,6 +99,100 @@ def write_kpi(path: Path, agents: list[str], rows: int) -> None:
                     writer.writerow([agent, metric, (START + dt.timedelta(days=day)).isoformat(), value])
 
 
+# A WFM report's columns for the bench's four metrics, its values printed as
+# such reports print them: handle time as m:ss, adherence with a % sign.
+WIDE_COLUMNS = {"handle-time": "AHT", "hold-time": "Hold", "adherence": "Adherence %", "contacts-handled": "Contacts"}
+
+
+def _report_value(metric: str, value: int) -> str:
+    if metric == "handle-time":
+        return f"{value // 60}:{value % 60:02d}"
+    if metric == "adherence":
+        return f"{value}%"
+    return str(value)
+
+
+def wide_rows(agents: list[str], observations: int):
+    """The observations write_kpi writes (the same random values), one row an
+    agent and day, one column a metric."""
+    days = observations // (len(agents) * len(METRICS))
+    rng = random.Random(7)
+    for agent in agents:
+        by_metric = [
+            [rng.randint(40, 99) if metric == "adherence" else rng.randint(30, 600) for _ in range(days)]
+            for metric in METRICS
+        ]
+        for day in range(days):
+            yield agent, START + dt.timedelta(days=day), [values[day] for values in by_metric]
+
+
+def write_wide_kpi(path: Path, agents: list[str], observations: int) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Agent", "Date", *WIDE_COLUMNS.values()])
+        for agent, day, values in wide_rows(agents, observations):
+            writer.writerow([agent, day.isoformat(), *map(_report_value, METRICS, values)])
+
+
+def write_xlsx_kpi(path: Path, agents: list[str], observations: int) -> None:
+    """A wide workbook with real date cells, a duration cell for handle time
+    and a percentage cell for adherence, as Excel keeps them."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Agent KPIs")
+    sheet.append(["Agent", "Date", *WIDE_COLUMNS.values()])
+    for agent, day, (handle_time, hold, adherence, contacts) in wide_rows(agents, observations):
+        date_cell = WriteOnlyCell(sheet, value=day)
+        date_cell.number_format = "yyyy-mm-dd"
+        handle_cell = WriteOnlyCell(sheet, value=dt.timedelta(seconds=handle_time))
+        handle_cell.number_format = "[h]:mm:ss"
+        adherence_cell = WriteOnlyCell(sheet, value=adherence / 100)
+        adherence_cell.number_format = "0%"
+        sheet.append([agent, date_cell, handle_cell, hold, adherence_cell, contacts])
+    workbook.save(path)
+
+
+def kpi_formats(folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int) -> None:
+    """The long CSV against the wide CSV of the same observations, each into
+    a fresh copy of one prepared database, in turn; then a .xlsx workbook."""
+    wide = folder / "kpi-wide.csv"
+    write_wide_kpi(wide, agents, kpi_rows)
+    prepared = prepared_database(folder, "formats.db", roster, agents)
+    targets = {"long": folder / "formats-long.db", "wide": folder / "formats-wide.db"}
+    memory: dict[str, list[int]] = {"long": [], "wide": []}
+
+    def timed(key: str, source: Path) -> float:
+        fresh_copy(prepared, targets[key])
+        elapsed, peak = run(coach(targets[key], "kpi", "import", str(source)))
+        memory[key].append(peak)
+        return elapsed
+
+    order = random.Random(13)
+    times: dict[str, list[float]] = {"long": [], "wide": []}
+    for _ in range(3):
+        for key in order.sample(["long", "wide"], 2):
+            times[key].append(timed(key, kpi if key == "long" else wide))
+    best = {key: min(values) for key, values in times.items()}
+    typical = {key: statistics.median(values) for key, values in times.items()}
+    print(f"kpi import, wide CSV ({kpi_rows // len(METRICS):,} rows x {len(METRICS)} metric columns, m:ss and % "
+          f"values): {kpi_rows:,} observations in {best['wide']:.2f}s vs the long CSV {best['long']:.2f}s "
+          f"({best['wide'] / best['long']:.2f}x, target <= 1.5x; medians "
+          f"{typical['wide'] / typical['long']:.2f}x); peak memory {max(memory['wide'])} MB "
+          f"(long {max(memory['long'])} MB)")
+
+    observations = kpi_rows // 10
+    workbook = folder / "kpi-wide.xlsx"
+    write_xlsx_kpi(workbook, agents, observations)
+    target = folder / "formats-xlsx.db"
+    fresh_copy(prepared, target)
+    elapsed, peak = run(coach(target, "kpi", "import", str(workbook)))
+    print(f"kpi import, .xlsx ({observations // len(METRICS):,} rows x {len(METRICS)} metric columns, "
+          f"{workbook.stat().st_size / 1e6:.1f} MB): {observations:,} observations in {elapsed:.2f}s; "
+          f"peak memory {peak} MB")
+
+
 def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None:
     rng = random.Random(11)
     with path.open("w", newline="") as handle:
@@ -111,6 +206,20 @@ def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None
                 "Bench path", metric, 70 if metric in ("adherence", "contacts-handled") else 300,
                 (start + dt.timedelta(days=30)).isoformat(),
             ])
+
+
+def write_coached_sessions(path: Path, agents: list[str], teams: int, sessions: int, days: int, window: int) -> None:
+    """Sessions with a KPI, each run by the coach of its agent's team, dated
+    so that both of its windows fall within the KPI data."""
+    rng = random.Random(13)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["title", "agent", "coach", "date", "start", "kpi"])
+        for n in range(sessions):
+            agent = n % len(agents)
+            day = START + dt.timedelta(days=window + rng.randrange(max(1, days - 2 * window)))
+            writer.writerow([f"Coaching {n}", agents[agent], f"coach{agent % teams:03d}", day.isoformat(), "09:00",
+                             METRICS[rng.randrange(len(METRICS))]])
 
 
 def coach(db: Path | str, *args: str) -> list[str]:
@@ -134,6 +243,7 @@ def main() -> None:
     options.add_argument("--postgres", default="postgresql://root@localhost/postgres",
                          help="a PostgreSQL server to measure on as well ('' to skip)")
     options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
+    options.add_argument("--imports", action="store_true", help="only the KPI file formats (long, wide, .xlsx)")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -153,6 +263,10 @@ def main() -> None:
     days = kpi_rows // (agent_count * len(METRICS))
     if args.only_postgres:
         postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
+        shutil.rmtree(folder)
+        return
+    if args.imports:
+        kpi_formats(folder, roster, agents, kpi, kpi_rows)
         shutil.rmtree(folder)
         return
 
@@ -185,6 +299,9 @@ def main() -> None:
           f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
     again_time, _ = run(coach(db, "kpi", "import", str(kpi)))
     print(f"kpi import again (all unchanged): {again_time:.2f}s")
+    kpi_formats(folder, roster, agents, kpi, kpi_rows)
+
+    report_impact_case(folder, db, agents, days)
 
     # Mini-goal evaluation: 10k goals, then 100k, against the raw aggregate.
     sessions = folder / "sessions-10k.csv"
@@ -298,6 +415,49 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+
+
+def report_impact_case(folder: Path, kpi_db: Path, agents: list[str], days: int) -> None:
+    """`report impact --by coach` over 10,000 coached sessions, against one raw
+    statement computing the same before/after averages, without the control
+    group, in the sqlite3 shell."""
+    window = 14
+    reports_db = folder / "coach-reports.db"
+    fresh_copy(kpi_db, reports_db)
+    sessions = folder / "sessions-coached.csv"
+    write_coached_sessions(sessions, agents, max(1, len(agents) // 25), 10_000, days, window)
+    run(coach(reports_db, "--as", "boss", "session", "import", str(sessions)))
+    # Stands in for 10,000 runs of `coach session coach`: the imported
+    # sessions become coached on their scheduled day.
+    subprocess.run(["sqlite3", str(reports_db),
+                    "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
+                    "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled';"], check=True)
+    empty = folder / "empty-reports.db"
+    run(coach(empty, "init"))
+    run(coach(empty, "user", "import", str(folder / "roster.csv")))
+    raw_sql = (
+        "SELECT s.id, avg(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        "count(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        "avg(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END), "
+        "count(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END) "
+        "FROM sessions s LEFT JOIN kpi_observations o ON o.agent_id = s.agent_id AND o.metric = s.kpi "
+        f"AND o.observed_at >= date(s.date, '-{window} days') AND o.observed_at < date(s.date, '+{window} days') || 'T24' "
+        "WHERE s.state = 'coached' AND s.kpi IS NOT NULL GROUP BY s.id;"
+    )
+    report = ["--as", "boss", "report", "impact", "--by", "coach", "--window", str(window), "-o", "tsv"]
+    timings = in_turn(11, {
+        "raw": ["sqlite3", str(reports_db), raw_sql],
+        "empty": coach(empty, *report),
+        "report": coach(reports_db, *report),
+    })
+    best = {key: min(times) for key, times in timings.items()}
+    typical = {key: statistics.median(times) for key, times in timings.items()}
+    work = best["report"] - best["empty"]
+    print(f"report impact --by coach, 10,000 coached sessions (control group included): {best['report']:.2f}s, "
+          f"minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs raw SQL before/after averages "
+          f"{best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
+          f"medians {(typical['report'] - typical['empty']) / typical['raw']:.2f}x; "
+          f"whole command {best['report'] / best['raw']:.2f}x)")
 
 
 def fresh_copy(source: Path, copy: Path) -> None:

@@ -282,6 +282,113 @@ class TestCheckValue:
             assert metric.unit != "percent" or value <= 100
 
 
+class TestReportNames:
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("AHT", "handle-time"),
+            ("average handle time", "handle-time"),
+            ("att", "talk-time"),
+            ("Average_Talk_Time", "talk-time"),
+            ("ACW", "after-call-work-time"),
+            ("ACWT", "after-call-work-time"),
+            ("Wrap", "after-call-work-time"),
+            ("WRAP-UP TIME", "after-call-work-time"),
+            ("wrapup time", "after-call-work-time"),
+            ("Hold", "hold-time"),
+            ("Average Hold Time", "hold-time"),
+            ("Calls Handled", "contacts-handled"),
+            ("contacts", "contacts-handled"),
+            ("Schedule Adherence", "adherence"),
+            ("Adherence %", "adherence"),
+            ("adherence%", "adherence"),
+        ],
+    )
+    def test_the_names_reports_give_find_their_metric(self, text, key):
+        assert find_metric(text).key == key
+
+    @pytest.mark.parametrize("text", ["AH", "Average", "Calls", "Adherence %%", "Wrapping"])
+    def test_near_misses_are_still_unknown(self, text):
+        with pytest.raises(CoachError, match="such as AHT"):
+            find_metric(text)
+
+    def test_no_alias_names_two_metrics(self):
+        from coachcli.metrics import ALIASES, _folded
+
+        names = [_folded(text) for metric in METRICS for text in (metric.key, metric.name)]
+        names += [_folded(alias) for aliases in ALIASES.values() for alias in aliases]
+        assert len(names) == len(set(names)) + len(METRICS)  # a key and its name fold alike
+
+
+class TestReportValues:
+    @pytest.mark.parametrize("text", ["400", "6:40", "0:06:40", " 6:40 ", "400.0", "00:06:40", "06:40"])
+    def test_times_as_seconds_or_clock_times(self, text):
+        assert check_value(text, HANDLE_TIME) == 400.0
+
+    @pytest.mark.parametrize("text", ["95", "95%", "95.0 %", " 95 % ", "95.00"])
+    def test_percentages_with_or_without_their_sign(self, text):
+        assert check_value(text, ADHERENCE) == 95.0
+
+    @pytest.mark.parametrize(
+        ("text", "metric", "expected"),
+        [("300,5", HANDLE_TIME, 300.5), ("6:40,5", HANDLE_TIME, 400.5), ("95,5 %", ADHERENCE, 95.5), ("7,0", CONTACTS_HANDLED, 7.0)],
+    )
+    def test_decimal_commas_when_the_file_uses_them(self, text, metric, expected):
+        assert check_value(text, metric, decimal_comma=True) == expected
+        with pytest.raises(CoachError):
+            check_value(text, metric)
+
+    @pytest.mark.parametrize(
+        ("text", "metric", "words"),
+        [
+            ("400s", HANDLE_TIME, "give seconds or a clock time"),
+            ("6m40s", HANDLE_TIME, "give seconds or a clock time"),
+            ("95%", HANDLE_TIME, "give seconds or a clock time"),
+            ("1:60:00", HANDLE_TIME, "give seconds or a clock time"),
+            ("6:4", HANDLE_TIME, "give seconds or a clock time"),
+            ("6:40", ADHERENCE, "give a percentage"),
+            ("95 pct", ADHERENCE, "give a percentage"),
+            ("%95", ADHERENCE, "give a percentage"),
+            ("101%", ADHERENCE, "over 100"),
+            ("-5%", ADHERENCE, "negative"),
+            ("70%", CONTACTS_HANDLED, "plain number"),
+            ("1:10", CONTACTS_HANDLED, "plain number"),
+        ],
+    )
+    def test_other_forms_are_bad_values(self, text, metric, words):
+        with pytest.raises(CoachError, match=words):
+            check_value(text, metric)
+
+    @FAST
+    @given(
+        st.integers(min_value=0, max_value=99),
+        st.integers(min_value=0, max_value=59),
+        st.integers(min_value=0, max_value=59),
+    )
+    def test_every_clock_time_is_its_seconds(self, hours, minutes, seconds):
+        total = hours * 3600 + minutes * 60 + seconds
+        assert check_value(f"{hours}:{minutes:02d}:{seconds:02d}", HANDLE_TIME) == total
+        assert check_value(f"{hours * 60 + minutes}:{seconds:02d}", HANDLE_TIME) == total
+
+    @FAST
+    @given(
+        st.one_of(
+            st.text(),
+            st.from_regex(r"\A\s*-?\d{0,7}([.,]\d{0,3})?(:\d{1,3}){0,2}([.,]\d{0,3})?\s*%?\s*\Z"),
+        ),
+        any_metric,
+        st.booleans(),
+    )
+    def test_any_text_in_any_file_gives_a_valid_value_or_raises_coach_error(self, text, metric, decimal_comma):
+        try:
+            value = check_value(text, metric, decimal_comma=decimal_comma)
+        except CoachError as error:
+            assert "\n" not in error.message
+        else:
+            assert 0 <= value < math.inf
+            assert metric.unit != "percent" or value <= 100
+
+
 class TestFormatValue:
     @pytest.mark.parametrize(
         ("value", "metric", "shown"),

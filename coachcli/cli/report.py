@@ -1,0 +1,167 @@
+"""coach report: does coaching work? Impact against a control group."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
+
+app = command_group()
+
+SESSION_COLUMNS = [
+    ("session_id", "Session"),
+    ("agent", "Agent"),
+    ("coach", "Coach"),
+    ("metric", "Metric"),
+    ("date", "Date"),
+    ("before", "Before"),
+    ("before_samples", "n"),
+    ("after", "After"),
+    ("after_samples", "n"),
+    ("gain", "Gain"),
+    ("control_gain", "Control gain"),
+    ("control_agents", "Controls"),
+    ("impact", "Impact"),
+    ("improved", "Improved"),
+]
+SUMMARY_COLUMNS = [
+    ("sessions", "Sessions"),
+    ("measured", "Measured"),
+    ("improved", "Improved"),
+    ("mean_gain", "Mean gain"),
+    ("mean_impact", "Mean impact"),
+]
+GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
+# Beyond this many sessions a bar a session is more to scroll than to look at.
+SESSION_CHART_ROWS = 30
+
+MetricFilter = Annotated[Optional[str], typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
+CoachFilter = Annotated[Optional[str], typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
+TeamFilter = Annotated[Optional[str], typer.Option("--team", help="Only agents of this team.", show_default=False)]
+FromDate = Annotated[Optional[str], typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
+ToDate = Annotated[Optional[str], typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
+
+
+@app.callback()
+def report() -> None:
+    """Reports on coaching: impact (cadence to follow)."""
+    # A callback keeps `impact` a subcommand while it is the only one: Typer
+    # would otherwise make a one-command app that command itself.
+
+
+@app.command("impact")
+def impact(
+    metric: MetricFilter = None,
+    coach: CoachFilter = None,
+    team: TeamFilter = None,
+    start: FromDate = None,
+    end: ToDate = None,
+    window: Annotated[
+        Optional[int],
+        typer.Option("--window", help="Days before and after the session to compare, 1-365 [default: 14].",
+                     metavar="DAYS", show_default=False),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="One row a session, coach or metric.", metavar="session|coach|metric")] = "session",
+    format: FormatOption = None,
+) -> None:
+    """Did coached agents improve on the session's KPI, by more than their team-mates?
+
+    For each coached session with a KPI metric: the agent's average over the
+    DAYS before the session date against the DAYS after it (the day itself
+    counts in neither), the gain (positive is better), the same gain for
+    team-mates not coached on the metric then (the control group), and
+    impact = gain - control gain."""
+    from coachcli.parse import default_timezone_name, parse_date, today_in
+    from coachcli.services import reports
+
+    window = reports.DEFAULT_WINDOW_DAYS if window is None else window
+    zone = default_timezone_name()
+    today = today_in(zone)
+    start_date = parse_date(start, today) if start else None
+    end_date = parse_date(end, today) if end else None
+    with unit_of_work(write=False) as db:
+        records = reports.impact(
+            db, acting_user(db), zone=zone, metric=metric, coach=coach, team=team,
+            start=start_date, end=end_date, window=window, by=by,
+        )
+    grouping = reports.check_grouping(by)
+    on_terminal = resolve(format) is OutputFormat.table
+    if grouping == "session":
+        shown = [_displayed_session(record) for record in records] if on_terminal else records
+        view = View(title=f"Coaching impact, {window} days before and after", columns=SESSION_COLUMNS,
+                    aside=_session_chart)
+    else:
+        shown = [_displayed_summary(record, grouping) for record in records] if on_terminal else records
+        view = View(title=f"Coaching impact by {grouping}, {window} days before and after",
+                    columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
+                    aside=_summary_chart(grouping))
+    emit(shown, format, view)
+
+
+def _displayed_session(record: dict) -> dict:
+    """A session's row as a person reads it: the metric's name and units, signed gains."""
+    from coachcli.metrics import find_metric, format_value
+
+    metric = find_metric(record["metric"])
+    return {
+        **record,
+        "metric": metric.name,
+        "before": format_value(record["before"], metric),
+        "after": format_value(record["after"], metric),
+        "gain": _signed(record["gain"], metric),
+        "control_gain": _signed(record["control_gain"], metric),
+        "impact": _signed(record["impact"], metric),
+        "improved": "" if record["improved"] is None else record["improved"],
+        # For the chart beside the table.
+        "chart_label": f"{record['session_id']} {record['agent']}",
+        "chart_gain": record["gain"],
+        "chart_impact": record["impact"],
+    }
+
+
+def _displayed_summary(record: dict, grouping: str) -> dict:
+    from coachcli.metrics import find_metric
+
+    label = record[grouping]
+    if grouping == "metric":
+        label = find_metric(label).name
+    return {
+        **record,
+        grouping: label,
+        "mean_gain": _signed(record["mean_gain"]),
+        "mean_impact": _signed(record["mean_impact"]),
+        # For the chart beside the table.
+        "chart_gain": record["mean_gain"],
+        "chart_impact": record["mean_impact"],
+    }
+
+
+def _signed(value: float | None, metric=None) -> str:
+    """+60 s, -1.5 %, 0: a gain with its sign, in the metric's unit when there is one."""
+    if value is None:
+        return "no data"
+    unit = {"seconds": " s", "percent": " %"}.get(metric.unit, "") if metric else ""
+    number = f"{value:+.2f}".rstrip("0").rstrip(".") if value else "0"
+    return number + unit
+
+
+def _session_chart(rows: list[dict]):
+    from coachcli.cli.charts import gain_and_impact
+
+    if len(rows) > SESSION_CHART_ROWS:
+        return None
+    return gain_and_impact(rows, "chart_label", "chart_gain", "chart_impact", "Gain, and impact beyond the control group")
+
+
+def _summary_chart(grouping: str):
+    def chart(rows: list[dict]):
+        from coachcli.cli.charts import gain_and_impact
+
+        return gain_and_impact(
+            rows, grouping, "chart_gain", "chart_impact", f"Mean gain, and mean impact beyond the control group, by {grouping}"
+        )
+
+    return chart
