@@ -185,3 +185,37 @@ def test_a_reader_that_closes_the_pipe_early_is_not_an_error():
     stderr = process.communicate(timeout=60)[1].decode()
     assert process.returncode == 1
     assert stderr == ""
+
+
+def test_a_new_user_with_coach_user_exported_bootstraps_and_is_later_erased(db_target):
+    """The README's advice (export COACH_USER) works from the very first
+    command; an erasure through the installed coach leaves the person in no
+    output (and, on SQLite, in no byte of the file or its WAL)."""
+    env = {**os.environ, "COACH_DB": db_target, "COACH_TZ": "UTC", "NO_COLOR": "1", "COACH_USER": "dana"}
+
+    def run(*args: str, user: str = "dana", code: int = 0) -> str:
+        result = subprocess.run([COACH, *args], capture_output=True, text=True, timeout=60,
+                                env={**env, "COACH_USER": user})
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    run("init")
+    run("user", "add", "dana", "--name", "Dana Whitfield", "--role", "admin")
+    run("team", "add", "Inbound")
+    run("user", "add", "calvin", "--name", "Calvin Brooks", "--role", "coach", "--team", "Inbound")
+    run("user", "add", "zoe.q", "--name", "Zoe Quarrington", "--team", "Inbound")
+    run("form", "add", str(REPO / "examples" / "forms" / "call-quality.toml"))
+    plan = json.loads(run("plan", "add", "--agent", "zoe.q", "--form", "Call quality",
+                          "--purpose", "Zoe Quarrington: shorter holds", "-o", "json", user="calvin"))
+    answers = [part for key, value in COMPLETE_ANSWERS.items() for part in ("--set", f"{key}={value}")]
+    run("session", "coach", str(plan["current_session_id"]), *answers, "--notes", "ZQSECRET", user="calvin")
+    run("user", "erase", "zoe.q", "--reason", "left the company, asked for erasure")
+    shown = run("session", "show", str(plan["current_session_id"]), "-o", "json") + run("log", "-o", "json") \
+        + run("plan", "list", "--state", "all") + run("inbox", user="calvin") + run("user", "list")
+    assert not [word for word in ("zoe", "Quarrington", "ZQSECRET") if word.lower() in shown.lower()]
+    run("inbox", user="zoe.q", code=5)
+    if "://" not in db_target:
+        path = Path(db_target)
+        stored = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                                      if path.with_name(path.name + "-wal").exists() else b"")
+        assert not [word for word in (b"zoe", b"quarrington", b"zqsecret") if word in stored.lower()]

@@ -95,7 +95,8 @@ def _every_output(cli: Cli, world: dict) -> str:
     for user in ("dana", "calvin", "priya", "alex"):
         for command in (["user", "list"], ["team", "list"], ["path", "list"], ["plan", "list", "--state", "all"],
                         ["session", "list"], ["session", "list", "--tab", "requested"], ["minigoal", "list"],
-                        ["kpi", "list"], ["inbox"], ["log"], ["form", "list"]):
+                        ["kpi", "list"], ["inbox"], ["log"], ["form", "list"],
+                        ["report", "impact"], ["report", "impact", "--by", "coach"]):
             for fmt in ("json", "tsv"):
                 shown.append(cli(*command, "-o", fmt, user=user).stdout)
     for session in ("coached", "request", "other", "kept", "goal_session"):
