@@ -8,7 +8,7 @@ import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id, resolve, say
-from coachcli.cli.session import SESSION_COLUMNS, session_view, show_session
+from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, show_session
 
 app = command_group()
 
@@ -100,6 +100,7 @@ def show(plan_id: PlanId, format: FormatOption = None) -> None:
     record = {**record, "current_session": current, "recent_sessions": recent}
     sections = [
         Section("Current session", [current] if current else [], SESSION_COLUMNS),
+        Section("Open action items from earlier sessions", record["open_actions"], ACTION_COLUMNS),
         Section("Recent sessions (open one with `coach session show ID`)", recent, SESSION_COLUMNS),
     ]
     emit(record, format, _plan_view(sections))
