@@ -181,3 +181,21 @@ def test_the_installed_coach_runs_the_follow_through_end_to_end(seeded):
     run("action", "done", item, "--note", "Every call", user="alex")
     assert json.loads(run("action", "list", "-o", "json", user="calvin")) == []
     assert "Agreed" in run("inbox", user="calvin")
+
+
+def test_plan_show_at_a_terminal_has_coached_times_and_a_ratings_grid(cli):
+    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
+                    user="calvin")
+    first = plan["current_session_id"]
+    ok(cli("session", "coach", str(first), *COMPLETE_SET, user="calvin"))
+    second = cli.json("plan", "edit", str(plan["id"]), user="calvin")["id"]
+    ok(cli("session", "coach", str(second), *COMPLETE_SET, "--set", "greeting=2", user="calvin"))
+    json_view = cli.json("plan", "show", str(plan["id"]), user="calvin")
+    assert json_view["current_session"]["coached_at"] and json_view["recent_sessions"][0]["coached_at"]
+    table = ok(cli("plan", "show", str(plan["id"]), "-o", "table", user="calvin")).stdout
+    assert "Ratings and numbers by session" in table and "Coache" in table  # the header may wrap
+    grid = table[table.index("Ratings and numbers by session"):]
+    assert f"#{first}" in grid and f"#{second}" in grid
+    greeting = next(line for line in grid.splitlines() if "Greeting" in line)
+    assert greeting.index("4") < greeting.index("2")  # oldest session first
+    assert "Opportunities" not in grid  # text fields stay in `session show`

@@ -13,7 +13,8 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
-from coachcli.services.forms import find_form
+from coachcli.forms import FormSpec
+from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import create_draft, session_records
 
@@ -207,3 +208,8 @@ def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | 
         before_session_id=current_id if current and current["state"] != "coached" else None,
     )
     return record, current, sessions[1:] if current_id else sessions
+
+
+def plan_form(db: Session, plan_id: int) -> FormSpec:
+    """The form every session of the plan uses (P2)."""
+    return form_spec(db.get(Form, db.get(Plan, plan_id).form_id))
