@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "Performance plans: a purpose, one form, a series of sessions."),
     "session": ("session", "Coaching sessions: schedule, request, save, coach, autofill."),
     "minigoal": ("minigoal", "Mini-goals: list, show, evaluate (nightly from cron)."),
+    "action": ("action", "Action items agreed in sessions: add, done, list."),
     "inbox": ("inbox", "Your notifications."),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),

@@ -241,6 +241,63 @@ _V1_POSTGRESQL_GUARDS = [
 ]
 
 
+# Follow-through (SPEC §7): the agent's acknowledgement of a coached session,
+# the coach's private notes, and action items. Acknowledgements live in a
+# table of their own so that a coached session's row stays untouchable.
+_V2 = [
+    "ALTER TABLE sessions ADD COLUMN private_notes TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE session_acknowledgements (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        acknowledged_at TEXT NOT NULL,
+        comment TEXT,
+        PRIMARY KEY (session_id)
+    )""",
+    """CREATE TABLE action_items (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        owner_id INTEGER NOT NULL REFERENCES users(id),
+        text TEXT NOT NULL,
+        due_date DATE,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done')),
+        created_at TEXT NOT NULL,
+        created_by_id INTEGER NOT NULL REFERENCES users(id),
+        done_at TEXT,
+        done_by_id INTEGER REFERENCES users(id),
+        note TEXT
+    )""",
+    "CREATE INDEX action_items_by_session ON action_items(session_id)",
+    "CREATE INDEX action_items_by_owner ON action_items(owner_id)",
+]
+
+_V2_SQLITE_GUARDS = [
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements
+       BEGIN SELECT RAISE(ABORT, 'an acknowledgement cannot be changed'); END""",
+    """CREATE TRIGGER acknowledgements_are_never_deleted BEFORE DELETE ON session_acknowledgements
+       BEGIN SELECT RAISE(ABORT, 'an acknowledgement cannot be deleted'); END""",
+    """CREATE TRIGGER action_items_are_never_deleted BEFORE DELETE ON action_items
+       BEGIN SELECT RAISE(ABORT, 'action items cannot be deleted'); END""",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items
+       WHEN OLD.state = 'done'
+       BEGIN SELECT RAISE(ABORT, 'a done action item cannot be changed'); END""",
+]
+
+_V2_POSTGRESQL_GUARDS = [
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be changed')""",
+    """CREATE TRIGGER acknowledgements_are_never_deleted BEFORE DELETE ON session_acknowledgements FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be deleted')""",
+    """CREATE TRIGGER acknowledgements_are_never_truncated BEFORE TRUNCATE ON session_acknowledgements
+       FOR EACH STATEMENT EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be deleted')""",
+    """CREATE TRIGGER action_items_are_never_deleted BEFORE DELETE ON action_items FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('action items cannot be deleted')""",
+    """CREATE TRIGGER action_items_are_never_truncated BEFORE TRUNCATE ON action_items FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('action items cannot be deleted')""",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items FOR EACH ROW
+       WHEN (OLD.state = 'done')
+       EXECUTE FUNCTION coach_refuse('a done action item cannot be changed')""",
+]
+
+
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
 
@@ -262,12 +319,15 @@ def _migration(tables: list[str], sqlite: list[str], postgresql: list[str]) -> d
 
 # One sequence of versions for both backends: each version is the statements
 # for each dialect.
-MIGRATIONS: list[dict[str, list[str]]] = [_migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS)]
+MIGRATIONS: list[dict[str, list[str]]] = [
+    _migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS),
+    _migration(_V2, _V2_SQLITE_GUARDS, _V2_POSTGRESQL_GUARDS),
+]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
 PROTECTING_TRIGGERS = {
-    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS))),
-    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS))),
+    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS + _V2_SQLITE_GUARDS))),
+    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS + _V2_POSTGRESQL_GUARDS))),
 }
 LATEST_VERSION = len(MIGRATIONS)
 _VERSION_TABLE = "coach_schema"
