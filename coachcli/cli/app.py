@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "session": ("session", "Coaching sessions: schedule, request, save, coach, autofill."),
     "minigoal": ("minigoal", "Mini-goals: list, show, evaluate (nightly from cron)."),
     "inbox": ("inbox", "Your notifications."),
+    "remind": ("remind", "Reminders for cron: sessions within 24 hours, mini-goals at risk (once each)."),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
     "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),

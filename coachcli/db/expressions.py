@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Text, cast
+from sqlalchemy import Float, Table, Text, cast
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlmodel import Session
 
 # Sorts after every observation time on a day ("…T23:59:59") and before the
 # next day: a whole day's observations are `>= day` and `< day || END_OF_DAY`.
@@ -43,3 +45,14 @@ def day_text(date: ColumnElement) -> ColumnElement:
 def end_of_day(date: ColumnElement) -> ColumnElement:
     """The exclusive upper text bound of a day's observations."""
     return day_text(date) + END_OF_DAY
+
+
+def insert_skipping_duplicates(db: Session, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: a row that a unique key already holds
+    is skipped, not refused. SQLAlchemy spells it only in each dialect's own
+    insert construct."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()

@@ -130,7 +130,7 @@ def _final_message(change) -> str:
     """What the assignee is told when a goal ends achieved or missed."""
     metric = find_metric(change.metric)
     goal = f'Mini-goal "{change.name}" ({change.assignee}, {metric.name}, {change.start_date} to {change.due_date})'
-    wanted = _wanted(metric, change.target)
+    wanted = target_wanted(metric, change.target)
     if change.score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
     return f"{goal} {STATE_LABELS[change.state].lower()}: score {format_value(change.score, metric)}, {wanted}."
@@ -149,7 +149,8 @@ def _digest(as_of: dt.date, goals: list) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _wanted(metric: Metric, target: float) -> str:
+def target_wanted(metric: Metric, target: float) -> str:
+    """The target in words and units, e.g. "target at most 400 s (6:40)"."""
     return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
 
 
