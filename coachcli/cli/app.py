@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "Performance plans: a purpose, one form, a series of sessions."),
     "session": ("session", "Coaching sessions: schedule, request, save, coach, autofill."),
     "minigoal": ("minigoal", "Mini-goals: list, show, evaluate (nightly from cron)."),
+    "calendar": ("calendar", "Scheduled sessions in your scope as an iCalendar file (RFC 5545), for any calendar app."),
     "inbox": ("inbox", "Your notifications."),
     "remind": ("remind", "Reminders for cron: sessions within 24 hours, mini-goals at risk (once each)."),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
