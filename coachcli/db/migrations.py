@@ -297,6 +297,17 @@ _V2_POSTGRESQL_GUARDS = [
        EXECUTE FUNCTION coach_refuse('a done action item cannot be changed')""",
 ]
 
+# Reminders (`coach remind`) go out at most once per (kind, record, person),
+# however often it runs and however many run at once: the database refuses a
+# second one and the reminders' insert skips it. All four kinds of SPEC §8 are
+# named, so the two that come with acknowledgements and action items need no
+# schema of their own; other notifications (a goal that ends achieved, then
+# missed on late data) may rightly repeat.
+_V3 = [
+    """CREATE UNIQUE INDEX notifications_remind_once ON notifications(kind, record_type, record_id, user_id)
+        WHERE kind IN ('session.upcoming', 'session.unacknowledged', 'action.due', 'minigoal.at_risk')""",
+]
+
 
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
@@ -322,6 +333,7 @@ def _migration(tables: list[str], sqlite: list[str], postgresql: list[str]) -> d
 MIGRATIONS: list[dict[str, list[str]]] = [
     _migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS),
     _migration(_V2, _V2_SQLITE_GUARDS, _V2_POSTGRESQL_GUARDS),
+    _migration(_V3, [], []),
 ]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).

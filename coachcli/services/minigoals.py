@@ -128,7 +128,7 @@ def _notify_ended(db: Session, as_of: dt.date, ended: list, now: dt.datetime) ->
 
 def _final_message(goal: str, state: str, metric: Metric, target: float, score: str | None) -> str:
     """What the assignee is told when a goal ends achieved or missed."""
-    wanted = _wanted(metric, target)
+    wanted = target_wanted(metric, target)
     if score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
     return f"{goal} {STATE_LABELS[state].lower()}: score {score}, {wanted}."
@@ -142,7 +142,8 @@ def _digest(as_of: dt.date, goals: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _wanted(metric: Metric, target: float) -> str:
+def target_wanted(metric: Metric, target: float) -> str:
+    """The target in words and units, e.g. "target at most 400 s (6:40)"."""
     return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
 
 
