@@ -324,3 +324,48 @@ def test_as_of_either_parses_to_an_aware_moment_or_refuses_cleanly(text):
     else:
         assert moment.tzinfo is not None
         moment.astimezone(UTC) + dt.timedelta(days=3)
+
+
+# session.unacknowledged and action.due
+
+
+def coached(db, center, title: str = "Call review"):
+    from conftest import COMPLETE_ANSWERS
+
+    from coachcli.services import sessions
+
+    draft = sessions.new_session(db, center.calvin, "alex", "Call quality", title)
+    return sessions.coach_session(db, center.calvin, draft.id, dict(COMPLETE_ANSWERS))
+
+
+def test_a_session_coached_three_days_ago_and_not_acknowledged_reminds_its_agent_once(db, center):
+    session = coached(db, center)
+    acknowledged = coached(db, center, "Acknowledged review")
+    from coachcli.services import sessions
+
+    sessions.acknowledge_session(db, center.alex, acknowledged.id)
+    coached_at = session.coached_at
+    assert sent(db, (coached_at + dt.timedelta(days=2, hours=23)).isoformat()) == []
+    written = reminders.remind(db, coached_at + dt.timedelta(days=3), "UTC")
+    assert [(r["kind"], r["user"], r["record_type"], r["record_id"]) for r in written] == [
+        ("session.unacknowledged", "alex", "session", session.id)]
+    assert f"coach session ack {session.id}" in written[0]["message"]
+    assert sent(db, (coached_at + dt.timedelta(days=9)).isoformat()) == []
+
+
+def test_an_open_action_due_by_tomorrow_or_overdue_reminds_its_owner_once(db, center):
+    from coachcli.services import actions
+
+    session = coached(db, center)
+    due_tomorrow = actions.add_action(db, center.calvin, session.id, "Closing checklist", due="2026-12-02", today=TODAY)
+    overdue = actions.add_action(db, center.calvin, session.id, "Listen to two calls", due="2026-11-20",
+                                 owner="coach", today=TODAY)
+    actions.add_action(db, center.calvin, session.id, "Later", due="2026-12-03", today=TODAY)
+    actions.add_action(db, center.calvin, session.id, "Whenever", today=TODAY)
+    done = actions.add_action(db, center.calvin, session.id, "Done already", due="2026-11-30", today=TODAY)
+    actions.complete_action(db, center.alex, done.id)
+    written = [r for r in reminders.remind(db, at("2026-12-01T08:00:00+00:00"), "UTC") if r["kind"] == "action.due"]
+    assert [(r["user"], r["record_type"], r["record_id"]) for r in written] == [
+        ("alex", "action", due_tomorrow.id), ("calvin", "action", overdue.id)]
+    assert "due 2026-12-02" in written[0]["message"] and "overdue since 2026-11-20" in written[1]["message"]
+    assert [r for r in sent(db, "2026-12-01T20:00:00+00:00") if r[0] == "action.due"] == []

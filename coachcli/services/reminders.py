@@ -5,15 +5,11 @@ record, person), however often it runs and however many run at once.
 Each kind is one finder: a single query for what is due as of a moment,
 returning the reminders to write. `remind` writes every kind's reminders in
 one statement that skips those already written; the database keeps the
-promise (a unique index over the reminder kinds, schema version 2), not a
+promise (a unique index over the reminder kinds, schema version 3), not a
 look before the write.
 
-Two kinds come with acknowledgements and action items (SPEC §7), each one
-more finder in FINDERS, the schema's unique index already covering them:
-- `session.unacknowledged`: coached sessions with `coached_at` at or before
-  as-of minus 3 days and no acknowledgement, to their agent;
-- `action.due`: open action items with `due_date` on or before the local
-  date of tomorrow, to their owner.
+The kinds: `session.upcoming`, `session.unacknowledged`, `action.due` and
+`minigoal.at_risk`, each a function below, listed in FINDERS.
 """
 
 from __future__ import annotations
@@ -28,13 +24,16 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from coachcli.db.expressions import END_OF_DAY, insert_skipping_duplicates, iso_date
-from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, Notification, User
+from coachcli.db.models import (
+    ActionItem, CoachingSession, KpiObservation, MiniGoal, Notification, SessionAcknowledgement, User,
+)
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value
 from coachcli.services import audit
 from coachcli.services.minigoals import meets_target, score_of, target_wanted
 
 UPCOMING_WINDOW = dt.timedelta(hours=24)
+UNACKNOWLEDGED_AFTER = dt.timedelta(days=3)
 AT_RISK_DAYS = 3
 # No time zone is more than 14 hours from UTC, so a session starting within
 # the next 24 hours has a local date from the day before the as-of moment's
@@ -169,7 +168,54 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
     return reminders
 
 
-FINDERS: tuple[Finder, ...] = (upcoming_sessions, goals_at_risk)
+def unacknowledged_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
+    """session.unacknowledged: a session coached 3 or more days before the
+    as-of moment that its agent has not acknowledged, to the agent."""
+    session = CoachingSession
+    rows = db.exec(
+        select(session.id, session.title, session.coached_at, User.id, User.handle)
+        .join(User, User.id == session.agent_id)
+        .where(
+            session.state == "coached",
+            col(session.coached_at) <= as_of.moment - UNACKNOWLEDGED_AFTER,
+            ~select(SessionAcknowledgement.session_id)
+            .where(SessionAcknowledgement.session_id == session.id)
+            .exists(),
+        )
+        .order_by(col(session.id))
+    ).all()
+    return [
+        Reminder(
+            "session.unacknowledged", agent_id, handle, "session", session_id,
+            f'Coaching session {session_id} "{title}", coached on {coached_at.date().isoformat()}, '
+            f"waits for your acknowledgement: coach session ack {session_id} [--comment TEXT]",
+        )
+        for session_id, title, coached_at, agent_id, handle in rows
+    ]
+
+
+def actions_due(db: Session, as_of: AsOf) -> list[Reminder]:
+    """action.due: an open action item due today or tomorrow, or already
+    overdue, to its owner."""
+    tomorrow = as_of.today + dt.timedelta(days=1)
+    rows = db.exec(
+        select(ActionItem.id, ActionItem.text, ActionItem.due_date, ActionItem.session_id, User.id, User.handle)
+        .join(User, User.id == ActionItem.owner_id)
+        .where(ActionItem.state == "open", col(ActionItem.due_date) <= tomorrow)
+        .order_by(col(ActionItem.id))
+    ).all()
+    reminders = []
+    for item_id, text, due_date, session_id, owner_id, handle in rows:
+        when = ("overdue since " if due_date < as_of.today else "due ") + due_date.isoformat()
+        reminders.append(Reminder(
+            "action.due", owner_id, handle, "action", item_id,
+            f'Action item {item_id} from session {session_id} is {when}: "{text}" '
+            f"(mark it done with: coach action done {item_id})",
+        ))
+    return reminders
+
+
+FINDERS: tuple[Finder, ...] = (upcoming_sessions, unacknowledged_sessions, actions_due, goals_at_risk)
 
 
 def remind(db: Session, moment: dt.datetime, zone_name: str) -> list[dict]:
