@@ -3,7 +3,8 @@ the observation times of KPI files. Each returns a clean value or raises CoachEr
 
 import os
 import re
-from datetime import date, datetime, time, timedelta
+import warnings
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import product
 from urllib.parse import urlsplit
@@ -16,6 +17,11 @@ OBSERVED_AT_HINT = (
     "use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional UTC offset, "
     "e.g. 2026-12-25 or 2026-12-25T14:30:00+01:00"
 )
+MOMENT_HINT = (
+    "use YYYY-MM-DD or YYYY-MM-DDTHH:MM with an optional UTC offset, "
+    "e.g. 2026-12-25, 2026-12-25T08:00 or 2026-12-25T08:00+01:00"
+)
+_REACHABLE_YEARS = (2, 9998)
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
 
@@ -33,6 +39,7 @@ _DURATION = re.compile(
     r"(?:(?P<hours>\d{1,4})\s*h)?\s*(?:(?P<minutes>\d{1,4})\s*m(?:in)?)?",
     re.ASCII | re.IGNORECASE,
 )
+_YEAR_MONTH_DAY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}\b", re.ASCII)
 _OBSERVED_MOMENT = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?",
     re.ASCII,
@@ -78,35 +85,75 @@ def _shift_date(today: date, relative: re.Match[str], text: str) -> date:
 
 
 def _parse_free_form_date(stripped: str, text: str) -> date:
+    moment = _read_free_form(stripped, text, "date", DATE_HINT, ignoretz=True)
+    if moment.time() != time():
+        raise CoachError(f"date {text!r} has a time of day; give the date alone: {DATE_HINT}")
+    return moment.date()
+
+
+def _read_free_form(stripped: str, text: str, what: str, hint: str, *, ignoretz: bool) -> datetime:
+    """What python-dateutil reads in the text, refused when a part of the date
+    is missing or its parts could be read in more than one order."""
     # Imported here: dateutil's parser alone costs ~40 ms of start-up.
     from dateutil import parser as dateutil_parser
 
     def read(dayfirst: bool, yearfirst: bool, default: datetime) -> datetime:
         return dateutil_parser.parse(
-            stripped, dayfirst=dayfirst, yearfirst=yearfirst, default=default, ignoretz=True
+            stripped, dayfirst=dayfirst, yearfirst=yearfirst, default=default, ignoretz=ignoretz
         )
 
+    # A date written year-month-day first has one reading (dateutil would
+    # still swap its day and month when asked to read days first).
+    orders = [(False, True)] if _YEAR_MONTH_DAY.match(stripped) else list(product((False, True), repeat=2))
     try:
-        moment = read(False, False, _FIRST_DEFAULT)
-        completed_otherwise = read(False, False, _SECOND_DEFAULT)
-        readings = {
-            read(dayfirst, yearfirst, _FIRST_DEFAULT)
-            for dayfirst, yearfirst in product((False, True), repeat=2)
-        }
+        with warnings.catch_warnings():
+            # dateutil drops a time zone name it does not know, with a warning.
+            warnings.simplefilter("error", RuntimeWarning)
+            moment = read(*orders[0], _FIRST_DEFAULT)
+            completed_otherwise = read(*orders[0], _SECOND_DEFAULT)
+            readings = {read(dayfirst, yearfirst, _FIRST_DEFAULT) for dayfirst, yearfirst in orders}
     # dateutil signals bad input with ParserError (a ValueError) but huge numbers
     # escape as OverflowError or decimal.InvalidOperation (both ArithmeticError).
-    except (ValueError, ArithmeticError):
-        raise CoachError(f"not a valid date {text!r}: {DATE_HINT}") from None
+    except (ValueError, ArithmeticError, RuntimeWarning):
+        raise CoachError(f"not a valid {what} {text!r}: {hint}") from None
     if moment != completed_otherwise:
-        raise CoachError(f"incomplete date {text!r} (year, month or day missing): {DATE_HINT}")
+        raise CoachError(f"incomplete {what} {text!r} (year, month or day missing): {hint}")
     if len(readings) > 1:
         raise CoachError(
-            f"ambiguous date {text!r} (day, month and year can be read in more than one "
-            f"order): {DATE_HINT}"
+            f"ambiguous {what} {text!r} (day, month and year can be read in more than one "
+            f"order): {hint}"
         )
-    if moment.time() != time():
-        raise CoachError(f"date {text!r} has a time of day; give the date alone: {DATE_HINT}")
-    return moment.date()
+    return moment
+
+
+def parse_moment(text: str, tz_name: str, today: date) -> datetime:
+    """A point in time, timezone-aware: any date parse_date reads (its midnight
+    in tz_name), or a date-time, ISO or unambiguous to python-dateutil; one
+    without a UTC offset is a wall-clock time in tz_name."""
+    zone = _zone(tz_name)
+    stripped = text.strip()
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except ValueError:
+        if stripped.lower() in _NAMED_DAYS or _RELATIVE_DATE.fullmatch(stripped):
+            moment = datetime.combine(parse_date(stripped, today), time())
+        else:
+            moment = _read_free_form(stripped, text, "date-time", MOMENT_HINT, ignoretz=False)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return _within_reach(moment, text)
+
+
+def _within_reach(moment: datetime, text: str) -> datetime:
+    """Reminders count days on either side of a moment; the years 1 and 9999
+    leave them no room."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not _REACHABLE_YEARS[0] <= utc.year <= _REACHABLE_YEARS[1]:
+        raise CoachError(f"date-time {text!r} is out of range: {MOMENT_HINT}")
+    return moment
 
 
 def parse_clock(text: str) -> str:

@@ -152,7 +152,9 @@ def test_an_upgrade_maps_old_audit_entries_to_user_ids(db_target, monkeypatch):
            ('2026-01-01T00:00:01+00:00', 'dana', 'plan.add', 'plan', 1, '{"agent": "alex", "form": "Call quality"}'),
            ('2026-01-01T00:00:02+00:00', 'dana', 'path.add', 'path', 1, '{"name": "Holds", "agents": ["alex", "dana"]}'),
            ('2026-01-01T00:00:03+00:00', 'dana', 'plan.close', 'plan', 1, '{"reason": "Alex M did it; purpose met"}'),
-           ('2026-01-01T00:00:04+00:00', 'gone', 'kpi.import', 'kpi_observation', NULL, '{"source": "/home/alex/k.csv", "inserted": 2}')""",
+           ('2026-01-01T00:00:04+00:00', 'gone', 'kpi.import', 'kpi_observation', NULL, '{"source": "/home/alex/k.csv", "inserted": 2}'),
+           ('2026-01-01T00:00:05+00:00', 'alex', 'session.ack', 'session', 1, '{"comment": "Thanks, Alex M"}'),
+           ('2026-01-01T00:00:06+00:00', 'alex', 'action.done', 'action', 1, '{"note": "Alex M did it"}')""",
     ):
         query(db_target, statement)
     monkeypatch.undo()
@@ -164,8 +166,10 @@ def test_an_upgrade_maps_old_audit_entries_to_user_ids(db_target, monkeypatch):
         (1, "path.add", {"name": "Holds", "agents_user_ids": [2, 1]}),
         (1, "plan.close", {}),
         (None, "kpi.import", {"inserted": 2}),
+        (2, "session.ack", {}),
+        (2, "action.done", {}),
     ]
     assert query(db_target, "SELECT version FROM coach_schema") == [(migrations.LATEST_VERSION,)]
     with pytest.raises(IntegrityError, match="append-only"):
         query(db_target, "UPDATE audit_log SET actor_id = 2")
-    assert Cli(db_target).json("log", user="dana")[2]["details"] == {"name": "Holds", "agents": ["alex", "dana"]}
+    assert Cli(db_target).json("log", user="dana")[4]["details"] == {"name": "Holds", "agents": ["alex", "dana"]}

@@ -150,8 +150,9 @@ def test_db_check_passes_then_names_a_missing_trigger(cli):
     assert checked["integrity"] == "ok" and checked["schema_version"] == LATEST_VERSION
     backend = checked["backend"]
     trigger = PROTECTING_TRIGGERS[backend][0]
-    table = "plans" if "plan" in trigger else "sessions" if "session" in trigger else "audit_log"
-    query(cli.target, f"DROP TRIGGER {trigger}" + (f" ON {table}" if backend == "postgresql" else ""))
+    from coachcli.db.maintenance import _drop_trigger
+
+    query(cli.target, _drop_trigger(backend, trigger))
     line = one_line(cli("db", "check"), ExitCode.DATABASE)
     assert trigger in line
 

@@ -19,6 +19,7 @@ KEEP = "Kept because it never mentions the erased person QKEEPQ"
 GONE = [
     "maria", "Maria Lopez",
     "QNOTEQ", "QANSWERQ", "QREQUESTQ", "QOTHERQ", "QACTIONQ",
+    "QPRIVATEQ", "QACKQ", "QITEMQ", "QDONEQ", "QPAIRQ", "QLINKQ",
 ]
 
 
@@ -45,8 +46,11 @@ def world(cli, tmp_path) -> dict:
                     "--purpose", "Help Maria Lopez hold calls less", user="calvin")
     coached = str(plan["current_session_id"])
     result = cli("session", "coach", coached, *_answers(strengths="Warm greeting QANSWERQ"),
-                 "--notes", "Private matters QNOTEQ", user="calvin")
+                 "--notes", "Private matters QNOTEQ", "--private-notes", "Coach only QPRIVATEQ", user="calvin")
     assert result.exit_code == 0, result.stderr
+    assert cli("session", "ack", coached, "--comment", "Thanks QACKQ", user="maria").exit_code == 0
+    item = cli.json("action", "add", coached, "--text", "Practice holds QITEMQ", user="calvin")
+    assert cli("action", "done", str(item["id"]), "--note", "Practised QDONEQ", user="maria").exit_code == 0
     closed = cli("plan", "close", str(plan["id"]), "--reason",
                  "maria now holds calls under two minutes; purpose met", user="calvin")
     assert closed.exit_code == 0, closed.stderr
@@ -57,6 +61,7 @@ def world(cli, tmp_path) -> dict:
                      "--title", "Shadowing maria", user="calvin")
     cli("session", "save", str(other["id"]), "--notes", "Took over Maria Lopez's queue QOTHERQ",
         "--set", "opportunities=Ask MARIA about QACTIONQ", "--set", "strengths=" + KEEP, user="calvin")
+    cli.json("action", "add", str(other["id"]), "--text", "Pair with maria on QPAIRQ", user="calvin")
     kept = cli.json("session", "new", "--agent", "alex", "--form", "Call quality", "--title", "Alex alone", user="calvin")
     cli("session", "save", str(kept["id"]), "--notes", KEEP, "--set", "greeting=5", user="calvin")
     # A mini-goal with a score.
@@ -64,6 +69,7 @@ def world(cli, tmp_path) -> dict:
     goal_session = cli.json("session", "schedule", "--title", "Maria Lopez hold goal", "--agent", "maria",
                             "--date", "2026-11-01", "--start", "10:00", "--path", "Holds", "--kpi", "hold-time",
                             "--target", "60", "--target-date", "2026-11-10", "--notes", "Goal talk QNOTEQ",
+                            "--link", "https://meet.example/maria-QLINKQ",
                             user="calvin")
     kpi = tmp_path / "kpi.csv"
     kpi.write_text("agent,metric,observed_at,value\nmaria,hold-time,2026-11-02,50\nmaria,hold-time,2026-11-03,80\n"
@@ -96,7 +102,8 @@ def _every_output(cli: Cli, world: dict) -> str:
         for command in (["user", "list"], ["team", "list"], ["path", "list"], ["plan", "list", "--state", "all"],
                         ["session", "list"], ["session", "list", "--tab", "requested"], ["minigoal", "list"],
                         ["kpi", "list"], ["inbox"], ["log"], ["form", "list"],
-                        ["report", "impact"], ["report", "impact", "--by", "coach"]):
+                        ["report", "impact"], ["report", "impact", "--by", "coach"], ["report", "cadence"],
+                        ["action", "list", "--state", "all"], ["session", "list", "--unacknowledged"]):
             for fmt in ("json", "tsv"):
                 shown.append(cli(*command, "-o", fmt, user=user).stdout)
     for session in ("coached", "request", "other", "kept", "goal_session"):
@@ -104,6 +111,7 @@ def _every_output(cli: Cli, world: dict) -> str:
     shown.append(cli("plan", "show", str(world["plan"]), "-o", "json", user="dana").stdout)
     shown.append(cli("minigoal", "show", str(world["goal"]), "-o", "json", user="dana").stdout)
     shown.append(cli("db", "info", "-o", "json").stdout)
+    shown.append(cli("calendar", user="dana").stdout)
     return "\n".join(shown)
 
 
@@ -125,6 +133,12 @@ def test_erasure_rewrites_the_person_and_their_texts_and_keeps_every_number(cli,
     assert {k: v for k, v in coached["answers"].items() if k not in ("strengths", "opportunities", "agreed_actions")} == {
         "channel": "phone", "greeting": 4, "empathy": 5, "compliance": True, "resolution": "resolved",
     }
+    assert (coached["private_notes"], coached["agent_comment"]) == (ERASED, ERASED)
+    assert coached["acknowledged_at"] is not None
+    items = cli.json("action", "list", "--state", "all", user="dana")
+    assert sorted((item["state"], item["text"], item["note"]) for item in items) == [
+        ("done", ERASED, ERASED), ("open", ERASED, None),
+    ]
     plan = cli.json("plan", "show", str(world["plan"]), user="dana")
     assert (plan["purpose"], plan["close_reason"], plan["state"]) == (ERASED, ERASED, "closed")
     assert cli.json("session", "show", str(world["request"]), user="dana")["notes"] == ERASED
@@ -231,6 +245,12 @@ def _set_answers(cli: Cli, session: str, answers: dict) -> None:
         ("UPDATE plans SET purpose = 'rewritten'", "closed performance plan cannot be changed"),
         ("UPDATE plans SET purpose = '[erased]', closed_at = NULL", "closed performance plan cannot be changed"),
         ("UPDATE plans SET state = 'active'", "closed performance plan cannot be changed"),
+        ("UPDATE session_acknowledgements SET comment = 'rewritten'", "acknowledgement cannot be changed"),
+        ("UPDATE session_acknowledgements SET comment = '[erased]', acknowledged_at = '2020-01-01T00:00:00+00:00'",
+         "acknowledgement cannot be changed"),
+        ("UPDATE action_items SET text = 'rewritten' WHERE state = 'done'", "done action item cannot be changed"),
+        ("UPDATE action_items SET note = '[erased]', done_at = NULL WHERE state = 'done'", "done action item cannot be changed"),
+        ("UPDATE sessions SET private_notes = 'rewritten' WHERE state = 'coached'", "coached session cannot be changed"),
     ],
 )
 def test_a_stray_update_of_a_coached_session_or_closed_plan_is_still_refused(cli, world, statement, refusal):
@@ -265,6 +285,9 @@ def test_the_database_lets_text_become_the_marker_and_nothing_else(cli, world):
     _set_answers(cli, world["coached"], {**answers, "agreed_actions": ERASED})
     cli.query("UPDATE sessions SET notes = '[erased]', title = '[erased]' WHERE state = 'coached'")
     cli.query("UPDATE plans SET close_reason = '[erased]'")
+    cli.query("UPDATE session_acknowledgements SET comment = '[erased]'")
+    cli.query("UPDATE action_items SET text = '[erased]', note = '[erased]' WHERE state = 'done'")
+    assert cli.query("SELECT text, note FROM action_items WHERE state = 'done'") == [(ERASED, ERASED)]
     assert cli.query("SELECT notes, title FROM sessions WHERE state = 'coached'") == [(ERASED, ERASED)]
     assert _coached_row(cli, world)["agreed_actions"] == ERASED
 

@@ -57,7 +57,7 @@ def test_schedule_keeps_every_field_as_entered(db, center, path):
         notes="Bring two calls",
         form="Call quality",
     )
-    record = sessions.session_record(db, session.id)
+    record = sessions.session_record(db, center.calvin, session.id)
     assert record["coach"] == "calvin"
     assert record["date"] == TODAY + dt.timedelta(days=7)
     assert record["timezone"] == "Europe/Paris"
@@ -137,7 +137,7 @@ def test_all_four_fields_make_a_minigoal(db, center, path):
     assert (goal.name, goal.assignee_id, goal.metric, goal.target) == ("AHT review", center.alex.id, "handle-time", 400)
     assert (goal.start_date, goal.due_date) == (dt.date(2026, 12, 15), dt.date(2026, 12, 25))
     assert (goal.state, goal.samples, goal.score) == ("in_progress", 0, None)
-    assert sessions.session_record(db, session.id)["minigoal_id"] == goal.id
+    assert sessions.session_record(db, center.calvin, session.id)["minigoal_id"] == goal.id
     assert scheduling.minigoal_warning(session) is None
 
 
@@ -227,7 +227,7 @@ def test_from_request_keeps_what_the_agent_wrote(db, center, path):
     )
     assert session.id == request.id
     assert db.exec(select(CoachingSession)).all() == [session]
-    record = sessions.session_record(db, session.id)
+    record = sessions.session_record(db, center.calvin, session.id)
     assert (record["state"], record["title"], record["agent"], record["coach"]) == (
         "scheduled",
         "Shorter calls",

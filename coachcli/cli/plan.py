@@ -8,7 +8,7 @@ import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id, resolve, say
-from coachcli.cli.session import SESSION_COLUMNS, session_view, show_session
+from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, show_session
 
 app = command_group()
 
@@ -35,6 +35,8 @@ PLAN_FIELDS = [
     ("close_reason", "Close reason"),
     ("current_session_id", "Current session"),
 ]
+RECENT_COLUMNS = [*SESSION_COLUMNS, ("coached_at", "Coached at")]
+GRID_FIELD_TYPES = ("rating", "number")
 PlanId = Annotated[int, typer.Argument(help="Plan id.", metavar="PLAN", show_default=False)]
 
 
@@ -97,12 +99,30 @@ def show(plan_id: PlanId, format: FormatOption = None) -> None:
 
     with unit_of_work(write=False) as db:
         record, current, recent = plans.plan_overview(db, acting_user(db), plan_id)
+        spec = plans.plan_form(db, plan_id)
     record = {**record, "current_session": current, "recent_sessions": recent}
+    shown = sorted(([current] if current else []) + recent, key=lambda session: session["id"])
     sections = [
-        Section("Current session", [current] if current else [], SESSION_COLUMNS),
-        Section("Recent sessions (open one with `coach session show ID`)", recent, SESSION_COLUMNS),
+        Section("Current session", [current] if current else [], RECENT_COLUMNS),
+        Section("Open action items from earlier sessions", record["open_actions"], ACTION_COLUMNS),
+        Section("Recent sessions (open one with `coach session show ID`)", recent, RECENT_COLUMNS),
+        _answer_grid(spec, shown),
     ]
     emit(record, format, _plan_view(sections))
+
+
+def _answer_grid(spec, sessions: list[dict]) -> Section:
+    """Ratings and numbers, field by field, one column per session (oldest
+    first): how the agent is moving, at a glance."""
+    from coachcli.forms import format_answer
+
+    fields = [field for field in spec.fields if field.type in GRID_FIELD_TYPES]
+    rows = [
+        {"label": field.label, **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions}}
+        for field in fields
+    ]
+    columns = [("label", "Field"), *((f"session_{s['id']}", f"#{s['id']}") for s in sessions)]
+    return Section("Ratings and numbers by session", rows if sessions else [], columns)
 
 
 @app.command("edit")

@@ -42,9 +42,22 @@ SESSION_FIELDS = [
     ("target_date", "Target date"),
     ("minigoal_id", "Goal"),
     ("notes", "Notes"),
+    ("private_notes", "Private notes"),
     ("coached_at", "Coached at"),
+    ("acknowledged_at", "Acknowledged at"),
+    ("agent_comment", "Agent comment"),
 ]
 ANSWER_COLUMNS = [("label", "Field"), ("answer", "Answer")]
+ACTION_COLUMNS = [
+    ("id", "ID"),
+    ("session_id", "Session"),
+    ("plan_id", "Plan"),
+    ("agent", "Agent"),
+    ("owner", "Owner"),
+    ("text", "Action"),
+    ("due_date", "Due"),
+    ("state", "State"),
+]
 
 SessionId = Annotated[int, typer.Argument(help="Session id.", metavar="SESSION", show_default=False)]
 SetOption = Annotated[
@@ -56,6 +69,10 @@ AnswersOption = Annotated[
     typer.Option("--answers", help="JSON object of answers, from a file or - for stdin.", show_default=False),
 ]
 NotesOption = Annotated[Optional[str], typer.Option("--notes", help="Replace the session notes.", show_default=False)]
+PrivateNotesOption = Annotated[
+    Optional[str],
+    typer.Option("--private-notes", help="Notes for coaches and admins only; never shown to the agent.", show_default=False),
+]
 FormChoice = Annotated[
     Optional[str],
     typer.Option("--form", help="Run a session scheduled without a form with this one.", show_default=False),
@@ -73,14 +90,22 @@ def show_session(record: dict, spec, format) -> None:
             {"key": field.key, "label": field.label, "answer": format_answer(field, record["answers"].get(field.key))}
             for field in spec.fields
         ]
-    emit(record, format, View(title=title, columns=SESSION_FIELDS, sections=[Section("Answers", answers, ANSWER_COLUMNS)] if spec else []))
+    sections = [Section("Answers", answers, ANSWER_COLUMNS)] if spec else []
+    sections.append(Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS))
+    # A key the viewer may not see (an agent's private notes) is not even a blank row.
+    fields = [(key, header) for key, header in SESSION_FIELDS if key in record]
+    emit(record, format, View(title=title, columns=fields, sections=sections))
 
 
 def session_view(db, session) -> tuple[dict, object]:
-    """The session's record and its form, read inside the command's transaction."""
+    """The session's record as the acting user may see it, with the open
+    action items it carries over, and its form; read inside the command's
+    transaction."""
+    from coachcli.services.actions import carried_actions
     from coachcli.services.sessions import session_form, session_record
 
-    return session_record(db, session.id), session_form(db, session)
+    record = {**session_record(db, acting_user(db), session.id), "carried_actions": carried_actions(db, session)}
+    return record, session_form(db, session)
 
 
 def show_created(view: tuple[dict, object], format, quiet: bool) -> None:
@@ -114,13 +139,18 @@ def list_(
     tab: Annotated[
         Optional[str], typer.Option("--tab", help="requested, scheduled, draft or coached.")
     ] = None,
+    unacknowledged: Annotated[
+        bool, typer.Option("--unacknowledged", help="Only coached sessions the agent has not acknowledged yet.")
+    ] = False,
     format: FormatOption = None,
 ) -> None:
     """List coaching sessions within your scope; the Plan column shows plan ids."""
     from coachcli.services import sessions
 
     with unit_of_work(write=False) as db:
-        records = sessions.list_sessions(db, acting_user(db), agent=agent, plan_id=plan, tab=tab)
+        records = sessions.list_sessions(
+            db, acting_user(db), agent=agent, plan_id=plan, tab=tab, unacknowledged=unacknowledged
+        )
     emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS))
 
 
@@ -135,7 +165,12 @@ def show(session_id: SessionId, format: FormatOption = None) -> None:
 
 
 def gather_answers(
-    session_id: int, pairs: list[str] | None, answers_source: str | None, notes: str | None, form: str | None
+    session_id: int,
+    pairs: list[str] | None,
+    answers_source: str | None,
+    notes: str | None,
+    form: str | None,
+    private_notes: str | None = None,
 ) -> dict:
     """Answers from --answers and --set (which wins), or, with neither and a
     person at the terminal, asked for field by field."""
@@ -146,7 +181,7 @@ def gather_answers(
     if answers_source:
         updates.update(parse_answers_json(read_text(answers_source), answers_source))
     updates.update(parse_assignments(pairs or []))
-    if updates or notes is not None or not interactive():
+    if updates or notes is not None or private_notes is not None or not interactive():
         return updates
     from coachcli.cli.prompts import fill_form
     from coachcli.services import sessions
@@ -158,14 +193,16 @@ def gather_answers(
     return fill_form(spec, current, previous) if spec else {}
 
 
-def save_answers(session_id: int, *, coached: bool, pairs, answers_source, notes, format, form=None) -> None:
+def save_answers(
+    session_id: int, *, coached: bool, pairs, answers_source, notes, format, form=None, private_notes=None
+) -> None:
     from coachcli.services import sessions
 
-    updates = gather_answers(session_id, pairs, answers_source, notes, form)
+    updates = gather_answers(session_id, pairs, answers_source, notes, form, private_notes)
     with unit_of_work(write=True) as db:
         actor = acting_user(db)
         action = sessions.coach_session if coached else sessions.save_session
-        record, spec = session_view(db, action(db, actor, session_id, updates, notes, form))
+        record, spec = session_view(db, action(db, actor, session_id, updates, notes, form, private_notes))
     say(f"Session {session_id} " + ("coached; the agent has been notified." if coached else "saved as a draft."))
     show_session(record, spec, format)
 
@@ -176,11 +213,15 @@ def save(
     set_: SetOption = None,
     answers: AnswersOption = None,
     notes: NotesOption = None,
+    private_notes: PrivateNotesOption = None,
     form: FormChoice = None,
     format: FormatOption = None,
 ) -> None:
     """Save Only: keep the answers given, leave the session a draft."""
-    save_answers(session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format, form=form)
+    save_answers(
+        session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        private_notes=private_notes,
+    )
 
 
 @app.command("coach")
@@ -189,11 +230,15 @@ def coach(
     set_: SetOption = None,
     answers: AnswersOption = None,
     notes: NotesOption = None,
+    private_notes: PrivateNotesOption = None,
     form: FormChoice = None,
     format: FormatOption = None,
 ) -> None:
     """Save & Coached: check required fields, make the session final, notify the agent."""
-    save_answers(session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format, form=form)
+    save_answers(
+        session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        private_notes=private_notes,
+    )
 
 
 @app.command("autofill")
@@ -247,6 +292,7 @@ def schedule(
     target: Annotated[Optional[str], _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
     target_date: Annotated[Optional[str], _option("Mini-goal due date.", "--target-date")] = None,
     notes: Annotated[Optional[str], _option("Notes for the session.", "--notes")] = None,
+    private_notes: PrivateNotesOption = None,
     form: Annotated[Optional[str], _option("Coaching form name or id.", "--form")] = None,
     from_request: Annotated[Optional[int], _option("Schedule this coaching request (see --tab requested).", "--from-request")] = None,
     format: FormatOption = None,
@@ -273,6 +319,7 @@ def schedule(
             target=target,
             target_date=target_date,
             notes=notes,
+            private_notes=private_notes,
             form=form,
             from_request=from_request,
             today=today_in(default_timezone_name()),
@@ -282,6 +329,21 @@ def schedule(
     if warning:
         say(warning)
     show_created(view, format, quiet)
+
+
+@app.command("ack")
+def ack(
+    session_id: SessionId,
+    comment: Annotated[Optional[str], _option("Your comment on the session, kept with the acknowledgement.", "--comment")] = None,
+    format: FormatOption = None,
+) -> None:
+    """Acknowledge a coached session of yours (once; your coach is notified)."""
+    from coachcli.services import sessions
+
+    with unit_of_work(write=True) as db:
+        record, spec = session_view(db, sessions.acknowledge_session(db, acting_user(db), session_id, comment))
+    say(f"Session {session_id} acknowledged; your coach has been notified.")
+    show_session(record, spec, format)
 
 
 @app.command("request")
@@ -312,7 +374,7 @@ def import_(
     format: FormatOption = None,
 ) -> None:
     """Bulk schedule sessions: columns title,agent,coach,date,start (required),
-    timezone,duration,link,path,kpi,target,target_date,notes."""
+    timezone,duration,link,path,kpi,target,target_date,notes,private_notes."""
     from coachcli.parse import default_timezone_name, today_in
     from coachcli.services import scheduling
 

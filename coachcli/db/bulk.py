@@ -61,22 +61,27 @@ def insert_sessions_in_order(db: Session, rows: list[dict]) -> list[int]:
     return ids
 
 
-def insert_rows(db: Session, table: Table, rows: list[dict]) -> None:
+def insert_rows(db: Session, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
     """Insert many rows at once on the backend's fast path: COPY on
-    PostgreSQL, executemany elsewhere. Every row has the same keys."""
+    PostgreSQL, the driver's executemany on SQLite. The values are as stored
+    (timestamps as `stored_timestamp` gives them)."""
     if not rows:
         return
-    if _dialect(db) != "postgresql":
-        db.execute(insert(table), rows)
+    names = ", ".join(columns)
+    db.flush()
+    if _dialect(db) == "postgresql":
+        with raw_connection(db).cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         return
-    columns = list(rows[0])
-    dialect = db.get_bind().dialect
-    # The column types' own conversions (UTC text timestamps, say), as an INSERT would apply them.
-    convert = [table.c[name].type.bind_processor(dialect) or (lambda value: value) for name in columns]
-    with raw_connection(db).cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([to_stored(row[name]) for name, to_stored in zip(columns, convert, strict=True)])
+    placeholders = ", ".join("?" for _ in columns)
+    raw_connection(db).executemany(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)
+
+
+def stored_timestamp(moment: dt.datetime) -> str:
+    """A timestamp as the models store it (UTCDateTime), for the bulk writes."""
+    return UTCDateTime().process_bind_param(moment, None)
 
 
 def raw_connection(db: Session) -> Any:

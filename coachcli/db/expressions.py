@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo
 
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import Float, String, Table
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session
 
 LOCAL_DATE_FUNCTION = "coach_local_date"
 # Sorts after every observation time on a day ("…T23:59:59") and before the
@@ -134,3 +136,14 @@ def _rounded_postgresql(element: rounded, compiler: Any, **options: Any) -> str:
 def end_of_day(date: ColumnElement) -> ColumnElement:
     """The exclusive upper text bound of a day's observations."""
     return iso_date(date) + END_OF_DAY
+
+
+def insert_skipping_duplicates(db: Session, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: a row that a unique key already holds
+    is skipped, not refused. SQLAlchemy spells it only in each dialect's own
+    insert construct."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()

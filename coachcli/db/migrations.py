@@ -241,7 +241,75 @@ _V1_POSTGRESQL_GUARDS = [
 ]
 
 
-# Version 2: the right to erasure (SPEC §10).
+# Follow-through (SPEC §7): the agent's acknowledgement of a coached session,
+# the coach's private notes, and action items. Acknowledgements live in a
+# table of their own so that a coached session's row stays untouchable.
+_V2 = [
+    "ALTER TABLE sessions ADD COLUMN private_notes TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE session_acknowledgements (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        acknowledged_at TEXT NOT NULL,
+        comment TEXT,
+        PRIMARY KEY (session_id)
+    )""",
+    """CREATE TABLE action_items (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        owner_id INTEGER NOT NULL REFERENCES users(id),
+        text TEXT NOT NULL,
+        due_date DATE,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done')),
+        created_at TEXT NOT NULL,
+        created_by_id INTEGER NOT NULL REFERENCES users(id),
+        done_at TEXT,
+        done_by_id INTEGER REFERENCES users(id),
+        note TEXT
+    )""",
+    "CREATE INDEX action_items_by_session ON action_items(session_id)",
+    "CREATE INDEX action_items_by_owner ON action_items(owner_id)",
+]
+
+_V2_SQLITE_GUARDS = [
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements
+       BEGIN SELECT RAISE(ABORT, 'an acknowledgement cannot be changed'); END""",
+    """CREATE TRIGGER acknowledgements_are_never_deleted BEFORE DELETE ON session_acknowledgements
+       BEGIN SELECT RAISE(ABORT, 'an acknowledgement cannot be deleted'); END""",
+    """CREATE TRIGGER action_items_are_never_deleted BEFORE DELETE ON action_items
+       BEGIN SELECT RAISE(ABORT, 'action items cannot be deleted'); END""",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items
+       WHEN OLD.state = 'done'
+       BEGIN SELECT RAISE(ABORT, 'a done action item cannot be changed'); END""",
+]
+
+_V2_POSTGRESQL_GUARDS = [
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be changed')""",
+    """CREATE TRIGGER acknowledgements_are_never_deleted BEFORE DELETE ON session_acknowledgements FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be deleted')""",
+    """CREATE TRIGGER acknowledgements_are_never_truncated BEFORE TRUNCATE ON session_acknowledgements
+       FOR EACH STATEMENT EXECUTE FUNCTION coach_refuse('an acknowledgement cannot be deleted')""",
+    """CREATE TRIGGER action_items_are_never_deleted BEFORE DELETE ON action_items FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('action items cannot be deleted')""",
+    """CREATE TRIGGER action_items_are_never_truncated BEFORE TRUNCATE ON action_items FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('action items cannot be deleted')""",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items FOR EACH ROW
+       WHEN (OLD.state = 'done')
+       EXECUTE FUNCTION coach_refuse('a done action item cannot be changed')""",
+]
+
+# Reminders (`coach remind`) go out at most once per (kind, record, person),
+# however often it runs and however many run at once: the database refuses a
+# second one and the reminders' insert skips it. All four kinds of SPEC §8 are
+# named, so the two that come with acknowledgements and action items need no
+# schema of their own; other notifications (a goal that ends achieved, then
+# missed on late data) may rightly repeat.
+_V3 = [
+    """CREATE UNIQUE INDEX notifications_remind_once ON notifications(kind, record_type, record_id, user_id)
+        WHERE kind IN ('session.upcoming', 'session.unacknowledged', 'action.due', 'minigoal.at_risk')""",
+]
+
+
+# Version 4: the right to erasure (SPEC §10).
 #
 # - users.erased_at marks a person erased: their handle and name are then the
 #   pseudonym `erased-<id>` and they can no longer act.
@@ -249,24 +317,25 @@ _V1_POSTGRESQL_GUARDS = [
 #   in details) instead of by handle, and keeps no free text, so that an
 #   erasure reaches it without rewriting it. Existing rows are mapped here,
 #   with the append-only guard lifted for this one transaction only.
-# - A coached session and a closed plan stay final, except for the one change
-#   an erasure makes: a text column becoming exactly '[erased]', and answers
+# - A coached session, a closed plan, an acknowledgement and a done action
+#   item stay final, except for the one change an erasure makes: a text
+#   column becoming exactly '[erased]', and answers
 #   whose string values become '[erased]' (same keys, every other value the
 #   same). Any other UPDATE — a stray script's included — is still refused.
 #   The database cannot tell who runs an UPDATE, so it checks what the change
 #   is instead: it can only ever destroy text, down to one fixed marker, and
 #   never alter what the record says, put words in anyone's mouth, or touch a
 #   number, date, person or state.
-_V2 = [
+_V4 = [
     "ALTER TABLE users ADD COLUMN erased_at TEXT",
     "ALTER TABLE audit_log ADD COLUMN actor_id INTEGER REFERENCES users(id)",
     "CREATE INDEX audit_log_by_actor ON audit_log(actor_id)",
 ]
 
-_V2_SQLITE_GUARDS = [
+_V4_SQLITE_GUARDS = [
     "DROP TRIGGER audit_log_is_append_only_update",
     "UPDATE audit_log SET actor_id = (SELECT u.id FROM users u WHERE u.handle = audit_log.actor)",
-    "UPDATE audit_log SET details = json_remove(details, '$.handle', '$.title', '$.reason', '$.source')",
+    "UPDATE audit_log SET details = json_remove(details, '$.handle', '$.title', '$.reason', '$.source', '$.comment', '$.note')",
     """UPDATE audit_log SET details = json_set(json_remove(details, '$.agent'), '$.agent_user_id',
            (SELECT u.id FROM users u WHERE u.handle = json_extract(audit_log.details, '$.agent')))
        WHERE json_type(details, '$.agent') = 'text'""",
@@ -294,6 +363,7 @@ _V2_SQLITE_GUARDS = [
            AND NEW.coached_by_id IS OLD.coached_by_id
            AND (NEW.title IS OLD.title OR NEW.title = '[erased]')
            AND (NEW.notes IS OLD.notes OR NEW.notes = '[erased]')
+           AND (NEW.private_notes IS OLD.private_notes OR NEW.private_notes = '[erased]')
            AND (NEW.meeting_link IS OLD.meeting_link OR NEW.meeting_link = '[erased]')
            AND (NEW.answers IS OLD.answers OR (
                json_type(NEW.answers) = 'object'
@@ -314,15 +384,31 @@ _V2_SQLITE_GUARDS = [
            AND (NEW.purpose IS OLD.purpose OR NEW.purpose = '[erased]')
            AND (NEW.close_reason IS OLD.close_reason OR NEW.close_reason = '[erased]'))
        BEGIN SELECT RAISE(ABORT, 'a closed performance plan cannot be changed'); END""",
+    "DROP TRIGGER acknowledgements_are_final",
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements
+       WHEN NOT (
+           NEW.session_id IS OLD.session_id AND NEW.acknowledged_at IS OLD.acknowledged_at
+           AND (NEW.comment IS OLD.comment OR NEW.comment = '[erased]'))
+       BEGIN SELECT RAISE(ABORT, 'an acknowledgement cannot be changed'); END""",
+    "DROP TRIGGER done_action_items_are_final",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items
+       WHEN OLD.state = 'done' AND NOT (
+           NEW.id IS OLD.id AND NEW.session_id IS OLD.session_id AND NEW.owner_id IS OLD.owner_id
+           AND NEW.due_date IS OLD.due_date AND NEW.state IS OLD.state AND NEW.created_at IS OLD.created_at
+           AND NEW.created_by_id IS OLD.created_by_id AND NEW.done_at IS OLD.done_at
+           AND NEW.done_by_id IS OLD.done_by_id
+           AND (NEW.text IS OLD.text OR NEW.text = '[erased]')
+           AND (NEW.note IS OLD.note OR NEW.note = '[erased]'))
+       BEGIN SELECT RAISE(ABORT, 'a done action item cannot be changed'); END""",
 ]
 
 # PL/pgSQL compares whole rows (to_jsonb), so a column added later is final
 # too without being listed: coach_erasure_only(message, erasable text columns
 # separated by spaces[, the JSON answers column]).
-_V2_POSTGRESQL_GUARDS = [
+_V4_POSTGRESQL_GUARDS = [
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only_update",
     "UPDATE audit_log SET actor_id = (SELECT u.id FROM users u WHERE u.handle = audit_log.actor)",
-    "UPDATE audit_log SET details = (details::jsonb - 'handle' - 'title' - 'reason' - 'source')::text",
+    "UPDATE audit_log SET details = (details::jsonb - 'handle' - 'title' - 'reason' - 'source' - 'comment' - 'note')::text",
     """UPDATE audit_log SET details = ((details::jsonb - 'agent') || jsonb_build_object('agent_user_id',
            (SELECT u.id FROM users u WHERE u.handle = audit_log.details::jsonb ->> 'agent')))::text
        WHERE jsonb_typeof(details::jsonb -> 'agent') = 'string'""",
@@ -370,11 +456,18 @@ _V2_POSTGRESQL_GUARDS = [
     "DROP TRIGGER coached_sessions_are_final ON sessions",
     """CREATE TRIGGER coached_sessions_are_final BEFORE UPDATE ON sessions FOR EACH ROW
        WHEN (OLD.state = 'coached')
-       EXECUTE FUNCTION coach_erasure_only('a coached session cannot be changed', 'title notes meeting_link', 'answers')""",
+       EXECUTE FUNCTION coach_erasure_only('a coached session cannot be changed', 'title notes private_notes meeting_link', 'answers')""",
     "DROP TRIGGER closed_plans_are_final ON plans",
     """CREATE TRIGGER closed_plans_are_final BEFORE UPDATE ON plans FOR EACH ROW
        WHEN (OLD.state = 'closed')
        EXECUTE FUNCTION coach_erasure_only('a closed performance plan cannot be changed', 'purpose close_reason')""",
+    "DROP TRIGGER acknowledgements_are_final ON session_acknowledgements",
+    """CREATE TRIGGER acknowledgements_are_final BEFORE UPDATE ON session_acknowledgements FOR EACH ROW
+       EXECUTE FUNCTION coach_erasure_only('an acknowledgement cannot be changed', 'comment')""",
+    "DROP TRIGGER done_action_items_are_final ON action_items",
+    """CREATE TRIGGER done_action_items_are_final BEFORE UPDATE ON action_items FOR EACH ROW
+       WHEN (OLD.state = 'done')
+       EXECUTE FUNCTION coach_erasure_only('a done action item cannot be changed', 'text note')""",
 ]
 
 
@@ -402,12 +495,14 @@ def _migration(tables: list[str], sqlite: list[str], postgresql: list[str]) -> d
 MIGRATIONS: list[dict[str, list[str]]] = [
     _migration(_V1, _V1_SQLITE_GUARDS, _V1_POSTGRESQL_GUARDS),
     _migration(_V2, _V2_SQLITE_GUARDS, _V2_POSTGRESQL_GUARDS),
+    _migration(_V3, [], []),
+    _migration(_V4, _V4_SQLITE_GUARDS, _V4_POSTGRESQL_GUARDS),
 ]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
 PROTECTING_TRIGGERS = {
-    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS))),
-    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS))),
+    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS + _V2_SQLITE_GUARDS))),
+    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS + _V2_POSTGRESQL_GUARDS))),
 }
 LATEST_VERSION = len(MIGRATIONS)
 _VERSION_TABLE = "coach_schema"

@@ -110,6 +110,33 @@ class CoachingSession(SQLModel, table=True):
     updated_at: dt.datetime = _timestamp()
     coached_at: dt.datetime | None = _timestamp(nullable=True)
     coached_by_id: int | None = Field(default=None, foreign_key="users.id")
+    private_notes: str = ""
+
+
+class SessionAcknowledgement(SQLModel, table=True):
+    """The agent's acknowledgement of a coached session: given once, never changed."""
+
+    __tablename__ = "session_acknowledgements"
+    session_id: int = Field(foreign_key="sessions.id", primary_key=True)
+    acknowledged_at: dt.datetime = _timestamp()
+    comment: str | None = None
+
+
+class ActionItem(SQLModel, table=True):
+    """Something agreed in a session, owned by the agent or the coach; never deleted."""
+
+    __tablename__ = "action_items"
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="sessions.id")
+    owner_id: int = Field(foreign_key="users.id")
+    text: str
+    due_date: dt.date | None = None
+    state: str = "open"
+    created_at: dt.datetime = _timestamp()
+    created_by_id: int = Field(foreign_key="users.id")
+    done_at: dt.datetime | None = _timestamp(nullable=True)
+    done_by_id: int | None = Field(default=None, foreign_key="users.id")
+    note: str | None = None
 
 
 class MiniGoal(SQLModel, table=True):

@@ -10,7 +10,7 @@ a whole word, in any case). Text answers of coaching forms are JSON and are
 rewritten field by field (`_erase_answers`).
 
 The database accepts these UPDATEs on coached sessions and closed plans
-because each only turns text into exactly ERASED (see migrations, version 2);
+because each only turns text into exactly ERASED (see migrations, version 4);
 it refuses any other change to them, from coach or from a script.
 """
 
@@ -25,7 +25,16 @@ from sqlalchemy import Column, ColumnElement, Text, bindparam, or_, select, type
 from sqlmodel import Session
 
 from coachcli.db.bulk import chunks
-from coachcli.db.models import CoachingSession, Form, MiniGoal, Notification, Plan, User
+from coachcli.db.models import (
+    ActionItem,
+    CoachingSession,
+    Form,
+    MiniGoal,
+    Notification,
+    Plan,
+    SessionAcknowledgement,
+    User,
+)
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.services import audit
@@ -41,6 +50,8 @@ _sessions = CoachingSession.__table__
 _plans = Plan.__table__
 _goals = MiniGoal.__table__
 _notifications = Notification.__table__
+_acknowledgements = SessionAcknowledgement.__table__
+_actions = ActionItem.__table__
 
 
 def _sessions_of(user_id: int) -> ColumnElement[bool]:
@@ -58,6 +69,20 @@ def _notifications_to(user_id: int) -> ColumnElement[bool]:
     return _notifications.c.user_id == user_id
 
 
+def _acknowledgements_of(user_id: int) -> ColumnElement[bool]:
+    return _acknowledgements.c.session_id.in_(select(_sessions.c.id).where(_sessions_of(user_id)))
+
+
+def _actions_of(user_id: int) -> ColumnElement[bool]:
+    """Items they own, wrote or closed, and every item of their sessions."""
+    return or_(
+        _actions.c.owner_id == user_id,
+        _actions.c.created_by_id == user_id,
+        _actions.c.done_by_id == user_id,
+        _actions.c.session_id.in_(select(_sessions.c.id).where(_sessions_of(user_id))),
+    )
+
+
 @dataclass(frozen=True)
 class TextRewrite:
     """A free-text column an erasure turns into ERASED: on the rows `theirs`
@@ -69,6 +94,10 @@ class TextRewrite:
 
 REWRITES = [
     TextRewrite(_sessions.c.notes, theirs=_sessions_of),  # request notes included
+    TextRewrite(_sessions.c.private_notes, theirs=_sessions_of),
+    TextRewrite(_acknowledgements.c.comment, theirs=_acknowledgements_of),
+    TextRewrite(_actions.c.text, theirs=_actions_of),
+    TextRewrite(_actions.c.note, theirs=_actions_of),
     TextRewrite(_sessions.c.title),
     TextRewrite(_sessions.c.meeting_link),
     TextRewrite(_goals.c.name),
@@ -140,7 +169,7 @@ def erase_user(db: Session, actor: User, handle: str, reason: str) -> dict:
 
 def _rewrite(db: Session, rewrite: TextRewrite, user_id: int, names: _Names) -> int:
     column = rewrite.column
-    key = column.table.c.id
+    (key,) = column.table.primary_key.columns
     has_text = (column.is_not(None)) & (column != "") & (column != ERASED)
     count = 0
     if rewrite.theirs is not None:

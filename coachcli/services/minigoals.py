@@ -81,7 +81,7 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
         evaluated, updated = run.decide(as_of)
         state_changes = run.store(now, as_of)
         changes = run.state_changes()
-    notifications = _notify_ended(db, as_of, [change for change in changes if _ended(change)], now)
+    notifications = _notify_ended(db, as_of, [change for change in changes if change.state in FINAL_STATES], now)
     if updated:
         audit.record(
             db, None, "minigoal.evaluate", "minigoal", None,
@@ -92,63 +92,58 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
         "evaluated": evaluated,
         "updated": updated,
         "changes": [
-            {"id": change.id, "name": change.name, "assignee": change.assignee, "metric": change.metric,
-             "from": change.old_state, "to": change.state, "score": change.score}
-            for change in changes
+            {"id": goal_id, "name": name, "assignee": assignee, "metric": metric, "from": old, "to": new, "score": score}
+            for goal_id, name, assignee, _, _, metric, old, new, score, *_ in changes
         ],
     }
 
 
-def _ended(change) -> bool:
-    return change.state in FINAL_STATES
+NOTIFICATION_COLUMNS = ("user_id", "kind", "message", "record_type", "record_id", "created_at", "attempts")
 
 
 def _notify_ended(db: Session, as_of: dt.date, ended: list, now: dt.datetime) -> int:
     """One notification per ended goal to its assignee, then one digest per
     coach (of sessions whose agent is someone else), in one statement;
-    returns the notifications written."""
-    rows = [
-        {"user_id": change.assignee_id, "kind": f"minigoal.{change.state}", "message": _final_message(change),
-         "record_type": "minigoal", "record_id": change.id, "created_at": now, "attempts": 0}
-        for change in ended
-    ]
-    by_coach: dict[int, list] = defaultdict(list)
-    for change in ended:
-        if change.coach_id is not None and change.coach_id != change.assignee_id:
-            by_coach[change.coach_id].append(change)
+    returns the notifications written. (This is the first evaluation's hot
+    loop when thousands of goals end at once: each score is formatted once.)"""
+    stamp = bulk.stored_timestamp(now)
+    rows = []
+    by_coach: dict[int, list[str]] = defaultdict(list)
+    for goal_id, name, assignee, assignee_id, coach_id, metric_key, _, state, score, target, start, due in ended:
+        metric = find_metric(metric_key)
+        shown = None if score is None else format_value(score, metric)
+        goal = f'Mini-goal "{name}" ({assignee}, {metric.name}, {start} to {due})'
+        rows.append((assignee_id, f"minigoal.{state}", _final_message(goal, state, metric, target, shown),
+                     "minigoal", goal_id, stamp, 0))
+        if coach_id is not None and coach_id != assignee_id:
+            result = "no data" if shown is None else f"score {shown}"
+            by_coach[coach_id].append(f'"{name}" ({assignee}, {metric.name}) {state}, {result}')
     rows += [
-        {"user_id": coach_id, "kind": "minigoal.digest", "message": _digest(as_of, goals),
-         "record_type": "user", "record_id": coach_id, "created_at": now, "attempts": 0}
+        (coach_id, "minigoal.digest", _digest(as_of, goals), "user", coach_id, stamp, 0)
         for coach_id, goals in by_coach.items()
     ]
-    bulk.insert_rows(db, Notification.__table__, rows)
+    bulk.insert_rows(db, Notification.__table__, NOTIFICATION_COLUMNS, rows)
     return len(rows)
 
 
-def _final_message(change) -> str:
+def _final_message(goal: str, state: str, metric: Metric, target: float, score: str | None) -> str:
     """What the assignee is told when a goal ends achieved or missed."""
-    metric = find_metric(change.metric)
-    goal = f'Mini-goal "{change.name}" ({change.assignee}, {metric.name}, {change.start_date} to {change.due_date})'
-    wanted = _wanted(metric, change.target)
-    if change.score is None:
+    wanted = target_wanted(metric, target)
+    if score is None:
         return f"{goal} missed: no {metric.name} data in the window ({wanted})."
-    return f"{goal} {STATE_LABELS[change.state].lower()}: score {format_value(change.score, metric)}, {wanted}."
+    return f"{goal} {STATE_LABELS[state].lower()}: score {score}, {wanted}."
 
 
-def _digest(as_of: dt.date, goals: list) -> str:
+def _digest(as_of: dt.date, goals: list[str]) -> str:
     """A coach's one notification for a run: each goal of their sessions that
     ended, with its assignee, result and score."""
-    parts = []
-    for change in goals:
-        metric = find_metric(change.metric)
-        score = "no data" if change.score is None else f"score {format_value(change.score, metric)}"
-        parts.append(f'"{change.name}" ({change.assignee}, {metric.name}) {change.state}, {score}')
     count = f"{len(goals)} mini-goal{'s' if len(goals) != 1 else ''}"
-    return f"{count} of your sessions ended as of {as_of.isoformat()}: " + "; ".join(parts) + "."
+    return f"{count} of your sessions ended as of {as_of.isoformat()}: " + "; ".join(goals) + "."
 
 
 @functools.lru_cache(maxsize=1024)
-def _wanted(metric: Metric, target: float) -> str:
+def target_wanted(metric: Metric, target: float) -> str:
+    """The target in words and units, e.g. "target at most 400 s (6:40)"."""
     return f"target {'at most' if metric.lower_is_better else 'at least'} {format_value(target, metric)}"
 
 

@@ -12,7 +12,9 @@ from coachcli.db.models import CoachingSession, Form, Plan, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
-from coachcli.services.forms import find_form
+from coachcli.services.actions import open_actions_before
+from coachcli.forms import FormSpec
+from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import create_draft, session_records
 
@@ -188,12 +190,26 @@ def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
 
 
 def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | None, list[dict]]:
-    """P3: the plan, its current session, and the five most recent others."""
-    find_plan(db, actor, plan_id)
+    """P3: the plan (with its open action items from earlier sessions), its
+    current session, and the five most recent others."""
+    plan = find_plan(db, actor, plan_id)
     record = plan_record(db, plan_id)
     current_id = record["current_session_id"]
     others = [sid for sid in record["session_ids"] if sid != current_id][:RECENT_SESSIONS_SHOWN]
     wanted = ([current_id] if current_id else []) + others
-    sessions = session_records(db, wanted)
+    sessions = session_records(db, actor, wanted)
     current = sessions[0] if current_id else None
+    # Carried over: what earlier sessions agreed and is still open. With no
+    # open session, every open item is from an earlier one.
+    record["open_actions"] = open_actions_before(
+        db,
+        agent_id=plan.agent_id,
+        plan_id=plan.id,
+        before_session_id=current_id if current and current["state"] != "coached" else None,
+    )
     return record, current, sessions[1:] if current_id else sessions
+
+
+def plan_form(db: Session, plan_id: int) -> FormSpec:
+    """The form every session of the plan uses (P2)."""
+    return form_spec(db.get(Form, db.get(Plan, plan_id).form_id))

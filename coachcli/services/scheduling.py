@@ -54,6 +54,7 @@ IMPORT_COLUMNS = (
     "target",
     "target_date",
     "notes",
+    "private_notes",
 )
 IMPORT_REQUIRED = ("title", "agent", "coach", "date", "start")
 INSERT_BATCH = 1000
@@ -239,6 +240,7 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
         "target": target,
         "target_date": target_date,
         "notes": "" if notes is None else str(notes).strip(),
+        "private_notes": _text(values.get("private_notes")) or "",
     }
     minigoal = None
     if path_id is not None and metric is not None and target is not None and target_date is not None:
@@ -274,6 +276,7 @@ def schedule_session(
     target: str | None = None,
     target_date: str | None = None,
     notes: str | None = None,
+    private_notes: str | None = None,
     form: str | None = None,
     from_request: int | None = None,
     today: dt.date,
@@ -296,6 +299,7 @@ def schedule_session(
         "target": target,
         "target_date": target_date,
         "notes": notes,
+        "private_notes": private_notes,
     }
     request = None
     if from_request is not None:

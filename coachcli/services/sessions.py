@@ -6,14 +6,16 @@ from __future__ import annotations
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
-from coachcli.db.models import CoachingSession, Form, MiniGoal, PerformancePath, Plan, User
+from coachcli.db.models import (
+    ActionItem, CoachingSession, Form, MiniGoal, PerformancePath, Plan, SessionAcknowledgement, User,
+)
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec, merge_answers, missing_required
 from coachcli.services import audit
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.notifications import notify
-from coachcli.services.people import coachable_agent, find_user, in_scope, require_coaching_role
+from coachcli.services.people import COACHING_ROLES, coachable_agent, find_user, in_scope, require_coaching_role
 
 STATES = ("requested", "scheduled", "draft", "coached")
 _Agent = aliased(User, name="agent")
@@ -29,18 +31,26 @@ def _session_query():
             Form.name,
             PerformancePath.name,
             MiniGoal.id,
+            SessionAcknowledgement.acknowledged_at,
+            SessionAcknowledgement.comment,
         )
         .join(_Agent, _Agent.id == CoachingSession.agent_id)
         .join(_Coach, _Coach.id == CoachingSession.coach_id, isouter=True)
         .join(Form, Form.id == CoachingSession.form_id, isouter=True)
         .join(PerformancePath, PerformancePath.id == CoachingSession.path_id, isouter=True)
         .join(MiniGoal, MiniGoal.session_id == CoachingSession.id, isouter=True)
+        .join(SessionAcknowledgement, SessionAcknowledgement.session_id == CoachingSession.id, isouter=True)
     )
 
 
-def _record(row) -> dict:
-    session, agent, coach, form, path, minigoal_id = row
-    return {
+def sees_private_notes(viewer: User) -> bool:
+    """Private notes are for coaches and admins; an agent never gets them."""
+    return viewer.role in COACHING_ROLES
+
+
+def _record(row, viewer: User) -> dict:
+    session, agent, coach, form, path, minigoal_id, acknowledged_at, agent_comment = row
+    record = {
         "id": session.id,
         "title": session.title,
         "agent": agent,
@@ -62,7 +72,12 @@ def _record(row) -> dict:
         "created_at": session.created_at,
         "coached_at": session.coached_at,
         "minigoal_id": minigoal_id,
+        "acknowledged_at": acknowledged_at,
+        "agent_comment": agent_comment,
     }
+    if sees_private_notes(viewer):
+        record["private_notes"] = session.private_notes
+    return record
 
 
 def visible(actor: User):
@@ -71,14 +86,15 @@ def visible(actor: User):
     return or_(in_scope(actor, CoachingSession.agent_id), CoachingSession.coach_id == actor.id)
 
 
-def session_records(db: Session, session_ids: list[int]) -> list[dict]:
+def session_records(db: Session, viewer: User, session_ids: list[int]) -> list[dict]:
+    """The sessions as `viewer` may see them (private notes only for coaches and admins)."""
     rows = db.exec(_session_query().where(col(CoachingSession.id).in_(session_ids))).all()
-    by_id = {row[0].id: _record(row) for row in rows}
+    by_id = {row[0].id: _record(row, viewer) for row in rows}
     return [by_id[session_id] for session_id in session_ids if session_id in by_id]
 
 
-def session_record(db: Session, session_id: int) -> dict:
-    return session_records(db, [session_id])[0]
+def session_record(db: Session, viewer: User, session_id: int) -> dict:
+    return session_records(db, viewer, [session_id])[0]
 
 
 def list_sessions(
@@ -88,8 +104,13 @@ def list_sessions(
     agent: str | None = None,
     plan_id: int | None = None,
     tab: str | None = None,
+    unacknowledged: bool = False,
 ) -> list[dict]:
     query = _session_query().where(visible(actor))
+    if unacknowledged:
+        query = query.where(
+            CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None)
+        )
     if agent:
         query = query.where(CoachingSession.agent_id == find_user(db, agent).id)
     if plan_id is not None:
@@ -99,7 +120,7 @@ def list_sessions(
             raise CoachError(f"bad tab '{tab}': use one of {', '.join(STATES)}")
         query = query.where(CoachingSession.state == tab)
     rows = db.exec(query.order_by(col(CoachingSession.id).desc())).all()
-    return [_record(row) for row in rows]
+    return [_record(row, actor) for row in rows]
 
 
 def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
@@ -187,7 +208,12 @@ def _form_for(db: Session, session: CoachingSession, form_name: str | None) -> F
 
 
 def _apply_answers(
-    db: Session, session: CoachingSession, updates: dict[str, object], notes: str | None, form_name: str | None
+    db: Session,
+    session: CoachingSession,
+    updates: dict[str, object],
+    notes: str | None,
+    form_name: str | None,
+    private_notes: str | None,
 ) -> None:
     chosen = _form_for(db, session, form_name)
     session.form_id = chosen.id if chosen else None
@@ -201,6 +227,8 @@ def _apply_answers(
         session.answers = merge_answers(form, session.answers, updates)
     if notes is not None:
         session.notes = notes
+    if private_notes is not None:
+        session.private_notes = private_notes.strip()
     session.updated_at = utc_now()
 
 
@@ -211,15 +239,19 @@ def save_session(
     updates: dict[str, object],
     notes: str | None = None,
     form_name: str | None = None,
+    private_notes: str | None = None,
 ) -> CoachingSession:
     """Save Only: keep the answers, leave the session a draft."""
     session = _coachable_session(db, actor, session_id, "save coaching sessions")
     _require_open(session, "saved")
-    _apply_answers(db, session, updates, notes, form_name)
+    _apply_answers(db, session, updates, notes, form_name, private_notes)
     session.state = "draft"
     db.add(session)
     db.flush()
-    audit.record(db, actor, "session.save", "session", session.id, fields=sorted(updates) or None)
+    audit.record(
+        db, actor, "session.save", "session", session.id,
+        fields=sorted(updates) or None, private_notes=True if private_notes is not None else None,
+    )
     return session
 
 
@@ -230,11 +262,12 @@ def coach_session(
     updates: dict[str, object],
     notes: str | None = None,
     form_name: str | None = None,
+    private_notes: str | None = None,
 ) -> CoachingSession:
     """Save & Coached: check required fields, make the session final, notify the agent."""
     session = _coachable_session(db, actor, session_id, "coach sessions")
     _require_open(session, "coached again")
-    _apply_answers(db, session, updates, notes, form_name)
+    _apply_answers(db, session, updates, notes, form_name, private_notes)
     form = session_form(db, session)
     missing = missing_required(form, session.answers) if form else []
     if missing:
@@ -256,7 +289,43 @@ def coach_session(
         "session",
         session.id,
     )
-    audit.record(db, actor, "session.coach", "session", session.id)
+    audit.record(
+        db, actor, "session.coach", "session", session.id, private_notes=True if private_notes is not None else None
+    )
+    return session
+
+
+def acknowledge_session(db: Session, actor: User, session_id: int, comment: str | None = None) -> CoachingSession:
+    """The agent's acknowledgement of a coached session: theirs alone, once;
+    the coach is notified. It is kept beside the session, whose record stays final."""
+    session = find_session(db, actor, session_id)
+    agent = db.get(User, session.agent_id)
+    if actor.id != agent.id:
+        raise forbidden(f"only the session's agent ('{agent.handle}') can acknowledge session {session.id}")
+    if session.state != "coached":
+        raise refused(
+            f"session {session.id} is {session.state}, not coached yet; "
+            "a session is acknowledged after the coach has completed it"
+        )
+    given = db.get(SessionAcknowledgement, session.id)
+    if given is not None:
+        raise refused(
+            f"session {session.id} was already acknowledged on {given.acknowledged_at:%Y-%m-%d}; "
+            "an acknowledgement is given once and never changed"
+        )
+    comment = (comment or "").strip() or None
+    db.add(SessionAcknowledgement(session_id=session.id, comment=comment))
+    db.flush()
+    said = f" with the comment “{comment}”" if comment else ""
+    notify(
+        db,
+        session.coach_id,
+        "session.acknowledged",
+        f"{agent.name} ({agent.handle}) acknowledged coaching session {session.id} “{session.title}”{said}.",
+        "session",
+        session.id,
+    )
+    audit.record(db, actor, "session.ack", "session", session.id, comment=True if comment else None)
     return session
 
 
@@ -318,6 +387,12 @@ def delete_session(db: Session, actor: User, session_id: int) -> None:
     if session.state == "coached":
         raise refused(f"session {session.id} is coached; coached sessions are kept for good")
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).first()
+    agreed = db.exec(select(ActionItem.id).where(ActionItem.session_id == session.id).limit(1)).first()
+    if agreed is not None:
+        raise refused(
+            f"session {session.id} has action items, which are kept for good; "
+            "coach the session (or keep it as a draft) instead of deleting it"
+        )
     if goal is not None and goal.state != "in_progress":
         # Its result has been told to the agent and the coach: keep the record.
         raise refused(

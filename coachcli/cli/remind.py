@@ -1,0 +1,57 @@
+"""coach remind: reminders for cron — upcoming sessions, mini-goals at risk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from coachcli.cli.context import single_command, unit_of_work
+from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
+
+app = single_command()
+
+REMINDER_COLUMNS = [
+    ("kind", "Kind"),
+    ("user", "To"),
+    ("record_type", "Record"),
+    ("record_id", "ID"),
+    ("message", "Message"),
+]
+
+
+@app.command()
+def remind(
+    as_of: Annotated[
+        Optional[str],
+        typer.Option(
+            "--as-of",
+            help="Remind as of this date or date-time (default: now; without a UTC offset, in COACH_TZ).",
+            show_default=False,
+        ),
+    ] = None,
+    format: FormatOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Write the reminders that are due (run from cron, e.g. hourly).
+
+    A scheduled session starting within 24 hours (to its agent and coach); a
+    mini-goal in progress, due within 3 days, whose score so far would miss
+    its target (to its assignee and coach). Each reminder goes out once,
+    however often this runs. Prints what it wrote, and nothing when nothing
+    (-o json always prints the summary); `coach notify send` delivers them."""
+    from coachcli.db.types import utc_now
+    from coachcli.parse import default_timezone_name, parse_moment, today_in
+    from coachcli.services import reminders
+
+    zone = default_timezone_name()
+    moment = parse_moment(as_of, zone, today_in(zone)) if as_of else utc_now()
+    with unit_of_work(write=True) as db:
+        written = reminders.remind(db, moment, zone)
+    if quiet:
+        return
+    if resolve(format) is OutputFormat.json:
+        emit({"as_of": moment, "reminders": written}, format)
+        return
+    if written:
+        emit(written, format, View(title="Reminders written", columns=REMINDER_COLUMNS))
