@@ -89,9 +89,9 @@ def raw_connection(db: Session) -> Any:
     return db.connection().connection.dbapi_connection
 
 
-def kpi_staging(db: Session) -> SqliteKpiStaging | PostgresqlKpiStaging:
-    """A staging table for one KPI import, on the backend's fast path. Both
-    collect rows in file order and apply them with one upsert, so a key
+def kpi_staging(db: Session) -> KpiStaging:
+    """A staging table for one KPI import, on the backend's fast path, used as
+    a context manager around the import. Both collect rows in file order and apply them with one upsert, so a key
     repeated within the file keeps its last value, and each row is counted
     once: inserted (a new key), updated (a changed value) or unchanged."""
     if _dialect(db) == "postgresql":
@@ -166,6 +166,12 @@ class SqliteKpiStaging:
         self.discard()
         return {"inserted": changed - updated, "updated": updated, "unchanged": self.rows - changed}
 
+    def __enter__(self) -> SqliteKpiStaging:
+        return self
+
+    def __exit__(self, *failure) -> None:
+        """Nothing to finish: after a failure the caller rolls back, and the table with it."""
+
     def discard(self) -> None:
         """Drop the staging table and the counting trigger (a no-op when absent)."""
         self._raw.execute(f"DROP TRIGGER IF EXISTS {self.UPDATE_TRIGGER}")
@@ -192,6 +198,7 @@ class PostgresqlKpiStaging:
     def __init__(self, db: Session):
         self._raw = raw_connection(db)
         self.rows = 0
+        self._copy: Any = None
         with self._raw.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{self.WORK_MEM}'")
             cursor.execute("DROP TABLE IF EXISTS kpi_import")
@@ -206,16 +213,38 @@ class PostgresqlKpiStaging:
             )
 
     def add(self, rows: Sequence[tuple[int, str, str, float]]) -> None:
-        """Stage a batch of (agent_id, metric key, observed_at, value)."""
-        with self._raw.cursor() as cursor:
-            with cursor.copy("COPY kpi_import (line, agent_id, metric, observed_at, value) FROM STDIN") as copy:
-                write = copy.write_row
-                for line, row in enumerate(rows, self.rows + 1):
-                    write((line, *row))
+        """Stage a batch of (agent_id, metric key, observed_at, value).
+
+        One COPY stays open from the first batch to `apply`, so the server
+        stores rows while the file's next ones are being read and checked."""
+        if self._copy is None:
+            self._cursor = self._raw.cursor()
+            self._copying = self._cursor.copy("COPY kpi_import (line, agent_id, metric, observed_at, value) FROM STDIN")
+            self._copy = self._copying.__enter__()
+        write = self._copy.write_row
+        for line, row in enumerate(rows, self.rows + 1):
+            write((line, *row))
         self.rows += len(rows)
+
+    def _end_copy(self, failure: tuple = (None, None, None)) -> None:
+        """Finish the COPY (or, after a failure, abandon it) so the connection
+        takes statements again."""
+        if self._copy is not None:
+            self._copy = None
+            try:
+                self._copying.__exit__(*failure)
+            finally:
+                self._cursor.close()
+
+    def __enter__(self) -> PostgresqlKpiStaging:
+        return self
+
+    def __exit__(self, *failure) -> None:
+        self._end_copy(failure)
 
     def apply(self) -> dict[str, int]:
         """Upsert the staged rows; returns the counts inserted, updated and unchanged."""
+        self._end_copy()
         with self._raw.cursor() as cursor:
             cursor.execute("ANALYZE kpi_import")
             cursor.execute("SAVEPOINT kpi_upsert")
@@ -278,6 +307,8 @@ class PostgresqlKpiStaging:
         )
         return cursor.fetchone()
 
+
+KpiStaging = SqliteKpiStaging | PostgresqlKpiStaging
 
 _EVALUATION = Table(
     "minigoal_evaluation",
