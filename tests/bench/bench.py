@@ -330,8 +330,8 @@ def main() -> None:
     }, before={"first": lambda: fresh_copy(db, ten_k)})
     best = {key: min(times) for key, times in timings.items()}
     typical = {key: statistics.median(times) for key, times in timings.items()}
-    for key, what in (("first", "first run (every goal changes state: 10,000 updates, 10,000 history rows, "
-                                "20,000 notifications)"),
+    for key, what in (("first", "first run (every goal ends: 10,000 updates and history rows, "
+                                "10,000 notifications and one digest per coach)"),
                       ("nightly", "nightly run with nothing to change")):
         work = best[key] - best["empty"]
         print(f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
