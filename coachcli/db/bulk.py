@@ -181,15 +181,15 @@ class SqliteKpiStaging:
 
 class PostgresqlKpiStaging:
     """A TEMP table filled with COPY, each row with its line in the file, then
-    applied with one upsert.
+    applied with one statement.
 
     PostgreSQL refuses to touch a row twice in one upsert, so only each key's
-    last row is upserted, and the upsert's RETURNING tells inserts from real
-    updates. That counts each row exactly as SQLite's in-order upsert does
-    when no key repeats in the file, which is the usual case; when one does,
-    the upsert is rolled back to a savepoint and redone by the exact count:
-    a key's first row against the stored value, each later row against the
-    one before it in the file.
+    last row is written. When no key repeats in the file, the usual case, that
+    counts each row exactly as SQLite's in-order upsert does: a plain INSERT
+    when every key is new, else an upsert whose RETURNING tells inserts from
+    real updates. When a key repeats, the exact count is taken row by row: a
+    key's first row against the stored value, each later row against the one
+    before it in the file.
     """
 
     # The key sort over a large file stays in memory rather than spilling.
@@ -247,33 +247,72 @@ class PostgresqlKpiStaging:
         self._end_copy()
         with self._raw.cursor() as cursor:
             cursor.execute("ANALYZE kpi_import")
-            cursor.execute("SAVEPOINT kpi_upsert")
-            # Rows go in key order, so the primary key's B-tree is filled in order.
-            cursor.execute(
-                """WITH latest AS MATERIALIZED (
-                       SELECT DISTINCT ON (agent_id, metric, observed_at) agent_id, metric, observed_at, value
-                       FROM kpi_import ORDER BY agent_id, metric, observed_at, line DESC
-                   ),
-                   upserted AS (
-                       INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
-                       SELECT agent_id, metric, observed_at, value FROM latest
-                       ON CONFLICT (agent_id, metric, observed_at)
-                       DO UPDATE SET value = excluded.value
-                       WHERE kpi_observations.value IS DISTINCT FROM excluded.value
-                       RETURNING xmax = 0 AS inserted
-                   )
-                   SELECT (SELECT count(*) FROM latest),
-                          count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-                   FROM upserted"""
-            )
-            keys, inserted, updated = cursor.fetchone()
-            if keys == self.rows:
-                cursor.execute("RELEASE SAVEPOINT kpi_upsert")
-            else:
-                cursor.execute("ROLLBACK TO SAVEPOINT kpi_upsert")
-                inserted, updated = self._apply_with_repeated_keys(cursor)
+            counted = self._insert_new_keys(cursor)
+            if counted is None:
+                counted = self._upsert(cursor)
+            if counted is None:
+                counted = self._apply_with_repeated_keys(cursor)
+            inserted, updated = counted
             cursor.execute("DROP TABLE kpi_import")
         return {"inserted": inserted, "updated": updated, "unchanged": self.rows - inserted - updated}
+
+    # Each way below is tried in a savepoint, from the cheapest, and undone
+    # when its counts would not be exact. Rows go in key order, so the primary
+    # key's B-tree is filled in order.
+    _LATEST = """WITH latest AS MATERIALIZED (
+                     SELECT DISTINCT ON (agent_id, metric, observed_at) agent_id, metric, observed_at, value
+                     FROM kpi_import ORDER BY agent_id, metric, observed_at, line DESC
+                 )"""
+
+    def _insert_new_keys(self, cursor: Any) -> tuple[int, int] | None:
+        """A file of new keys only (the usual append of new days) is a plain
+        INSERT, much cheaper than an upsert; the first stored key it meets
+        undoes it."""
+        import psycopg
+
+        cursor.execute("SAVEPOINT kpi_insert")
+        try:
+            cursor.execute(
+                f"""{self._LATEST},
+                    inserted AS (
+                        INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                        SELECT agent_id, metric, observed_at, value FROM latest
+                    )
+                    SELECT count(*) FROM latest"""
+            )
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_insert")
+            return None
+        (keys,) = cursor.fetchone()
+        if keys != self.rows:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_insert")
+            return None
+        cursor.execute("RELEASE SAVEPOINT kpi_insert")
+        return keys, 0
+
+    def _upsert(self, cursor: Any) -> tuple[int, int] | None:
+        """Each key's last row upserted; RETURNING tells inserts from real updates."""
+        cursor.execute("SAVEPOINT kpi_upsert")
+        cursor.execute(
+            f"""{self._LATEST},
+                upserted AS (
+                    INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                    SELECT agent_id, metric, observed_at, value FROM latest
+                    ON CONFLICT (agent_id, metric, observed_at)
+                    DO UPDATE SET value = excluded.value
+                    WHERE kpi_observations.value IS DISTINCT FROM excluded.value
+                    RETURNING xmax = 0 AS inserted
+                )
+                SELECT (SELECT count(*) FROM latest),
+                       count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+                FROM upserted"""
+        )
+        keys, inserted, updated = cursor.fetchone()
+        if keys != self.rows:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_upsert")
+            return None
+        cursor.execute("RELEASE SAVEPOINT kpi_upsert")
+        return inserted, updated
 
     @staticmethod
     def _apply_with_repeated_keys(cursor: Any) -> tuple[int, int]:
