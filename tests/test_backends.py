@@ -193,3 +193,19 @@ def test_without_psycopg_a_postgresql_url_says_how_to_install_it(monkeypatch):
     result = Cli("postgresql://u:s3cr3t-pw@localhost/x")("plan", "list", user="dana")
     line = one_line(result, ExitCode.DATABASE)
     assert "pip install 'coach[postgres]'" in line and "s3cr3t-pw" not in line
+
+
+def test_a_failed_copy_leaves_no_file_behind(cli, tmp_path, monkeypatch):
+    from coachcli.db import maintenance
+
+    def mismatched(connection):
+        return {"plans": -1}
+
+    target = tmp_path / "copy.db"
+    original = maintenance.row_counts
+    calls = iter([original, mismatched])
+    monkeypatch.setattr(maintenance, "row_counts", lambda connection: next(calls)(connection))
+    assert "does not match" in one_line(cli("db", "copy", "--to", str(target)), ExitCode.DATABASE)
+    assert not target.exists()
+    monkeypatch.setattr(maintenance, "row_counts", original)
+    assert cli.json("db", "copy", "--to", str(target))["tables"]["users"] == 6

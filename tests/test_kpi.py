@@ -235,3 +235,14 @@ def test_cli_json_output_is_valid_for_scripts(cli, tmp_path):
     path.write_text(json.dumps({"agent": "alex", "metric": "adherence", "observed_at": "2026-12-15", "value": 50}) + "\n")
     result = cli("kpi", "import", str(path), "-o", "json")
     assert json.loads(result.stdout)["inserted"] == 1
+
+
+def test_a_bad_row_after_rows_were_staged_still_refuses_the_whole_file_cleanly(cli, monkeypatch):
+    """Staged batches (a COPY still open on PostgreSQL) are abandoned with
+    the file: one line, exit 2, nothing written, the database usable after."""
+    monkeypatch.setattr(kpi, "BATCH_ROWS", 2)
+    rows = "".join(f"alex,handle-time,2026-12-{day:02d},300\n" for day in range(1, 8))
+    bad = cli("kpi", "import", "-", input=HEADER + rows + "alex,handle-time,2026-12-09,fast\n")
+    assert bad.exit_code == 2 and "line 9" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert _rows(cli) == []
+    assert cli.json("kpi", "import", "-", input=HEADER + rows)["inserted"] == 7

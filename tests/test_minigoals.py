@@ -433,3 +433,11 @@ def test_new_data_updates_scores_in_progress_and_is_counted_but_not_a_change(db,
     second = minigoals.evaluate(db, DEC[20])
     assert (second["updated"], second["changes"]) == (1, [])
     assert (fresh(db, goal).score, fresh(db, goal).state) == (400.0, "in_progress")
+
+
+def test_a_quiet_evaluation_writes_the_same_without_reading_changes_back(db, center):
+    make_goal(db, center.alex, center.calvin)
+    result = minigoals.evaluate(db, DEC[26], with_changes=False)
+    assert "changes" not in result and result["updated"] == 1
+    assert [(n.user_id, n.kind) for n in db.exec(select(Notification))] == [(center.alex.id, "minigoal.missed")] + [
+        (center.calvin.id, "minigoal.digest")]

@@ -5,12 +5,17 @@ No acting user: whoever can open the database holds all of it anyway.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coachcli.cli.context import command_group, settings
 from coachcli.cli.output import FormatOption, View, emit, say
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = command_group()
 
@@ -27,17 +32,24 @@ def _with_tables(record: dict, title: str, format: FormatOption) -> None:
          View(title=title, columns=TABLE_COLUMNS))
 
 
+@contextmanager
+def _database(target: str | None, *, create: bool = False) -> Iterator[Engine]:
+    from coachcli.db import open_database
+
+    engine = open_database(target, create=create)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @app.command("info")
 def info(format: FormatOption = None) -> None:
     """The backend, where the database is (password hidden), its schema version and row counts."""
-    from coachcli.db import open_database
     from coachcli.db.maintenance import info as read_info
 
-    engine = open_database(settings.database)
-    try:
+    with _database(settings.database) as engine:
         record = read_info(engine)
-    finally:
-        engine.dispose()
     say(f"{record['backend']} database at {record['location']}, schema version {record['schema_version']}")
     _with_tables(record, "Tables", format)
 
@@ -45,14 +57,10 @@ def info(format: FormatOption = None) -> None:
 @app.command("check")
 def check(format: FormatOption = None) -> None:
     """Run the backend's integrity check and verify the schema version and every protecting trigger."""
-    from coachcli.db import open_database
     from coachcli.db.maintenance import check as run_check
 
-    engine = open_database(settings.database)
-    try:
+    with _database(settings.database) as engine:
         record = run_check(engine)
-    finally:
-        engine.dispose()
     emit(record, format, View(title="Database check"))
 
 
@@ -62,20 +70,17 @@ def copy(
     format: FormatOption = None,
 ) -> None:
     """Copy the whole database, as one consistent snapshot, into a new SQLite file or an empty PostgreSQL database."""
-    from coachcli.db import open_database
     from coachcli.db.maintenance import copy as copy_database
-    from coachcli.db.maintenance import location, refuse_unless_new
+    from coachcli.db.maintenance import location, refuse_unless_new, remove_new_file
 
-    source = open_database(settings.database)
-    try:
+    with _database(settings.database) as source:
         refuse_unless_new(to)
-        target = open_database(to, create=True)
         try:
-            tables = copy_database(source, target)
-            where = location(target)
-        finally:
-            target.dispose()
-    finally:
-        source.dispose()
+            with _database(to, create=True) as target:
+                tables = copy_database(source, target)
+                where = location(target)
+        except BaseException:
+            remove_new_file(to)
+            raise
     say(f"Copied into {where}")
     _with_tables({"target": where, "tables": tables}, "Rows copied", format)

@@ -188,7 +188,7 @@ def evaluate(
     today = today_in(default_timezone_name())
     day = parse_date(as_of, today) if as_of else today
     with unit_of_work(write=True) as db:
-        result = minigoals.evaluate(db, day)
+        result = minigoals.evaluate(db, day, with_changes=not quiet)
     if quiet:
         return
     chosen = resolve(format)

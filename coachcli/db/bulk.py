@@ -89,9 +89,9 @@ def raw_connection(db: Session) -> Any:
     return db.connection().connection.dbapi_connection
 
 
-def kpi_staging(db: Session) -> SqliteKpiStaging | PostgresqlKpiStaging:
-    """A staging table for one KPI import, on the backend's fast path. Both
-    collect rows in file order and apply them with one upsert, so a key
+def kpi_staging(db: Session) -> KpiStaging:
+    """A staging table for one KPI import, on the backend's fast path, used as
+    a context manager around the import. Both collect rows in file order and apply them with one upsert, so a key
     repeated within the file keeps its last value, and each row is counted
     once: inserted (a new key), updated (a changed value) or unchanged."""
     if _dialect(db) == "postgresql":
@@ -166,6 +166,12 @@ class SqliteKpiStaging:
         self.discard()
         return {"inserted": changed - updated, "updated": updated, "unchanged": self.rows - changed}
 
+    def __enter__(self) -> SqliteKpiStaging:
+        return self
+
+    def __exit__(self, *failure) -> None:
+        """Nothing to finish: after a failure the caller rolls back, and the table with it."""
+
     def discard(self) -> None:
         """Drop the staging table and the counting trigger (a no-op when absent)."""
         self._raw.execute(f"DROP TRIGGER IF EXISTS {self.UPDATE_TRIGGER}")
@@ -175,15 +181,15 @@ class SqliteKpiStaging:
 
 class PostgresqlKpiStaging:
     """A TEMP table filled with COPY, each row with its line in the file, then
-    applied with one upsert.
+    applied with one statement.
 
     PostgreSQL refuses to touch a row twice in one upsert, so only each key's
-    last row is upserted, and the upsert's RETURNING tells inserts from real
-    updates. That counts each row exactly as SQLite's in-order upsert does
-    when no key repeats in the file, which is the usual case; when one does,
-    the upsert is rolled back to a savepoint and redone by the exact count:
-    a key's first row against the stored value, each later row against the
-    one before it in the file.
+    last row is written. When no key repeats in the file, the usual case, that
+    counts each row exactly as SQLite's in-order upsert does: a plain INSERT
+    when every key is new, else an upsert whose RETURNING tells inserts from
+    real updates. When a key repeats, the exact count is taken row by row: a
+    key's first row against the stored value, each later row against the one
+    before it in the file.
     """
 
     # The key sort over a large file stays in memory rather than spilling.
@@ -192,6 +198,7 @@ class PostgresqlKpiStaging:
     def __init__(self, db: Session):
         self._raw = raw_connection(db)
         self.rows = 0
+        self._copy: Any = None
         with self._raw.cursor() as cursor:
             cursor.execute(f"SET LOCAL work_mem = '{self.WORK_MEM}'")
             cursor.execute("DROP TABLE IF EXISTS kpi_import")
@@ -206,45 +213,106 @@ class PostgresqlKpiStaging:
             )
 
     def add(self, rows: Sequence[tuple[int, str, str, float]]) -> None:
-        """Stage a batch of (agent_id, metric key, observed_at, value)."""
-        with self._raw.cursor() as cursor:
-            with cursor.copy("COPY kpi_import (line, agent_id, metric, observed_at, value) FROM STDIN") as copy:
-                write = copy.write_row
-                for line, row in enumerate(rows, self.rows + 1):
-                    write((line, *row))
+        """Stage a batch of (agent_id, metric key, observed_at, value).
+
+        One COPY stays open from the first batch to `apply`, so the server
+        stores rows while the file's next ones are being read and checked."""
+        if self._copy is None:
+            self._cursor = self._raw.cursor()
+            self._copying = self._cursor.copy("COPY kpi_import (line, agent_id, metric, observed_at, value) FROM STDIN")
+            self._copy = self._copying.__enter__()
+        write = self._copy.write_row
+        for line, row in enumerate(rows, self.rows + 1):
+            write((line, *row))
         self.rows += len(rows)
+
+    def _end_copy(self, failure: tuple = (None, None, None)) -> None:
+        """Finish the COPY (or, after a failure, abandon it) so the connection
+        takes statements again."""
+        if self._copy is not None:
+            self._copy = None
+            try:
+                self._copying.__exit__(*failure)
+            finally:
+                self._cursor.close()
+
+    def __enter__(self) -> PostgresqlKpiStaging:
+        return self
+
+    def __exit__(self, *failure) -> None:
+        self._end_copy(failure)
 
     def apply(self) -> dict[str, int]:
         """Upsert the staged rows; returns the counts inserted, updated and unchanged."""
+        self._end_copy()
         with self._raw.cursor() as cursor:
             cursor.execute("ANALYZE kpi_import")
-            cursor.execute("SAVEPOINT kpi_upsert")
-            # Rows go in key order, so the primary key's B-tree is filled in order.
-            cursor.execute(
-                """WITH latest AS MATERIALIZED (
-                       SELECT DISTINCT ON (agent_id, metric, observed_at) agent_id, metric, observed_at, value
-                       FROM kpi_import ORDER BY agent_id, metric, observed_at, line DESC
-                   ),
-                   upserted AS (
-                       INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
-                       SELECT agent_id, metric, observed_at, value FROM latest
-                       ON CONFLICT (agent_id, metric, observed_at)
-                       DO UPDATE SET value = excluded.value
-                       WHERE kpi_observations.value IS DISTINCT FROM excluded.value
-                       RETURNING xmax = 0 AS inserted
-                   )
-                   SELECT (SELECT count(*) FROM latest),
-                          count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-                   FROM upserted"""
-            )
-            keys, inserted, updated = cursor.fetchone()
-            if keys == self.rows:
-                cursor.execute("RELEASE SAVEPOINT kpi_upsert")
-            else:
-                cursor.execute("ROLLBACK TO SAVEPOINT kpi_upsert")
-                inserted, updated = self._apply_with_repeated_keys(cursor)
+            counted = self._insert_new_keys(cursor)
+            if counted is None:
+                counted = self._upsert(cursor)
+            if counted is None:
+                counted = self._apply_with_repeated_keys(cursor)
+            inserted, updated = counted
             cursor.execute("DROP TABLE kpi_import")
         return {"inserted": inserted, "updated": updated, "unchanged": self.rows - inserted - updated}
+
+    # Each way below is tried in a savepoint, from the cheapest, and undone
+    # when its counts would not be exact. Rows go in key order, so the primary
+    # key's B-tree is filled in order.
+    _LATEST = """WITH latest AS MATERIALIZED (
+                     SELECT DISTINCT ON (agent_id, metric, observed_at) agent_id, metric, observed_at, value
+                     FROM kpi_import ORDER BY agent_id, metric, observed_at, line DESC
+                 )"""
+
+    def _insert_new_keys(self, cursor: Any) -> tuple[int, int] | None:
+        """A file of new keys only (the usual append of new days) is a plain
+        INSERT, much cheaper than an upsert; the first stored key it meets
+        undoes it."""
+        import psycopg
+
+        cursor.execute("SAVEPOINT kpi_insert")
+        try:
+            cursor.execute(
+                f"""{self._LATEST},
+                    inserted AS (
+                        INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                        SELECT agent_id, metric, observed_at, value FROM latest
+                    )
+                    SELECT count(*) FROM latest"""
+            )
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_insert")
+            return None
+        (keys,) = cursor.fetchone()
+        if keys != self.rows:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_insert")
+            return None
+        cursor.execute("RELEASE SAVEPOINT kpi_insert")
+        return keys, 0
+
+    def _upsert(self, cursor: Any) -> tuple[int, int] | None:
+        """Each key's last row upserted; RETURNING tells inserts from real updates."""
+        cursor.execute("SAVEPOINT kpi_upsert")
+        cursor.execute(
+            f"""{self._LATEST},
+                upserted AS (
+                    INSERT INTO kpi_observations (agent_id, metric, observed_at, value)
+                    SELECT agent_id, metric, observed_at, value FROM latest
+                    ON CONFLICT (agent_id, metric, observed_at)
+                    DO UPDATE SET value = excluded.value
+                    WHERE kpi_observations.value IS DISTINCT FROM excluded.value
+                    RETURNING xmax = 0 AS inserted
+                )
+                SELECT (SELECT count(*) FROM latest),
+                       count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+                FROM upserted"""
+        )
+        keys, inserted, updated = cursor.fetchone()
+        if keys != self.rows:
+            cursor.execute("ROLLBACK TO SAVEPOINT kpi_upsert")
+            return None
+        cursor.execute("RELEASE SAVEPOINT kpi_upsert")
+        return inserted, updated
 
     @staticmethod
     def _apply_with_repeated_keys(cursor: Any) -> tuple[int, int]:
@@ -278,6 +346,8 @@ class PostgresqlKpiStaging:
         )
         return cursor.fetchone()
 
+
+KpiStaging = SqliteKpiStaging | PostgresqlKpiStaging
 
 _EVALUATION = Table(
     "minigoal_evaluation",

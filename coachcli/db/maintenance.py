@@ -105,6 +105,15 @@ def refuse_unless_new(target: str) -> None:
         raise CoachError(f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database", ExitCode.REFUSED)
 
 
+def remove_new_file(target: str) -> None:
+    """After a failed copy, the SQLite file it made (and its WAL) goes, so
+    that trying again is not refused as "already exists"."""
+    path = sqlite_file(database_url(target))
+    if path is not None:
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
 def copy(source: Engine, target: Engine) -> dict[str, int]:
     """Copy every table from a consistent snapshot of the source into the new,
     migrated target, in one transaction on each side; returns the row counts,

@@ -151,12 +151,13 @@ def import_observations(
     """
     table = open_table(content, source)
     wide = None if table.names is None else read_kpi_header(table.names, source, skip_unknown=skip_unknown)
-    importer = _Importer(db, table, skip_unknown)
-    if wide is None:
-        importer.read_long()
-    else:
-        importer.read_wide(wide)
-    counts = importer.apply()
+    with bulk.kpi_staging(db) as staging:
+        importer = _Importer(db, table, skip_unknown, staging)
+        if wide is None:
+            importer.read_long()
+        else:
+            importer.read_wide(wide)
+        counts = importer.apply()
     audit.record(db, actor, "kpi.import", "kpi_observation", None, **counts)
     return counts
 
@@ -165,13 +166,13 @@ class _Importer:
     """One import's checked observations, staged in batches of
     (agent_id, metric key, observed_at, value) in file order."""
 
-    def __init__(self, db: Session, table: Table, skip_unknown: bool):
+    def __init__(self, db: Session, table: Table, skip_unknown: bool, staging: bulk.KpiStaging):
         self.table = table
         self.skip_unknown = skip_unknown
         self.agent_ids = agent_ids_by_handle(db)
         self.tz_name = default_timezone_name()
         self.problems = Problems(table.source)
-        self.staging = bulk.kpi_staging(db)
+        self.staging = staging
         self.skipped = 0
         self.batch: list[tuple[int, str, str, float]] = []
         # Per distinct text rather than per row: a file names a dozen metrics and a

@@ -64,7 +64,7 @@ def state_of(
     )
 
 
-def evaluate(db: Session, as_of: dt.date) -> dict:
+def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
     """M8: compute and store every goal's score, samples and state as of a date.
 
     Only goals whose result changed are written (with evaluated_at), so a
@@ -72,9 +72,9 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
     minigoal_changes. A goal that ends achieved or missed notifies its
     assignee, and each coach gets one digest of the goals of their sessions
     that ended in the run. Returns {"as_of", "evaluated", "updated" (goals
-    whose stored score, samples or state changed), "changes": [{"id", "name",
-    "assignee", "metric", "from", "to", "score"}]} where changes are the state
-    changes.
+    whose stored score, samples or state changed), and with `with_changes`
+    "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}
+    where changes are the state changes.
     """
     now = utc_now()
     with bulk.GoalEvaluation(db, score=score_of, state=state_of) as run:
@@ -87,15 +87,13 @@ def evaluate(db: Session, as_of: dt.date) -> dict:
             db, None, "minigoal.evaluate", "minigoal", None,
             as_of=as_of.isoformat(), updated=updated, state_changes=state_changes, notifications=notifications,
         )
-    return {
-        "as_of": as_of,
-        "evaluated": evaluated,
-        "updated": updated,
-        "changes": [
+    result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
+    if with_changes:
+        result["changes"] = [
             {"id": goal_id, "name": name, "assignee": assignee, "metric": metric, "from": old, "to": new, "score": score}
             for goal_id, name, assignee, _, _, metric, old, new, score, *_ in changes
-        ],
-    }
+        ]
+    return result
 
 
 NOTIFICATION_COLUMNS = ("user_id", "kind", "message", "record_type", "record_id", "created_at", "attempts")
