@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
     "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),
-    "report": ("report", "Reports: does coaching work? Impact against a control group."),
+    "report": ("report", "Reports: does coaching work? Impact against a control group; coaching cadence."),
 }
 
 

@@ -61,6 +61,9 @@ class View:
     # A list's companion on a terminal only (a chart): called with the records
     # shown, returns a Rich renderable placed beside the table, or None.
     aside: Callable[[list[dict]], Any] | None = None
+    # On a terminal only: a Rich style for a list's row (e.g. "red" for one
+    # that needs attention), or None to leave it plain.
+    row_style: Callable[[dict], str | None] | None = None
 
 
 def resolve(format: OutputFormat | None) -> OutputFormat:
@@ -191,14 +194,15 @@ def _console():
     return Console(highlight=False)
 
 
-def _list_table(records: list[dict], columns: Columns, title: str | None):
+def _list_table(records: list[dict], columns: Columns, title: str | None, row_style=None):
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", header_style="bold")
     for _, header in columns:
         table.add_column(header, overflow="fold")
     for record in records:
-        table.add_row(*(_escape(_human(record.get(key))) for key, _ in columns))
+        style = row_style(record) if row_style else None
+        table.add_row(*(_escape(_human(record.get(key))) for key, _ in columns), style=style)
     return table
 
 
@@ -215,7 +219,7 @@ def _table(data: dict | list[dict], view: View) -> None:
         if not data:
             say(f"No {view.title.lower() if view.title else 'records'}.")
             return
-        table = _list_table(data, columns, view.title)
+        table = _list_table(data, columns, view.title, view.row_style)
         companion = view.aside(data) if view.aside else None
         if companion is None:
             console.print(table)

@@ -1,4 +1,5 @@
-"""coach report: does coaching work? Impact against a control group."""
+"""coach report: does coaching work? Impact against a control group, and
+whether every agent is coached often enough and followed up."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ SUMMARY_COLUMNS = [
     ("mean_impact", "Mean impact"),
 ]
 GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
+CADENCE_COLUMNS = [
+    ("agent", "Agent"),
+    ("teams", "Teams"),
+    ("coached", "Coached"),
+    ("last_coached", "Last coached"),
+    ("acknowledged", "Acknowledged"),
+    ("open_actions", "Open actions"),
+    ("overdue_actions", "Overdue"),
+    ("meets_cadence", "Meets cadence"),
+    ("attention", "Needs attention"),
+]
+NEEDS_ATTENTION_STYLE = "bold red"
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
 
@@ -47,9 +60,7 @@ ToDate = Annotated[Optional[str], typer.Option("--to", help="Sessions on or befo
 
 @app.callback()
 def report() -> None:
-    """Reports on coaching: impact (cadence to follow)."""
-    # A callback keeps `impact` a subcommand while it is the only one: Typer
-    # would otherwise make a one-command app that command itself.
+    """Reports on coaching: impact and cadence."""
 
 
 @app.command("impact")
@@ -99,6 +110,66 @@ def impact(
                     columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
                     aside=_summary_chart(grouping))
     emit(shown, format, view)
+
+
+@app.command("cadence")
+def cadence(
+    start: Annotated[Optional[str], typer.Option(
+        "--from", help="First day of the period [default: the 1st of --to's month, or of this month].",
+        metavar="DATE", show_default=False)] = None,
+    end: Annotated[Optional[str], typer.Option(
+        "--to", help="Last day of the period [default: the last of --from's month, or of this month].",
+        metavar="DATE", show_default=False)] = None,
+    minimum: Annotated[
+        Optional[int],
+        typer.Option("--min", help="Sessions in the period that meet the cadence, 1 or more [default: 1].",
+                     metavar="SESSIONS", show_default=False),
+    ] = None,
+    format: FormatOption = None,
+) -> None:
+    """Is every agent coached often enough, and followed up?
+
+    One row an agent: sessions coached in the period (by the day they were
+    coached in COACH_TZ), the last day ever coached, how many of the period's
+    sessions the agent acknowledged, open and overdue action items, and
+    whether they were coached at least SESSIONS times. A period given by one
+    end only runs to the other end of that date's month."""
+    from coachcli.parse import default_timezone_name, parse_date, today_in
+    from coachcli.services import reports
+
+    minimum = reports.DEFAULT_CADENCE if minimum is None else minimum
+    zone = default_timezone_name()
+    today = today_in(zone)
+    start_date = parse_date(start, today) if start else None
+    end_date = parse_date(end, today) if end else None
+    with unit_of_work(write=False) as db:
+        records = reports.cadence(db, acting_user(db), zone=zone, today=today, start=start_date, end=end_date,
+                                  minimum=minimum)
+    first, last = reports.cadence_period(today, start_date, end_date)
+    sessions = "session" if minimum == 1 else "sessions"
+    view = View(title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
+                columns=CADENCE_COLUMNS, row_style=_needs_attention_style)
+    on_terminal = resolve(format) is OutputFormat.table
+    emit([_displayed_cadence(record, minimum) for record in records] if on_terminal else records, format, view)
+
+
+def _displayed_cadence(record: dict, minimum: int) -> dict:
+    """An agent's row as a supervisor reads it, saying what needs doing."""
+    attention = []
+    if not record["meets_cadence"]:
+        short = minimum - record["coached"]
+        attention.append("not coached" if record["coached"] == 0 else f"{short} session{'s' if short > 1 else ''} short")
+    if record["overdue_actions"]:
+        attention.append(f"{record['overdue_actions']} overdue")
+    return {
+        **record,
+        "last_coached": record["last_coached"] or "never",
+        "attention": ", ".join(attention),
+    }
+
+
+def _needs_attention_style(row: dict) -> str | None:
+    return NEEDS_ATTENTION_STYLE if row["attention"] else None
 
 
 def _displayed_session(record: dict) -> dict:

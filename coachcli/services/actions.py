@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -140,6 +141,12 @@ def complete_action(db: Session, actor: User, item_id: int, note: str | None = N
     return item
 
 
+def is_overdue(today: dt.date) -> ColumnElement[bool]:
+    """SQL condition: the action item is overdue, open and due before today
+    (an item due today is not overdue yet)."""
+    return and_(ActionItem.state == "open", col(ActionItem.due_date) < today)
+
+
 def list_actions(
     db: Session,
     actor: User,
@@ -149,8 +156,8 @@ def list_actions(
     overdue: bool = False,
     today: dt.date,
 ) -> list[dict]:
-    """Items within the actor's scope, soonest due first (undated last).
-    Overdue: open, and due before today."""
+    """Items within the actor's scope, soonest due first (undated last);
+    `overdue`: only the overdue ones."""
     if state not in STATES:
         raise CoachError(f"bad --state '{state}': use open, done or all")
     query = _action_query().where(visible(actor))
@@ -159,7 +166,7 @@ def list_actions(
     if state != "all":
         query = query.where(ActionItem.state == state)
     if overdue:
-        query = query.where(ActionItem.state == "open", col(ActionItem.due_date) < today)
+        query = query.where(is_overdue(today))
     undated_last = col(ActionItem.due_date).is_(None)
     return _records(db.exec(query.order_by(undated_last, col(ActionItem.due_date), col(ActionItem.id))).all())
 

@@ -14,6 +14,11 @@ mean change per session. (Subqueries rather than one join grouped by
 window: on SQLite the grouping sorted every joined observation, ten times
 slower at 10,000 sessions.) Python then applies the metric's direction,
 rounds, and groups the rows for `--by coach|metric`.
+
+`cadence` lists, for every agent in scope, how often they were coached in a
+period and what is left to follow up: acknowledgements, open and overdue
+action items. One statement counts for every agent (sessions and action
+items grouped by agent, joined to the agents), one more lists their teams.
 """
 
 from __future__ import annotations
@@ -21,20 +26,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, select
 from sqlmodel import Session
 
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
-from coachcli.db.models import CoachingSession, KpiObservation, TeamMembership, User
+from coachcli.db.models import ActionItem, CoachingSession, KpiObservation, SessionAcknowledgement, TeamMembership, User
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
+from coachcli.services.actions import is_overdue
 from coachcli.services.people import find_user, in_scope, require_coaching_role
-from coachcli.services.users import find_team
+from coachcli.services.users import find_team, team_names_by_user
 
 DEFAULT_WINDOW_DAYS = 14
 MAX_WINDOW_DAYS = 365
 DECIMALS = 2
 GROUPINGS = ("session", "coach", "metric")
+# Sessions a period that an agent should have, unless --min says otherwise.
+DEFAULT_CADENCE = 1
 
 
 def check_window(days: int) -> int:
@@ -335,3 +343,130 @@ def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
+
+
+# --- cadence ----------------------------------------------------------------
+
+
+def check_cadence(sessions: int) -> int:
+    """The sessions in the period that meet the cadence: at least one, as a
+    cadence of none would be met by every agent and flag nobody."""
+    if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 1:
+        raise CoachError(f"invalid --min {sessions!r}: give a whole number of sessions of at least 1, e.g. 2")
+    return sessions
+
+
+def cadence_period(today: dt.date, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The first and last day of the period: this month by default; a period
+    given by one end only runs to the other end of that date's month."""
+    if start is None and end is None:
+        start = today.replace(day=1)
+    if start is None:
+        start = end.replace(day=1)
+    if end is None:
+        end = _last_day_of_month(start)
+    if start > end:
+        raise CoachError(
+            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
+        )
+    return start, end
+
+
+def _last_day_of_month(day: dt.date) -> dt.date:
+    first_of_next = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first_of_next - dt.timedelta(days=1)
+
+
+def cadence(
+    db: Session,
+    actor: User,
+    *,
+    zone: str,
+    today: dt.date,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    minimum: int = DEFAULT_CADENCE,
+) -> list[dict]:
+    """One record an agent in scope, by handle: sessions coached from `start`
+    through `end` (by the date in `zone` they were coached; the period of
+    `cadence_period`), the last date ever coached, how many of the period's
+    sessions the agent acknowledged, their sessions' open action items and
+    how many of those are overdue on `today`, and whether they were coached
+    at least `minimum` times."""
+    require_coaching_role(actor, "run reports, which compare agents with their team-mates")
+    minimum = check_cadence(minimum)
+    start, end = cadence_period(today, start, end)
+    agents = User.__table__.alias("agent")
+    in_view = (agents.c.role == "agent", in_scope(actor, agents.c.id))
+    teams = team_names_by_user(db, select(agents.c.id).where(*in_view))
+    rows = db.execute(_cadence_statement(actor, agents, in_view, zone, start, end, today)).all()
+    return [
+        {
+            "agent": handle,
+            "teams": teams.get(agent_id, []),
+            "coached": coached,
+            "last_coached": dt.date.fromisoformat(last_coached) if last_coached else None,
+            "acknowledged": acknowledged,
+            "open_actions": open_actions,
+            "overdue_actions": overdue_actions,
+            "meets_cadence": coached >= minimum,
+        }
+        for agent_id, handle, coached, last_coached, acknowledged, open_actions, overdue_actions in rows
+    ]
+
+
+def _cadence_statement(actor: User, agents, in_view, zone: str, start: dt.date, end: dt.date, today: dt.date):
+    sessions = CoachingSession.__table__.c
+    acknowledgements = SessionAcknowledgement.__table__.c
+    coached_sessions = (
+        select(
+            sessions.id,
+            sessions.agent_id,
+            sessions.coached_at,
+            local_date(sessions.coached_at, literal(zone)).label("day"),
+        )
+        .where(sessions.state == "coached", in_scope(actor, sessions.agent_id))
+        .cte("coached_sessions")
+    )
+    in_period = and_(coached_sessions.c.day >= start.isoformat(), coached_sessions.c.day <= end.isoformat())
+    coaching = (
+        select(
+            coached_sessions.c.agent_id,
+            func.count(case((in_period, 1))).label("coached"),
+            func.count(case((and_(in_period, acknowledgements.session_id.is_not(None)), 1))).label("acknowledged"),
+            # The latest moment is the latest local date, converted once an agent.
+            local_date(func.max(coached_sessions.c.coached_at), literal(zone)).label("last_coached"),
+        )
+        .select_from(coached_sessions)
+        .join(SessionAcknowledgement.__table__, acknowledgements.session_id == coached_sessions.c.id, isouter=True)
+        .group_by(coached_sessions.c.agent_id)
+        .cte("coaching")
+    )
+    follow_up = (
+        select(
+            CoachingSession.agent_id,
+            func.count().label("open_actions"),
+            func.count(case((is_overdue(today), 1))).label("overdue_actions"),
+        )
+        .select_from(ActionItem)
+        .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
+        .where(ActionItem.state == "open", in_scope(actor, CoachingSession.agent_id))
+        .group_by(CoachingSession.agent_id)
+        .cte("follow_up")
+    )
+    return (
+        select(
+            agents.c.id,
+            agents.c.handle,
+            func.coalesce(coaching.c.coached, 0),
+            coaching.c.last_coached,
+            func.coalesce(coaching.c.acknowledged, 0),
+            func.coalesce(follow_up.c.open_actions, 0),
+            func.coalesce(follow_up.c.overdue_actions, 0),
+        )
+        .select_from(agents)
+        .join(coaching, coaching.c.agent_id == agents.c.id, isouter=True)
+        .join(follow_up, follow_up.c.agent_id == agents.c.id, isouter=True)
+        .where(*in_view)
+        .order_by(agents.c.handle)
+    )

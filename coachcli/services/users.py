@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import Team, TeamMembership, User
@@ -113,7 +114,9 @@ def add_user(
     return user
 
 
-def team_names_by_user(db: Session, user_ids: list[int] | None = None) -> dict[int, list[str]]:
+def team_names_by_user(db: Session, user_ids: list[int] | Select | None = None) -> dict[int, list[str]]:
+    """Each user's team names, by name: of the users listed, or selected by a
+    query of user ids (one statement however many there are), or of all."""
     query = select(TeamMembership.user_id, Team.name).join(Team, Team.id == TeamMembership.team_id)
     if user_ids is not None:
         query = query.where(col(TeamMembership.user_id).in_(user_ids))
