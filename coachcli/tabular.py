@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 from coachcli.errors import CoachError
 
@@ -77,7 +77,7 @@ class Sheet:
 
 
 # What an import reads: the lines of a text file, or the rows of a sheet.
-Content = Union[Iterable[str], Sheet]
+Content = Iterable[str] | Sheet
 
 
 class Table:

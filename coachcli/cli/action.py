@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -39,7 +39,7 @@ def _today():
 def add(
     session_id: Annotated[int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)],
     text: Annotated[str, typer.Option("--text", help="What was agreed.")],
-    due: Annotated[Optional[str], typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
+    due: Annotated[str | None, typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
     owner: Annotated[str, typer.Option("--owner", help="Who does it: agent or coach.")] = "agent",
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -59,7 +59,7 @@ def add(
 @app.command("done")
 def done(
     item_id: ActionId,
-    note: Annotated[Optional[str], typer.Option("--note", help="How it went.", show_default=False)] = None,
+    note: Annotated[str | None, typer.Option("--note", help="How it went.", show_default=False)] = None,
     format: FormatOption = None,
 ) -> None:
     """Mark an action item done (its owner, the session's coach, or an admin); once."""

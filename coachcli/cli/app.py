@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -151,11 +151,11 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def main_options(
     database: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--db", envvar="COACH_DB", help="Database file or SQLAlchemy URL.", show_default=False),
     ] = None,
     acting: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--as", envvar="COACH_USER", help="Act as this user (handle).", show_default=False),
     ] = None,
     version: Annotated[

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO, Optional, TextIO
+from typing import IO, Annotated, BinaryIO, TextIO
 
 import typer
 
@@ -49,7 +49,7 @@ def interactive() -> bool:
 PROGRESS_EVERY_LINES = 500
 
 EncodingOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--encoding",
         metavar="NAME",
@@ -58,7 +58,7 @@ EncodingOption = Annotated[
     ),
 ]
 SheetOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook to read (default: the first).", show_default=False),
 ]
 

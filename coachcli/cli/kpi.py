@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -75,9 +75,9 @@ def import_(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Only this metric (key or name).", show_default=False)] = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Only this metric (key or name).", show_default=False)] = None,
+    start: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
     format: FormatOption = None,
 ) -> None:
     """List KPI observations within your scope."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
 def add(
     name: Annotated[str, typer.Argument(help="Path name.", metavar="NAME")],
     agents: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--agent", help="Agent to assign the path to; repeatable.", show_default=False),
     ] = None,
     format: FormatOption = None,

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id, resolve, say
+from coachcli.cli.output import (
+    AgentFilter,
+    FormatOption,
+    OutputFormat,
+    QuietOption,
+    Section,
+    View,
+    emit,
+    emit_id,
+    resolve,
+    say,
+)
 from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, show_session
 
 app = command_group()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,11 +38,11 @@ GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
 
-MetricFilter = Annotated[Optional[str], typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
-CoachFilter = Annotated[Optional[str], typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
-TeamFilter = Annotated[Optional[str], typer.Option("--team", help="Only agents of this team.", show_default=False)]
-FromDate = Annotated[Optional[str], typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
-ToDate = Annotated[Optional[str], typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
+MetricFilter = Annotated[str | None, typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
+CoachFilter = Annotated[str | None, typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
+TeamFilter = Annotated[str | None, typer.Option("--team", help="Only agents of this team.", show_default=False)]
+FromDate = Annotated[str | None, typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
+ToDate = Annotated[str | None, typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
 
 
 @app.callback()
@@ -60,7 +60,7 @@ def impact(
     start: FromDate = None,
     end: ToDate = None,
     window: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--window", help="Days before and after the session to compare, 1-365 [default: 14].",
                      metavar="DAYS", show_default=False),
     ] = None,

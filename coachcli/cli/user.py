@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
     teams: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--team", help="Team to join (agent) or supervise (coach); repeatable."),
     ] = None,
     format: FormatOption = None,
@@ -42,8 +42,8 @@ def add(
 
 @app.command("list")
 def list_(
-    role: Annotated[Optional[str], typer.Option("--role", help="Only this role.")] = None,
-    team: Annotated[Optional[str], typer.Option("--team", help="Only members of this team.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only members of this team.")] = None,
     format: FormatOption = None,
 ) -> None:
     """List the users within your scope."""

@@ -13,8 +13,24 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Column, Date, Float, Integer, MetaData, Row, Table, Text, and_, bindparam, case, func, insert,
-    literal, or_, select, text, update,
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session

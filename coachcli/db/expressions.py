@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from zoneinfo import ZoneInfo
-
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, String, Table
 from sqlalchemy.ext.compiler import compiles

@@ -25,7 +25,13 @@ from sqlmodel import Session, col, select
 
 from coachcli.db.expressions import END_OF_DAY, insert_skipping_duplicates, iso_date
 from coachcli.db.models import (
-    ActionItem, CoachingSession, KpiObservation, MiniGoal, Notification, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    KpiObservation,
+    MiniGoal,
+    Notification,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value

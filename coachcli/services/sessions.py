@@ -7,7 +7,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db.models import (
-    ActionItem, CoachingSession, Form, MiniGoal, PerformancePath, Plan, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    Form,
+    MiniGoal,
+    PerformancePath,
+    Plan,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
