@@ -45,11 +45,12 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add an action item to a draft or coached session (its coach, or an admin)."""
+    from coachcli.db.models import stored_id
     from coachcli.services import actions
 
     with unit_of_work(write=True) as db:
         item = actions.add_action(db, acting_user(db), session_id, text, due=due, owner=owner, today=_today())
-        record = actions.action_record(db, item.id)
+        record = actions.action_record(db, stored_id(item))
     if quiet:
         emit_id(record["id"])
         return
@@ -63,11 +64,12 @@ def done(
     format: FormatOption = None,
 ) -> None:
     """Mark an action item done (its owner, the session's coach, or an admin); once."""
+    from coachcli.db.models import stored_id
     from coachcli.services import actions
 
     with unit_of_work(write=True) as db:
         item = actions.complete_action(db, acting_user(db), item_id, note)
-        record = actions.action_record(db, item.id)
+        record = actions.action_record(db, stored_id(item))
     say(f"Action item {item_id} done.")
     emit(record, format, View(title="Action item", columns=ACTION_FIELDS))
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO, TextIO
+from typing import IO, Annotated, TextIO
 
 import typer
 
@@ -16,7 +16,7 @@ from coachcli.tabular import XLS_MAGIC, XLSX_MAGIC, Content, Sheet, read_sheet
 
 
 @contextmanager
-def open_source(source: str) -> Iterator[TextIO]:
+def open_source(source: str) -> Iterator[IO[str]]:
     if source == "-":
         yield sys.stdin
         return
@@ -117,7 +117,7 @@ def _text_codec(encoding: str | None) -> str:
 
 
 @contextmanager
-def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
+def _seekable_bytes(source: str) -> Iterator[IO[bytes]]:
     """The file opened for reading bytes; stdin, or a pipe given as a path,
     copied to a temporary file first."""
     if source == "-":
@@ -133,7 +133,7 @@ def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _spooled(stream: BinaryIO) -> Iterator[BinaryIO]:
+def _spooled(stream: IO[bytes]) -> Iterator[IO[bytes]]:
     import shutil
     import tempfile
 

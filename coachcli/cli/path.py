@@ -25,6 +25,7 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add a path, or assign an existing one to more agents."""
+    from coachcli.db.models import stored_id
     from coachcli.services import paths
 
     with unit_of_work(write=True) as db:
@@ -34,7 +35,7 @@ def add(
     if not created:
         say(f"Path '{path.name}' already existed; assigned it to {', '.join(assigned) or 'nobody new'}.")
     if quiet:
-        emit_id(path.id)
+        emit_id(stored_id(path))
     else:
         emit(record, format, View(title="Performance path", columns=PATH_COLUMNS))
 

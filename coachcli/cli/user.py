@@ -28,12 +28,13 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add a user. While the database has no users, no acting user is needed."""
+    from coachcli.db.models import stored_id
     from coachcli.services import people, users
 
     with unit_of_work(write=True) as db:
         actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
         user = users.add_user(db, actor, handle, name, role, teams or [])
-        record = users.user_record(user, users.team_names_by_user(db, [user.id]).get(user.id, []))
+        record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
     if quiet:
         typer.echo(record["handle"])
     else:

@@ -123,7 +123,7 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
     session's coach."""
     goal, observation, session = MiniGoal, KpiObservation, CoachingSession
     assignee, coach = aliased(User, name="assignee"), aliased(User, name="coach")
-    samples = func.count(observation.value)
+    samples = func.count(col(observation.value))
     score = score_of(func.avg(observation.value), samples)
     rows = db.exec(
         select(
@@ -137,10 +137,10 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
         .outerjoin(
             observation,
             and_(
-                observation.agent_id == goal.assignee_id,
-                observation.metric == goal.metric,
+                col(observation.agent_id) == goal.assignee_id,
+                col(observation.metric) == goal.metric,
                 observation.observed_at >= iso_date(goal.start_date),
-                observation.observed_at < as_of.today.isoformat() + END_OF_DAY,
+                col(observation.observed_at) < as_of.today.isoformat() + END_OF_DAY,
             ),
         )
         .where(

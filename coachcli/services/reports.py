@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, func, literal, select
 from sqlmodel import Session
 
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
-from coachcli.db.models import CoachingSession, KpiObservation, TeamMembership, User
+from coachcli.db.models import CoachingSession, KpiObservation, TeamMembership, User, stored_id
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
 from coachcli.services.people import find_user, in_scope, require_coaching_role
@@ -99,7 +99,7 @@ def _coach_id(db: Session, handle: str) -> int:
     user = find_user(db, handle)
     if user.role not in ("coach", "admin"):
         raise CoachError(f"'{user.handle}' is an {user.role}, not a coach; give --coach a coach's handle")
-    return user.id
+    return stored_id(user)
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ def _measured(row) -> _Measured:
         "control_gain": _rounded(control_gain),
         "control_agents": control_agents,
         "impact": _rounded(impact),
-        "improved": None if gain is None else _rounded(gain) > 0,
+        "improved": None if gain is None else round(gain, DECIMALS) > 0,
     }
     return _Measured(record, gain, impact)
 

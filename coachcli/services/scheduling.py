@@ -379,7 +379,7 @@ def _supervisors(db: Session, agent: User) -> list[int]:
     teams = select(TeamMembership.team_id).where(TeamMembership.user_id == agent.id)
     coaches = db.exec(
         select(User.id)
-        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .join(TeamMembership, col(TeamMembership.user_id) == User.id)
         .where(col(TeamMembership.team_id).in_(teams), User.role == "coach")
         .distinct()
         .order_by(User.id)

@@ -349,7 +349,7 @@ def previous_session(db: Session, session: CoachingSession) -> CoachingSession |
             CoachingSession.form_id == session.form_id,
             col(CoachingSession.form_id).is_not(None),
         )
-    newest_coached_first = (CoachingSession.state == "coached").desc(), col(CoachingSession.id).desc()
+    newest_coached_first = (col(CoachingSession.state) == "coached").desc(), col(CoachingSession.id).desc()
     return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
 
 
