@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from coachcli import __version__
+from coachcli.cli.completion import complete_handle
 from coachcli.cli.context import settings
 from coachcli.errors import CoachError, ExitCode
 
@@ -137,7 +138,6 @@ app = typer.Typer(
     help="Contact-center coaching from a SQLite file: performance plans, coaching sessions, mini-goals.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode=None,
 )
 
@@ -156,7 +156,7 @@ def main_options(
     ] = None,
     acting: Annotated[
         str | None,
-        typer.Option("--as", envvar="COACH_USER", help="Act as this user (handle).", show_default=False),
+        typer.Option("--as", envvar="COACH_USER", autocompletion=complete_handle, help="Act as this user (handle).", show_default=False),
     ] = None,
     version: Annotated[
         bool,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_metric
 from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
@@ -75,7 +76,7 @@ def import_(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    metric: Annotated[str | None, typer.Option("--metric", help="Only this metric (key or name).", show_default=False)] = None,
+    metric: Annotated[str | None, typer.Option("--metric", autocompletion=complete_metric, help="Only this metric (key or name).", show_default=False)] = None,
     start: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
     end: Annotated[str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
     format: FormatOption = None,

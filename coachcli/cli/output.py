@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from coachcli.cli.completion import complete_agent
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -37,7 +39,7 @@ FormatOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
 AgentFilter = Annotated[
-    str | None, typer.Option("--agent", help="Only this agent's records (handle).", show_default=False)
+    str | None, typer.Option("--agent", autocompletion=complete_agent, help="Only this agent's records (handle).", show_default=False)
 ]
 
 Columns = Sequence[tuple[str, str]]

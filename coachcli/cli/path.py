@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, say
 
@@ -19,7 +20,7 @@ def add(
     name: Annotated[str, typer.Argument(help="Path name.", metavar="NAME")],
     agents: Annotated[
         list[str] | None,
-        typer.Option("--agent", help="Agent to assign the path to; repeatable.", show_default=False),
+        typer.Option("--agent", autocompletion=complete_agent, help="Agent to assign the path to; repeatable.", show_default=False),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,

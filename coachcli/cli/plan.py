@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent, complete_form
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import (
     AgentFilter,
@@ -69,8 +70,8 @@ def _offer_to_fill(session_id: int, format, quiet: bool) -> None:
 
 @app.command("add")
 def add(
-    agent: Annotated[str, typer.Option("--agent", help="The agent the plan is for.")],
-    form: Annotated[str, typer.Option("--form", help="The coaching form every session of the plan uses.")],
+    agent: Annotated[str, typer.Option("--agent", autocompletion=complete_agent, help="The agent the plan is for.")],
+    form: Annotated[str, typer.Option("--form", autocompletion=complete_form, help="The coaching form every session of the plan uses.")],
     purpose: Annotated[str, typer.Option("--purpose", help="What the agent should achieve.")],
     format: FormatOption = None,
     quiet: QuietOption = False,

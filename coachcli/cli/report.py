@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_coach, complete_metric
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
 
@@ -38,8 +39,8 @@ GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
 
-MetricFilter = Annotated[str | None, typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
-CoachFilter = Annotated[str | None, typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
+MetricFilter = Annotated[str | None, typer.Option("--metric", autocompletion=complete_metric, help="Only this KPI metric (key or name).", show_default=False)]
+CoachFilter = Annotated[str | None, typer.Option("--coach", autocompletion=complete_coach, help="Only sessions of this coach (handle).", show_default=False)]
 TeamFilter = Annotated[str | None, typer.Option("--team", help="Only agents of this team.", show_default=False)]
 FromDate = Annotated[str | None, typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
 ToDate = Annotated[str | None, typer.Option("--to", help="Sessions on or before this date.", show_default=False)]

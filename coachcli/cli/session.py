@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent, complete_coach, complete_form, complete_metric, complete_path
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section, View, emit, emit_id, say
@@ -75,7 +76,7 @@ PrivateNotesOption = Annotated[
 ]
 FormChoice = Annotated[
     str | None,
-    typer.Option("--form", help="Run a session scheduled without a form with this one.", show_default=False),
+    typer.Option("--form", autocompletion=complete_form, help="Run a session scheduled without a form with this one.", show_default=False),
 ]
 
 
@@ -118,8 +119,8 @@ def show_created(view: tuple[dict, object], format, quiet: bool) -> None:
 
 @app.command("new")
 def new(
-    agent: Annotated[str, typer.Option("--agent", help="The agent to coach.")],
-    form: Annotated[str, typer.Option("--form", help="Coaching form name or id.")],
+    agent: Annotated[str, typer.Option("--agent", autocompletion=complete_agent, help="The agent to coach.")],
+    form: Annotated[str, typer.Option("--form", autocompletion=complete_form, help="Coaching form name or id.")],
     title: Annotated[str | None, typer.Option("--title", help="Session title.")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -273,27 +274,27 @@ def coach_again(session_id: SessionId, format: FormatOption = None, quiet: Quiet
     show_created(view, format, quiet)
 
 
-def _option(help: str, name: str):
-    return typer.Option(name, help=help, show_default=False)
+def _option(help: str, name: str, autocompletion=None):
+    return typer.Option(name, help=help, show_default=False, autocompletion=autocompletion)
 
 
 @app.command("schedule")
 def schedule(
     title: Annotated[str | None, _option("Session title (kept from the request with --from-request).", "--title")] = None,
-    agent: Annotated[str | None, _option("The agent to coach (the requester with --from-request).", "--agent")] = None,
-    coach: Annotated[str | None, _option("The coach (a coach or an admin); default: you.", "--coach")] = None,
+    agent: Annotated[str | None, _option("The agent to coach (the requester with --from-request).", "--agent", autocompletion=complete_agent)] = None,
+    coach: Annotated[str | None, _option("The coach (a coach or an admin); default: you.", "--coach", autocompletion=complete_coach)] = None,
     date: Annotated[str | None, _option("Date: YYYY-MM-DD, today, tomorrow, +7d …", "--date")] = None,
     start: Annotated[str | None, _option("Start time, 24-hour HH:MM.", "--start")] = None,
     tz: Annotated[str | None, _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")] = None,
     duration: Annotated[str | None, _option("Length in minutes (or 1h, 90m); default 30.", "--duration")] = None,
     link: Annotated[str | None, _option("Meeting link, an http(s) URL.", "--link")] = None,
-    path: Annotated[str | None, _option("Performance path assigned to the agent (for a mini-goal).", "--path")] = None,
-    kpi: Annotated[str | None, _option("KPI metric (see `coach kpi metrics`).", "--kpi")] = None,
+    path: Annotated[str | None, _option("Performance path assigned to the agent (for a mini-goal).", "--path", autocompletion=complete_path)] = None,
+    kpi: Annotated[str | None, _option("KPI metric (see `coach kpi metrics`).", "--kpi", autocompletion=complete_metric)] = None,
     target: Annotated[str | None, _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
     target_date: Annotated[str | None, _option("Mini-goal due date.", "--target-date")] = None,
     notes: Annotated[str | None, _option("Notes for the session.", "--notes")] = None,
     private_notes: PrivateNotesOption = None,
-    form: Annotated[str | None, _option("Coaching form name or id.", "--form")] = None,
+    form: Annotated[str | None, _option("Coaching form name or id.", "--form", autocompletion=complete_form)] = None,
     from_request: Annotated[int | None, _option("Schedule this coaching request (see --tab requested).", "--from-request")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -349,8 +350,8 @@ def ack(
 @app.command("request")
 def request(
     title: Annotated[str, typer.Option("--title", help="What you would like coaching on.")],
-    path: Annotated[str | None, _option("A performance path assigned to you.", "--path")] = None,
-    kpi: Annotated[str | None, _option("The KPI metric you want to work on.", "--kpi")] = None,
+    path: Annotated[str | None, _option("A performance path assigned to you.", "--path", autocompletion=complete_path)] = None,
+    kpi: Annotated[str | None, _option("The KPI metric you want to work on.", "--kpi", autocompletion=complete_metric)] = None,
     notes: Annotated[str | None, _option("Anything your coach should know.", "--notes")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
