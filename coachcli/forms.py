@@ -255,7 +255,7 @@ def _parse_field(raw: object, where: str) -> FormField:
         )
     key = raw.get("key")
     valid_key = isinstance(key, str) and _KEY_PATTERN.fullmatch(key) is not None
-    if valid_key:
+    if isinstance(key, str) and valid_key:
         where = f"{where} ({_quote(key)})"
     # Before the key checks, so a misspelt "kye" is reported as the typo it is.
     _refuse_unknown_keys(raw, _FIELD_KEYS, where)

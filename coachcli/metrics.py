@@ -105,7 +105,7 @@ def parse_target(text: str, metric: Metric) -> float:
     """A mini-goal target; time metrics also accept 5m, 1h30m, 4:30 and return seconds."""
     stripped = text.strip()
     try:
-        number = float(stripped)
+        number: float | None = float(stripped)
     except ValueError:
         number = _parse_time_target(stripped) if metric.is_time else None
     if number is None:

@@ -6,7 +6,6 @@ import re
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import product
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -104,7 +103,7 @@ def _read_free_form(stripped: str, text: str, what: str, hint: str, *, ignoretz:
 
     # A date written year-month-day first has one reading (dateutil would
     # still swap its day and month when asked to read days first).
-    orders = [(False, True)] if _YEAR_MONTH_DAY.match(stripped) else list(product((False, True), repeat=2))
+    orders = [(False, True)] if _YEAR_MONTH_DAY.match(stripped) else [(dayfirst, yearfirst) for dayfirst in (False, True) for yearfirst in (False, True)]
     try:
         with warnings.catch_warnings():
             # dateutil drops a time zone name it does not know, with a warning.

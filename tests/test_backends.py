@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import COMPLETE_ANSWERS, Cli, empty_postgres_schema, query, snapshot
 from sqlalchemy.exc import IntegrityError
 
 from coachcli.db.engine import database_url
 from coachcli.db.migrations import LATEST_VERSION, PROTECTING_TRIGGERS
 from coachcli.errors import ExitCode
-from conftest import COMPLETE_ANSWERS, Cli, empty_postgres_schema, query, snapshot
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 REASON = "Hold time under five minutes on every audited call for six weeks; purpose met"

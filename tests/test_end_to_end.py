@@ -47,11 +47,12 @@ def test_version(coach):
     assert coach("--version").stdout == f"coach {coachcli.__version__}\n"
 
 
-def test_help_does_not_import_the_database_layer():
+@pytest.mark.parametrize("arguments", [["--help"], ["--version"], ["session", "--help"]])
+def test_help_does_not_import_the_database_layer(arguments):
     script = (
         "import sys\n"
         "from coachcli.cli.app import main\n"
-        "sys.argv = ['coach', '--help']\n"
+        f"sys.argv = ['coach', *{arguments!r}]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"
@@ -61,7 +62,7 @@ def test_help_does_not_import_the_database_layer():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "plan" in result.stdout and "session" in result.stdout
+    assert "Usage: coach" in result.stdout or result.stdout.startswith("coach ")
     assert result.stdout.splitlines()[-1] == "LOADED:"
 
 

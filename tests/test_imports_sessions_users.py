@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, func
 from sqlmodel import select
 
+from coachcli.db import transaction
 from coachcli.db.models import AuditEntry, CoachingSession, MiniGoal, Team, TeamMembership, User
 from coachcli.errors import CoachError, ExitCode
 from coachcli.services import paths, roster, scheduling, users
-from coachcli.db import transaction
 
 TODAY = dt.date(2026, 12, 1)
 HEADER = "title,agent,coach,date,start,timezone,duration,link,path,kpi,target,target_date,notes"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import select
 
 from coachcli.db.models import AuditEntry, KpiObservation
 from coachcli.errors import CoachError
 from coachcli.metrics import METRICS
 from coachcli.services import kpi
-from sqlmodel import select
 
 HEADER = "agent,metric,observed_at,value\n"
 

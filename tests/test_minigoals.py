@@ -7,10 +7,10 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from coachcli.db import transaction
-from sqlalchemy import event
 from coachcli.db.models import (
     AuditEntry,
     CoachingSession,

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import build_center, query
 
 from coachcli.db import transaction
 from coachcli.services import scheduling, sessions
-from conftest import build_center, query
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 

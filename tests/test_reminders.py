@@ -12,13 +12,14 @@ import subprocess
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from test_reliability import COACH, _env
 
 from coachcli.db.models import KpiObservation
 from coachcli.errors import CoachError
 from coachcli.parse import parse_moment
 from coachcli.services import paths, reminders, scheduling
-from test_reliability import COACH, _env
 
 UTC = dt.UTC
 TODAY = dt.date(2026, 12, 1)
@@ -263,7 +264,7 @@ def test_concurrent_remind_processes_write_each_reminder_once(cli, tmp_path):
         for _ in range(5)
     ]
     outputs = [process.communicate(timeout=120) for process in processes]
-    for process, (_, stderr) in zip(processes, outputs):
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr
     written = [
         (r["kind"], r["user"], r["record_id"]) for stdout, _ in outputs for r in json.loads(stdout)["reminders"]]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import COMPLETE_ANSWERS
 from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
 from coachcli.services import reports, users
-from conftest import COMPLETE_ANSWERS
 
 MAY = {day: dt.date(2026, 5, day) for day in range(1, 32)}
 JUNE = {day: dt.date(2026, 6, day) for day in range(1, 31)}

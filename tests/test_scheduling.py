@@ -407,9 +407,10 @@ def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, 
         sessions.save_session(db, center.calvin, session.id, {"greeting": "4"})
     saved = sessions.save_session(db, center.calvin, session.id, {"greeting": "4"}, form_name="Call quality")
     assert saved.answers == {"greeting": 4}
+    from conftest import REPO
+
     from coachcli.forms import load_form_file
     from coachcli.services import forms
-    from conftest import REPO
 
     forms.add_form(db, center.dana, load_form_file(REPO / "examples" / "forms" / "chat-review.json"))
     with pytest.raises(CoachError, match="keeps its form"):

@@ -20,8 +20,12 @@ from typer.testing import CliRunner
 import coachcli.db
 import coachcli.db.engine
 from coachcli.cli.app import app
-from coachcli.db import migrations, open_database, transaction
-from coachcli.db import models  # noqa: F401  (registers the tables)
+from coachcli.db import (
+    migrations,
+    models,  # noqa: F401  (registers the tables)
+    open_database,
+    transaction,
+)
 from coachcli.errors import CoachError, ExitCode
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO, Optional, TextIO
+from typing import IO, Annotated, TextIO
 
 import typer
 
@@ -16,7 +16,7 @@ from coachcli.tabular import XLS_MAGIC, XLSX_MAGIC, Content, Sheet, read_sheet
 
 
 @contextmanager
-def open_source(source: str) -> Iterator[TextIO]:
+def open_source(source: str) -> Iterator[IO[str]]:
     if source == "-":
         yield sys.stdin
         return
@@ -49,7 +49,7 @@ def interactive() -> bool:
 PROGRESS_EVERY_LINES = 500
 
 EncodingOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--encoding",
         metavar="NAME",
@@ -58,7 +58,7 @@ EncodingOption = Annotated[
     ),
 ]
 SheetOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook to read (default: the first).", show_default=False),
 ]
 
@@ -117,7 +117,7 @@ def _text_codec(encoding: str | None) -> str:
 
 
 @contextmanager
-def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
+def _seekable_bytes(source: str) -> Iterator[IO[bytes]]:
     """The file opened for reading bytes; stdin, or a pipe given as a path,
     copied to a temporary file first."""
     if source == "-":
@@ -133,7 +133,7 @@ def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _spooled(stream: BinaryIO) -> Iterator[BinaryIO]:
+def _spooled(stream: IO[bytes]) -> Iterator[IO[bytes]]:
     import shutil
     import tempfile
 

@@ -3,10 +3,11 @@ whether every agent is coached often enough and followed up."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_coach, complete_metric
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
 
@@ -51,11 +52,11 @@ NEEDS_ATTENTION_STYLE = "bold red"
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
 
-MetricFilter = Annotated[Optional[str], typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
-CoachFilter = Annotated[Optional[str], typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
-TeamFilter = Annotated[Optional[str], typer.Option("--team", help="Only agents of this team.", show_default=False)]
-FromDate = Annotated[Optional[str], typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
-ToDate = Annotated[Optional[str], typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
+MetricFilter = Annotated[str | None, typer.Option("--metric", autocompletion=complete_metric, help="Only this KPI metric (key or name).", show_default=False)]
+CoachFilter = Annotated[str | None, typer.Option("--coach", autocompletion=complete_coach, help="Only sessions of this coach (handle).", show_default=False)]
+TeamFilter = Annotated[str | None, typer.Option("--team", help="Only agents of this team.", show_default=False)]
+FromDate = Annotated[str | None, typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
+ToDate = Annotated[str | None, typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
 
 
 @app.callback()
@@ -71,7 +72,7 @@ def impact(
     start: FromDate = None,
     end: ToDate = None,
     window: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--window", help="Days before and after the session to compare, 1-365 [default: 14].",
                      metavar="DAYS", show_default=False),
     ] = None,
@@ -114,14 +115,14 @@ def impact(
 
 @app.command("cadence")
 def cadence(
-    start: Annotated[Optional[str], typer.Option(
+    start: Annotated[str | None, typer.Option(
         "--from", help="First day of the period [default: the 1st of --to's month, or of this month].",
         metavar="DATE", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option(
+    end: Annotated[str | None, typer.Option(
         "--to", help="Last day of the period [default: the last of --from's month, or of this month].",
         metavar="DATE", show_default=False)] = None,
     minimum: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--min", help="Sessions in the period that meet the cadence, 1 or more [default: 1].",
                      metavar="SESSIONS", show_default=False),
     ] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,19 +21,20 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
     teams: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--team", help="Team to join (agent) or supervise (coach); repeatable."),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Add a user. While the database has no users, no acting user is needed."""
+    from coachcli.db.models import stored_id
     from coachcli.services import people, users
 
     with unit_of_work(write=True) as db:
         actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
         user = users.add_user(db, actor, handle, name, role, teams or [])
-        record = users.user_record(user, users.team_names_by_user(db, [user.id]).get(user.id, []))
+        record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
     if quiet:
         typer.echo(record["handle"])
     else:
@@ -42,8 +43,8 @@ def add(
 
 @app.command("list")
 def list_(
-    role: Annotated[Optional[str], typer.Option("--role", help="Only this role.")] = None,
-    team: Annotated[Optional[str], typer.Option("--team", help="Only members of this team.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only members of this team.")] = None,
     format: FormatOption = None,
 ) -> None:
     """List the users within your scope."""

@@ -111,7 +111,7 @@ def find_action(db: Session, actor: User, item_id: int) -> ActionItem:
         raise not_found(f"no action item {item_id}; see `coach action list --state all`")
     in_view = db.exec(
         select(ActionItem.id)
-        .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
+        .join(CoachingSession, col(CoachingSession.id) == ActionItem.session_id)
         .where(ActionItem.id == item_id, visible(actor))
     ).first()
     if in_view is None:

@@ -356,7 +356,7 @@ def list_observations(
     time; `start` and `end` are dates, both inclusive."""
     query = (
         select(User.handle, KpiObservation.metric, KpiObservation.observed_at, KpiObservation.value)
-        .join(User, User.id == KpiObservation.agent_id)
+        .join(User, col(User.id) == KpiObservation.agent_id)
         .where(in_scope(actor, KpiObservation.agent_id))
     )
     if agent:

@@ -153,8 +153,8 @@ def _visible(actor: User):
 def _goal_query():
     return (
         select(MiniGoal, User.handle)
-        .join(User, User.id == MiniGoal.assignee_id)
-        .join(CoachingSession, CoachingSession.id == MiniGoal.session_id)
+        .join(User, col(User.id) == MiniGoal.assignee_id)
+        .join(CoachingSession, col(CoachingSession.id) == MiniGoal.session_id)
     )
 
 
@@ -208,22 +208,22 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
         in_window = and_(
-            KpiObservation.agent_id == goal.assignee_id,
-            KpiObservation.metric == goal.metric,
-            KpiObservation.observed_at >= goal.start_date.isoformat(),
-            KpiObservation.observed_at < window_end.isoformat() + END_OF_DAY,
+            col(KpiObservation.agent_id) == goal.assignee_id,
+            col(KpiObservation.metric) == goal.metric,
+            col(KpiObservation.observed_at) >= goal.start_date.isoformat(),
+            col(KpiObservation.observed_at) < window_end.isoformat() + END_OF_DAY,
         )
         target, metric = literal(goal.target), literal(goal.metric)
         day = func.substr(KpiObservation.observed_at, 1, 10)
-        average = score_of(func.avg(KpiObservation.value), func.count(KpiObservation.value))
+        average = score_of(func.avg(KpiObservation.value), func.count(col(KpiObservation.value)))
         days = db.exec(
-            select(day, average, func.count(KpiObservation.value), meets_target(average, target, metric))
+            select(day, average, func.count(col(KpiObservation.value)), meets_target(average, target, metric))
             .where(in_window)
             .group_by(day)
             .order_by(day)
         ).all()
         running, samples, meets = db.exec(
-            select(average, func.count(KpiObservation.value), meets_target(average, target, metric)).where(in_window)
+            select(average, func.count(col(KpiObservation.value)), meets_target(average, target, metric)).where(in_window)
         ).one()
     return {
         **_record(goal, handle),

@@ -37,7 +37,7 @@ def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:
     ]
     db.exec(
         update(Notification)
-        .where(Notification.user_id == user.id, col(Notification.read_at).is_(None))
+        .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
         .values(read_at=utc_now())
     )
     return records

@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import PathAssignment, PerformancePath, User
+from coachcli.db.models import PathAssignment, PerformancePath, User, stored_id
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
 from coachcli.services.people import in_scope, require_coaching_role
@@ -125,17 +125,17 @@ def list_paths(db: Session, actor: User, path_ids: list[int] | None = None) -> l
     agents: dict[int, list[str]] = defaultdict(list)
     rows = db.exec(
         select(PathAssignment.path_id, User.handle)
-        .join(User, User.id == PathAssignment.user_id)
+        .join(User, col(User.id) == PathAssignment.user_id)
         .where(col(PathAssignment.path_id).in_([path.id for path in paths]), in_scope(actor, User.id))
         .order_by(User.handle)
     )
     for path_id, handle in rows:
         agents[path_id].append(handle)
     return [
-        {"id": path.id, "name": path.name, "agents": agents.get(path.id, []), "created_at": path.created_at}
+        {"id": path.id, "name": path.name, "agents": agents.get(stored_id(path), []), "created_at": path.created_at}
         for path in paths
     ]
 
 
 def path_record(db: Session, actor: User, path: PerformancePath) -> dict:
-    return list_paths(db, actor, [path.id])[0]
+    return list_paths(db, actor, [stored_id(path)])[0]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, true
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from coachcli.db.models import TeamMembership, User
+from coachcli.db.models import TeamMembership, User, stored_id
 from coachcli.errors import CoachError, ExitCode, forbidden, not_found
 
 ROLES = ("agent", "coach", "admin")
@@ -47,8 +47,8 @@ def supervised_agent_ids(coach_id: int):
     coach_teams = select(TeamMembership.team_id).where(TeamMembership.user_id == coach_id)
     return (
         select(TeamMembership.user_id)
-        .join(User, User.id == TeamMembership.user_id)
-        .where(TeamMembership.team_id.in_(coach_teams), User.role == "agent")
+        .join(User, col(User.id) == TeamMembership.user_id)
+        .where(col(TeamMembership.team_id).in_(coach_teams), User.role == "agent")
     )
 
 
@@ -61,7 +61,7 @@ def in_scope(actor: User, user_id_column) -> ColumnElement[bool]:
     if actor.role == "admin":
         return true()
     if actor.role == "coach":
-        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(actor.id))
+        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(stored_id(actor)))
     return user_id_column == actor.id
 
 

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, func, select
 from coachcli.db.models import CoachingSession, Form, Plan, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.forms import FormSpec
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
-from coachcli.forms import FormSpec
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import create_draft, session_records

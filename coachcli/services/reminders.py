@@ -25,7 +25,13 @@ from sqlmodel import Session, col, select
 
 from coachcli.db.expressions import END_OF_DAY, insert_skipping_duplicates, iso_date
 from coachcli.db.models import (
-    ActionItem, CoachingSession, KpiObservation, MiniGoal, Notification, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    KpiObservation,
+    MiniGoal,
+    Notification,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value
@@ -117,7 +123,7 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
     session's coach."""
     goal, observation, session = MiniGoal, KpiObservation, CoachingSession
     assignee, coach = aliased(User, name="assignee"), aliased(User, name="coach")
-    samples = func.count(observation.value)
+    samples = func.count(col(observation.value))
     score = score_of(func.avg(observation.value), samples)
     rows = db.exec(
         select(
@@ -131,10 +137,10 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
         .outerjoin(
             observation,
             and_(
-                observation.agent_id == goal.assignee_id,
-                observation.metric == goal.metric,
+                col(observation.agent_id) == goal.assignee_id,
+                col(observation.metric) == goal.metric,
                 observation.observed_at >= iso_date(goal.start_date),
-                observation.observed_at < as_of.today.isoformat() + END_OF_DAY,
+                col(observation.observed_at) < as_of.today.isoformat() + END_OF_DAY,
             ),
         )
         .where(

@@ -27,10 +27,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, exists, func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
-from coachcli.db.models import ActionItem, CoachingSession, KpiObservation, SessionAcknowledgement, TeamMembership, User
+from coachcli.db.models import (
+    ActionItem,
+    CoachingSession,
+    KpiObservation,
+    SessionAcknowledgement,
+    TeamMembership,
+    User,
+    stored_id,
+)
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
 from coachcli.services.actions import is_overdue
@@ -107,7 +115,7 @@ def _coach_id(db: Session, handle: str) -> int:
     user = find_user(db, handle)
     if user.role not in ("coach", "admin"):
         raise CoachError(f"'{user.handle}' is an {user.role}, not a coach; give --coach a coach's handle")
-    return user.id
+    return stored_id(user)
 
 
 @dataclass(frozen=True)
@@ -311,7 +319,7 @@ def _measured(row) -> _Measured:
         "control_gain": _rounded(control_gain),
         "control_agents": control_agents,
         "impact": _rounded(impact),
-        "improved": None if gain is None else _rounded(gain) > 0,
+        "improved": None if gain is None else round(gain, DECIMALS) > 0,
     }
     return _Measured(record, gain, impact)
 
@@ -359,10 +367,8 @@ def check_cadence(sessions: int) -> int:
 def cadence_period(today: dt.date, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The first and last day of the period: this month by default; a period
     given by one end only runs to the other end of that date's month."""
-    if start is None and end is None:
-        start = today.replace(day=1)
     if start is None:
-        start = end.replace(day=1)
+        start = (end or today).replace(day=1)
     if end is None:
         end = _last_day_of_month(start)
     if start > end:
@@ -444,14 +450,14 @@ def _cadence_statement(actor: User, agents, in_view, zone: str, start: dt.date, 
     )
     follow_up = (
         select(
-            CoachingSession.agent_id,
+            col(CoachingSession.agent_id),
             func.count().label("open_actions"),
             func.count(case((is_overdue(today), 1))).label("overdue_actions"),
         )
         .select_from(ActionItem)
-        .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
-        .where(ActionItem.state == "open", in_scope(actor, CoachingSession.agent_id))
-        .group_by(CoachingSession.agent_id)
+        .join(CoachingSession, col(CoachingSession.id) == ActionItem.session_id)
+        .where(col(ActionItem.state) == "open", in_scope(actor, CoachingSession.agent_id))
+        .group_by(col(CoachingSession.agent_id))
         .cte("follow_up")
     )
     return (

@@ -11,7 +11,7 @@ from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.services import audit
-from coachcli.services.users import check_name, check_role, bootstrapping, normalize_handle
+from coachcli.services.users import bootstrapping, check_name, check_role, normalize_handle
 from coachcli.tabular import Content, Problems, read_rows
 
 ROSTER_COLUMNS = ("handle", "name", "role", "teams")

@@ -129,7 +129,7 @@ def load_directory(db: Session, actor: User, handles: Iterable[str], path_names:
 def missing_minigoal_fields(path: object, kpi: object, target: object, target_date: object) -> list[str]:
     """M3: a mini-goal needs all four. Returns the absent ones when some but
     not all were given, else an empty list."""
-    given = dict(zip(MINIGOAL_FIELDS, (path, kpi, target, target_date)))
+    given = dict(zip(MINIGOAL_FIELDS, (path, kpi, target, target_date), strict=True))
     missing = [name for name, value in given.items() if value in (None, "")]
     return missing if 0 < len(missing) < len(MINIGOAL_FIELDS) else []
 
@@ -379,7 +379,7 @@ def _supervisors(db: Session, agent: User) -> list[int]:
     teams = select(TeamMembership.team_id).where(TeamMembership.user_id == agent.id)
     coaches = db.exec(
         select(User.id)
-        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .join(TeamMembership, col(TeamMembership.user_id) == User.id)
         .where(col(TeamMembership.team_id).in_(teams), User.role == "coach")
         .distinct()
         .order_by(User.id)
@@ -453,7 +453,7 @@ def import_sessions(
         if isinstance(values, ValueError):
             problems.add(line, str(values))
             continue
-        rows.append((line, dict(zip(IMPORT_COLUMNS, values))))
+        rows.append((line, dict(zip(IMPORT_COLUMNS, values, strict=True))))
     directory = load_directory(
         db,
         actor,

@@ -7,7 +7,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db.models import (
-    ActionItem, CoachingSession, Form, MiniGoal, PerformancePath, Plan, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    Form,
+    MiniGoal,
+    PerformancePath,
+    Plan,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -342,7 +349,7 @@ def previous_session(db: Session, session: CoachingSession) -> CoachingSession |
             CoachingSession.form_id == session.form_id,
             col(CoachingSession.form_id).is_not(None),
         )
-    newest_coached_first = (CoachingSession.state == "coached").desc(), col(CoachingSession.id).desc()
+    newest_coached_first = (col(CoachingSession.state) == "coached").desc(), col(CoachingSession.id).desc()
     return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
 
 

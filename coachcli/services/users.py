@@ -104,7 +104,7 @@ def add_user(
 def team_names_by_user(db: Session, user_ids: list[int] | Select | None = None) -> dict[int, list[str]]:
     """Each user's team names, by name: of the users listed, or selected by a
     query of user ids (one statement however many there are), or of all."""
-    query = select(TeamMembership.user_id, Team.name).join(Team, Team.id == TeamMembership.team_id)
+    query = select(TeamMembership.user_id, Team.name).join(Team, col(Team.id) == TeamMembership.team_id)
     if user_ids is not None:
         query = query.where(col(TeamMembership.user_id).in_(user_ids))
     names: dict[int, list[str]] = defaultdict(list)

@@ -4,6 +4,7 @@ by side in one run on this machine. Not collected by pytest.
     python tests/bench/bench.py            # full scale (1M KPI rows)
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
     python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
+    python tests/bench/bench.py --start-up # only start-up and the read commands
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
@@ -237,6 +238,42 @@ def prepared_database(folder: Path, name: str, roster: Path, agents: list[str], 
     return db
 
 
+def start_up_case() -> None:
+    """`coach --version` and `--help` against `import typer` (target <= 1.5x)."""
+    start_up = in_turn(11, {
+        "typer": [sys.executable, "-c", "import typer"],
+        "version": [COACH, "--version"],
+        "help": [COACH, "--help"],
+    })
+    typer_time, version_time, help_time = (statistics.median(start_up[key]) for key in ("typer", "version", "help"))
+    print(f"start-up: import typer {typer_time:.3f}s; coach --version {version_time:.3f}s "
+          f"({version_time / typer_time:.2f}x, target <= 1.5x); coach --help {help_time:.3f}s "
+          f"({help_time / typer_time:.2f}x, target <= 1.5x)")
+
+
+def read_commands_case(folder: Path) -> None:
+    """Each read command against `import sqlmodel` alone, side by side: what
+    the command adds to the import it cannot avoid (target <= 1.2x)."""
+    sample = folder / "sample.db"
+    run(coach(sample, "init", "--sample"))
+    as_calvin = [COACH, "--db", str(sample), "--as", "calvin"]
+    commands = {
+        "plan show": [*as_calvin, "plan", "show", "1", "-o", "json"],
+        "session list": [*as_calvin, "session", "list", "-o", "json"],
+        "minigoal list": [*as_calvin, "minigoal", "list", "-o", "json"],
+    }
+    # One run first, so neither side pays for writing bytecode.
+    for command in commands.values():
+        run(command)
+    timings = in_turn(11, {"sqlmodel": [sys.executable, "-c", "import sqlmodel"], **commands})
+    baseline = statistics.median(timings["sqlmodel"])
+    figures = "; ".join(
+        f"{name} {statistics.median(timings[name]):.3f}s ({statistics.median(timings[name]) / baseline:.2f}x)"
+        for name in commands
+    )
+    print(f"read commands: import sqlmodel {baseline:.3f}s; {figures} (target <= 1.2x)")
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--small", action="store_true", help="100k KPI rows instead of 1M")
@@ -244,6 +281,7 @@ def main() -> None:
                          help="a PostgreSQL server to measure on as well ('' to skip)")
     options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
     options.add_argument("--imports", action="store_true", help="only the KPI file formats (long, wide, .xlsx)")
+    options.add_argument("--start-up", action="store_true", help="only start-up and the read commands")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -253,6 +291,11 @@ def main() -> None:
     env = {"COACH_TZ": "UTC"}
     os.environ.update(env)
     print(f"coach bench: {kpi_rows:,} KPI rows, {agent_count} agents, data in {folder}")
+    if args.start_up:
+        start_up_case()
+        read_commands_case(folder)
+        shutil.rmtree(folder)
+        return
 
     roster = folder / "roster.csv"
     agents = write_roster(roster, agent_count)
@@ -270,16 +313,8 @@ def main() -> None:
         shutil.rmtree(folder)
         return
 
-    # Start-up.
-    start_up = in_turn(11, {
-        "typer": [sys.executable, "-c", "import typer"],
-        "version": [COACH, "--version"],
-        "help": [COACH, "--help"],
-    })
-    typer_time, version_time, help_time = (statistics.median(start_up[key]) for key in ("typer", "version", "help"))
-    print(f"start-up: import typer {typer_time:.3f}s; coach --version {version_time:.3f}s "
-          f"({version_time / typer_time:.2f}x, target <= 1.5x); coach --help {help_time:.3f}s "
-          f"({help_time / typer_time:.2f}x, target <= 1.5x)")
+    start_up_case()
+    read_commands_case(folder)
 
     # Roster and bulk scheduling.
     users_db = folder / "users.db"

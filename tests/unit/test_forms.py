@@ -496,7 +496,7 @@ def valid_fields(draw) -> dict:
         field |= {"min": lowest, "max": lowest + draw(st.integers(1, 10))}
     if field_type == "number":
         bounds = sorted(draw(st.lists(finite_floats, min_size=2, max_size=2, unique=True)))
-        field |= {name: bound for name, bound in zip(("min", "max"), bounds) if draw(st.booleans())}
+        field |= {name: bound for name, bound in zip(("min", "max"), bounds, strict=True) if draw(st.booleans())}
     if field_type == "choice":
         field["options"] = draw(
             st.lists(one_line_text, min_size=1, max_size=4, unique_by=lambda option: option.strip().casefold())

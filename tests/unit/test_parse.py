@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -259,9 +259,9 @@ class TestTimezones:
         assert default_timezone_name() == "UTC"
 
     def test_today_in_a_zone(self):
-        before = datetime.now(timezone.utc).date()
+        before = datetime.now(UTC).date()
         today = today_in("UTC")
-        after = datetime.now(timezone.utc).date()
+        after = datetime.now(UTC).date()
         assert today in {before, after}
 
     def test_today_differs_across_the_date_line(self):
