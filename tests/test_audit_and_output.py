@@ -20,8 +20,9 @@ HOSTILE = [
 
 
 def test_every_change_lands_in_the_audit_log(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality",
-                    "--purpose", "Lower hold time", user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Lower hold time", user="calvin"
+    )
     session_id = plan["current_session_id"]
     assert cli("session", "save", str(session_id), "--set", "greeting=4", user="calvin").exit_code == 0
     entries = cli.json("log", "--record", f"plan:{plan['id']}", user="dana")
@@ -93,16 +94,17 @@ def test_csv_leaves_numbers_and_plain_text_alone(cell):
 
 
 def test_csv_output_defuses_a_formula_purpose(cli):
-    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "=HYPERLINK(\"x\")", user="calvin")
+    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", '=HYPERLINK("x")', user="calvin")
     result = cli("plan", "list", "-o", "csv", user="calvin")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert rows[0]["purpose"] == "'=HYPERLINK(\"x\")"
+    assert rows[0]["purpose"] == '\'=HYPERLINK("x")'
     assert rows[0]["id"] == "1"
 
 
 def test_json_output_is_literal_unicode(cli):
-    result = cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", HOSTILE[3],
-                 "-o", "json", user="calvin")
+    result = cli(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", HOSTILE[3], "-o", "json", user="calvin"
+    )
     assert HOSTILE[3] in result.stdout
     assert json.loads(result.stdout)["purpose"] == HOSTILE[3]
 

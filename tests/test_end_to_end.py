@@ -96,8 +96,9 @@ def test_a_full_walkthrough(coach):
     form = coach("form", "add", str(REPO / "examples" / "forms" / "call-quality.toml"), "-o", "json", user="dana")
     assert json.loads(form.stdout)["name"] == "Call quality"
 
-    plan = coach("plan", "add", "--agent", "alex", "--form", "Call quality",
-                 "--purpose", "Shorter holds", "-q", user="calvin").stdout
+    plan = coach(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", "-q", user="calvin"
+    ).stdout
     assert plan.strip().isdigit()
     plan = plan.strip()
 
@@ -141,7 +142,10 @@ def examples(tmp_path_factory):
             env.pop(name, None)
         process = subprocess.Popen(
             ["bash", str(REPO / "examples" / script)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         started[script] = process, scratch
     yield started
@@ -169,8 +173,11 @@ def test_the_walkthrough_script_runs_top_to_bottom(examples):
 
 def test_the_minigoals_script_reproduces_the_documents_examples(examples):
     stdout, _ = _finished(examples, "minigoals.sh")
-    changes = {line.split("\t")[1]: line.split("\t")[5:7] for line in stdout.splitlines()
-               if line[:1].isdigit() and "\tin_progress\t" in line}
+    changes = {
+        line.split("\t")[1]: line.split("\t")[5:7]
+        for line in stdout.splitlines()
+        if line[:1].isdigit() and "\tin_progress\t" in line
+    }
     assert changes["Handle time under 400"] == ["achieved", "350"]
     assert changes["Wrap-up in 30 seconds"] == ["missed", "32"]
     assert changes["Seventy contacts a day"] == ["achieved", "70"]

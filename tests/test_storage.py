@@ -106,9 +106,7 @@ def test_foreign_keys_are_enforced(db, center):
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError, match="(?i)foreign key"), db.begin_nested():
-        db.connection().exec_driver_sql(
-            "INSERT INTO team_memberships (team_id, user_id) VALUES (999, 999)"
-        )
+        db.connection().exec_driver_sql("INSERT INTO team_memberships (team_id, user_id) VALUES (999, 999)")
 
 
 # --- migrations --------------------------------------------------------------------------
@@ -165,7 +163,9 @@ def test_a_failed_upgrade_leaves_the_old_schema(engine, db_path, monkeypatch):
 
 def test_an_upgrade_is_applied_when_the_database_is_opened(engine, db_path, monkeypatch):
     engine.dispose()
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": ["CREATE TABLE extra (id INTEGER)"]}])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": ["CREATE TABLE extra (id INTEGER)"]}]
+    )
     monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
     upgraded = open_database(str(db_path))
     try:

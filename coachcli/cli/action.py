@@ -37,7 +37,9 @@ def _today():
 
 @app.command("add")
 def add(
-    session_id: Annotated[int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)],
+    session_id: Annotated[
+        int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)
+    ],
     text: Annotated[str, typer.Option("--text", help="What was agreed.")],
     due: Annotated[str | None, typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
     owner: Annotated[str, typer.Option("--owner", help="Who does it: agent or coach.")] = "agent",

@@ -97,8 +97,7 @@ class CoachGroup(TyperGroup):
             if _is_cli_signal(error):
                 raise
             _fail(
-                f"internal error: {type(error).__name__}: {error} "
-                "(set COACH_DEBUG=1 for the traceback and report it)",
+                f"internal error: {type(error).__name__}: {error} (set COACH_DEBUG=1 for the traceback and report it)",
                 ExitCode.INTERNAL,
             )
 
@@ -156,7 +155,13 @@ def main_options(
     ] = None,
     acting: Annotated[
         str | None,
-        typer.Option("--as", envvar="COACH_USER", autocompletion=complete_handle, help="Act as this user (handle).", show_default=False),
+        typer.Option(
+            "--as",
+            envvar="COACH_USER",
+            autocompletion=complete_handle,
+            help="Act as this user (handle).",
+            show_default=False,
+        ),
     ] = None,
     version: Annotated[
         bool,

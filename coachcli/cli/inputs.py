@@ -59,7 +59,12 @@ EncodingOption = Annotated[
 ]
 SheetOption = Annotated[
     str | None,
-    typer.Option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook to read (default: the first).", show_default=False),
+    typer.Option(
+        "--sheet",
+        metavar="NAME",
+        help="The sheet of an .xlsx workbook to read (default: the first).",
+        show_default=False,
+    ),
 ]
 
 
@@ -85,7 +90,9 @@ def import_content(source: str, *, encoding: str | None = None, sheet: str | Non
         magic = raw.read(4)
         raw.seek(0)
         if magic == XLS_MAGIC:
-            raise CoachError(f"{name} is an old-style .xls workbook; save it from Excel as .xlsx (or CSV) and import that")
+            raise CoachError(
+                f"{name} is an old-style .xls workbook; save it from Excel as .xlsx (or CSV) and import that"
+            )
         if magic == XLSX_MAGIC:
             yield _progress_rows(read_sheet(raw, name, sheet), name)
             return
@@ -111,7 +118,9 @@ def _text_codec(encoding: str | None) -> str:
         # Refuses codecs that are not text encodings (base64, rot13…).
         io.TextIOWrapper(io.BytesIO(), encoding=name)
     except LookupError:
-        raise CoachError(f"unknown --encoding {encoding!r}: give one such as utf-8, cp1252, latin-1 or utf-16") from None
+        raise CoachError(
+            f"unknown --encoding {encoding!r}: give one such as utf-8, cp1252, latin-1 or utf-16"
+        ) from None
     # A UTF-8 file from Windows starts with a byte-order mark; it is not part of the header.
     return "utf-8-sig" if name == "utf-8" else name
 

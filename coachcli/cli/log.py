@@ -29,9 +29,16 @@ def log(
         str | None,
         typer.Option("--record", help="Only this record: TYPE or TYPE:ID, e.g. plan:3 or session.", show_default=False),
     ] = None,
-    user: Annotated[str | None, typer.Option("--user", autocompletion=complete_handle, help="Only changes made by this handle.", show_default=False)] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", autocompletion=complete_handle, help="Only changes made by this handle.", show_default=False
+        ),
+    ] = None,
     since: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many entries, newest first.")] = 200,
     format: FormatOption = None,
 ) -> None:

@@ -47,7 +47,9 @@ CHANGE_COLUMNS = [
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 NO_DATA_MARK = "·"
 
-GoalId = Annotated[int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)]
+GoalId = Annotated[
+    int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)
+]
 
 
 def _metric(key: str):
@@ -173,7 +175,8 @@ def sparkline(values: list[float | None], target: float, scale: list[float | Non
 @app.command("evaluate")
 def evaluate(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False)
+        str | None,
+        typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False),
     ] = None,
     format: FormatOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,

@@ -39,7 +39,10 @@ FormatOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
 AgentFilter = Annotated[
-    str | None, typer.Option("--agent", autocompletion=complete_agent, help="Only this agent's records (handle).", show_default=False)
+    str | None,
+    typer.Option(
+        "--agent", autocompletion=complete_agent, help="Only this agent's records (handle).", show_default=False
+    ),
 ]
 
 Columns = Sequence[tuple[str, str]]

@@ -20,7 +20,12 @@ def add(
     name: Annotated[str, typer.Argument(help="Path name.", metavar="NAME")],
     agents: Annotated[
         list[str] | None,
-        typer.Option("--agent", autocompletion=complete_agent, help="Agent to assign the path to; repeatable.", show_default=False),
+        typer.Option(
+            "--agent",
+            autocompletion=complete_agent,
+            help="Agent to assign the path to; repeatable.",
+            show_default=False,
+        ),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,

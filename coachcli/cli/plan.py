@@ -71,7 +71,10 @@ def _offer_to_fill(session_id: int, format, quiet: bool) -> None:
 @app.command("add")
 def add(
     agent: Annotated[str, typer.Option("--agent", autocompletion=complete_agent, help="The agent the plan is for.")],
-    form: Annotated[str, typer.Option("--form", autocompletion=complete_form, help="The coaching form every session of the plan uses.")],
+    form: Annotated[
+        str,
+        typer.Option("--form", autocompletion=complete_form, help="The coaching form every session of the plan uses."),
+    ],
     purpose: Annotated[str, typer.Option("--purpose", help="What the agent should achieve.")],
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -131,7 +134,10 @@ def _answer_grid(spec, sessions: list[dict]) -> Section:
 
     fields = [field for field in spec.fields if field.type in GRID_FIELD_TYPES]
     rows = [
-        {"label": field.label, **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions}}
+        {
+            "label": field.label,
+            **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions},
+        }
         for field in fields
     ]
     columns = [("label", "Field"), *((f"session_{s['id']}", f"#{s['id']}") for s in sessions)]
@@ -158,7 +164,9 @@ def edit(plan_id: PlanId, format: FormatOption = None, quiet: QuietOption = Fals
 @app.command("close")
 def close(
     plan_id: PlanId,
-    reason: Annotated[str, typer.Option("--reason", help="Specific reason: the official record of why the plan ended.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Specific reason: the official record of why the plan ended.")
+    ],
     format: FormatOption = None,
 ) -> None:
     """Close a plan with a written reason (refused while a session is still open)."""

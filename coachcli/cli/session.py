@@ -72,11 +72,18 @@ AnswersOption = Annotated[
 NotesOption = Annotated[str | None, typer.Option("--notes", help="Replace the session notes.", show_default=False)]
 PrivateNotesOption = Annotated[
     str | None,
-    typer.Option("--private-notes", help="Notes for coaches and admins only; never shown to the agent.", show_default=False),
+    typer.Option(
+        "--private-notes", help="Notes for coaches and admins only; never shown to the agent.", show_default=False
+    ),
 ]
 FormChoice = Annotated[
     str | None,
-    typer.Option("--form", autocompletion=complete_form, help="Run a session scheduled without a form with this one.", show_default=False),
+    typer.Option(
+        "--form",
+        autocompletion=complete_form,
+        help="Run a session scheduled without a form with this one.",
+        show_default=False,
+    ),
 ]
 
 
@@ -92,7 +99,9 @@ def show_session(record: dict, spec, format) -> None:
             for field in spec.fields
         ]
     sections = [Section("Answers", answers, ANSWER_COLUMNS)] if spec else []
-    sections.append(Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS))
+    sections.append(
+        Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS)
+    )
     # A key the viewer may not see (an agent's private notes) is not even a blank row.
     fields = [(key, header) for key, header in SESSION_FIELDS if key in record]
     emit(record, format, View(title=title, columns=fields, sections=sections))
@@ -137,9 +146,7 @@ def new(
 def list_(
     agent: AgentFilter = None,
     plan: Annotated[int | None, typer.Option("--plan", help="Only this plan's sessions.")] = None,
-    tab: Annotated[
-        str | None, typer.Option("--tab", help="requested, scheduled, draft or coached.")
-    ] = None,
+    tab: Annotated[str | None, typer.Option("--tab", help="requested, scheduled, draft or coached.")] = None,
     unacknowledged: Annotated[
         bool, typer.Option("--unacknowledged", help="Only coached sessions the agent has not acknowledged yet.")
     ] = False,
@@ -220,7 +227,13 @@ def save(
 ) -> None:
     """Save Only: keep the answers given, leave the session a draft."""
     save_answers(
-        session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        session_id,
+        coached=False,
+        pairs=set_,
+        answers_source=answers,
+        notes=notes,
+        format=format,
+        form=form,
         private_notes=private_notes,
     )
 
@@ -237,7 +250,13 @@ def coach(
 ) -> None:
     """Save & Coached: check required fields, make the session final, notify the agent."""
     save_answers(
-        session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        session_id,
+        coached=True,
+        pairs=set_,
+        answers_source=answers,
+        notes=notes,
+        format=format,
+        form=form,
         private_notes=private_notes,
     )
 
@@ -280,22 +299,38 @@ def _option(help: str, name: str, autocompletion=None):
 
 @app.command("schedule")
 def schedule(
-    title: Annotated[str | None, _option("Session title (kept from the request with --from-request).", "--title")] = None,
-    agent: Annotated[str | None, _option("The agent to coach (the requester with --from-request).", "--agent", autocompletion=complete_agent)] = None,
-    coach: Annotated[str | None, _option("The coach (a coach or an admin); default: you.", "--coach", autocompletion=complete_coach)] = None,
+    title: Annotated[
+        str | None, _option("Session title (kept from the request with --from-request).", "--title")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        _option("The agent to coach (the requester with --from-request).", "--agent", autocompletion=complete_agent),
+    ] = None,
+    coach: Annotated[
+        str | None, _option("The coach (a coach or an admin); default: you.", "--coach", autocompletion=complete_coach)
+    ] = None,
     date: Annotated[str | None, _option("Date: YYYY-MM-DD, today, tomorrow, +7d …", "--date")] = None,
     start: Annotated[str | None, _option("Start time, 24-hour HH:MM.", "--start")] = None,
-    tz: Annotated[str | None, _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")] = None,
+    tz: Annotated[
+        str | None, _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")
+    ] = None,
     duration: Annotated[str | None, _option("Length in minutes (or 1h, 90m); default 30.", "--duration")] = None,
     link: Annotated[str | None, _option("Meeting link, an http(s) URL.", "--link")] = None,
-    path: Annotated[str | None, _option("Performance path assigned to the agent (for a mini-goal).", "--path", autocompletion=complete_path)] = None,
-    kpi: Annotated[str | None, _option("KPI metric (see `coach kpi metrics`).", "--kpi", autocompletion=complete_metric)] = None,
+    path: Annotated[
+        str | None,
+        _option("Performance path assigned to the agent (for a mini-goal).", "--path", autocompletion=complete_path),
+    ] = None,
+    kpi: Annotated[
+        str | None, _option("KPI metric (see `coach kpi metrics`).", "--kpi", autocompletion=complete_metric)
+    ] = None,
     target: Annotated[str | None, _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
     target_date: Annotated[str | None, _option("Mini-goal due date.", "--target-date")] = None,
     notes: Annotated[str | None, _option("Notes for the session.", "--notes")] = None,
     private_notes: PrivateNotesOption = None,
     form: Annotated[str | None, _option("Coaching form name or id.", "--form", autocompletion=complete_form)] = None,
-    from_request: Annotated[int | None, _option("Schedule this coaching request (see --tab requested).", "--from-request")] = None,
+    from_request: Annotated[
+        int | None, _option("Schedule this coaching request (see --tab requested).", "--from-request")
+    ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -335,7 +370,9 @@ def schedule(
 @app.command("ack")
 def ack(
     session_id: SessionId,
-    comment: Annotated[str | None, _option("Your comment on the session, kept with the acknowledgement.", "--comment")] = None,
+    comment: Annotated[
+        str | None, _option("Your comment on the session, kept with the acknowledgement.", "--comment")
+    ] = None,
     format: FormatOption = None,
 ) -> None:
     """Acknowledge a coached session of yours (once; your coach is notified)."""
@@ -350,8 +387,12 @@ def ack(
 @app.command("request")
 def request(
     title: Annotated[str, typer.Option("--title", help="What you would like coaching on.")],
-    path: Annotated[str | None, _option("A performance path assigned to you.", "--path", autocompletion=complete_path)] = None,
-    kpi: Annotated[str | None, _option("The KPI metric you want to work on.", "--kpi", autocompletion=complete_metric)] = None,
+    path: Annotated[
+        str | None, _option("A performance path assigned to you.", "--path", autocompletion=complete_path)
+    ] = None,
+    kpi: Annotated[
+        str | None, _option("The KPI metric you want to work on.", "--kpi", autocompletion=complete_metric)
+    ] = None,
     notes: Annotated[str | None, _option("Anything your coach should know.", "--notes")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -369,7 +410,9 @@ def request(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[
+        str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")
+    ],
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     format: FormatOption = None,

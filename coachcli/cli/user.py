@@ -58,7 +58,9 @@ def list_(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[
+        str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")
+    ],
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     format: FormatOption = None,
@@ -76,6 +78,11 @@ def import_(
         format,
         View(
             title="Roster imported",
-            columns=[("added", "Added"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("teams_created", "Teams created")],
+            columns=[
+                ("added", "Added"),
+                ("updated", "Updated"),
+                ("unchanged", "Unchanged"),
+                ("teams_created", "Teams created"),
+            ],
         ),
     )

@@ -55,7 +55,9 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     stored_version = None
     if path is not None:
         if path.is_dir():
-            raise CoachError(f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE)
+            raise CoachError(
+                f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE
+            )
         if not path.exists():
             if not create:
                 raise CoachError(
@@ -107,9 +109,7 @@ def _refuse_damaged_file(path: Path) -> None:
     with path.open("rb") as handle:
         header = handle.read(100)
     if not header.startswith(_SQLITE_HEADER):
-        raise CoachError(
-            f"{path} is not a SQLite database; check --db / COACH_DB", ExitCode.DATABASE
-        )
+        raise CoachError(f"{path} is not a SQLite database; check --db / COACH_DB", ExitCode.DATABASE)
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     page_count = int.from_bytes(header[28:32], "big")

@@ -432,9 +432,15 @@ class GoalEvaluation:
         samples = func.count(observation.value)
         windows = (
             select(
-                goal.id, goal.metric, goal.target, goal.due_date,
-                goal.score.label("old_score"), goal.samples.label("old_samples"), goal.state.label("old_state"),
-                self._score(func.avg(observation.value), samples).label("score"), samples.label("samples"),
+                goal.id,
+                goal.metric,
+                goal.target,
+                goal.due_date,
+                goal.score.label("old_score"),
+                goal.samples.label("old_samples"),
+                goal.state.label("old_state"),
+                self._score(func.avg(observation.value), samples).label("score"),
+                samples.label("samples"),
             )
             .select_from(
                 MiniGoal.__table__.outerjoin(
@@ -451,13 +457,21 @@ class GoalEvaluation:
             .subquery("windows")
         )
         decided = select(
-            windows.c.id, windows.c.score, windows.c.samples,
-            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label("state"),
-            windows.c.old_state, windows.c.old_score, windows.c.old_samples,
+            windows.c.id,
+            windows.c.score,
+            windows.c.samples,
+            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label(
+                "state"
+            ),
+            windows.c.old_state,
+            windows.c.old_score,
+            windows.c.old_samples,
         ).subquery("decided")
         changed = _rows_written(
             self._db,
-            insert(_EVALUATION).execution_options(preserve_rowcount=True).from_select(
+            insert(_EVALUATION)
+            .execution_options(preserve_rowcount=True)
+            .from_select(
                 ["id", "score", "samples", "state", "old_state"],
                 select(decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state).where(
                     or_(
@@ -466,7 +480,7 @@ class GoalEvaluation:
                         decided.c.state.is_distinct_from(decided.c.old_state),
                     )
                 ),
-            )
+            ),
         )
         evaluated = self._db.execute(select(func.count()).select_from(MiniGoal.__table__)).scalar_one()
         return evaluated, changed
@@ -484,15 +498,22 @@ class GoalEvaluation:
         )
         return _rows_written(
             self._db,
-            insert(MiniGoalChange.__table__).execution_options(preserve_rowcount=True).from_select(
+            insert(MiniGoalChange.__table__)
+            .execution_options(preserve_rowcount=True)
+            .from_select(
                 ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
                 select(
-                    evaluation.id, literal(now, UTCDateTime), literal(as_of, Date),
-                    evaluation.old_state, evaluation.state, evaluation.score, evaluation.samples,
+                    evaluation.id,
+                    literal(now, UTCDateTime),
+                    literal(as_of, Date),
+                    evaluation.old_state,
+                    evaluation.state,
+                    evaluation.score,
+                    evaluation.samples,
                 )
                 .where(evaluation.state != evaluation.old_state)
                 .order_by(evaluation.id),
-            )
+            ),
         )
 
     def state_changes(self) -> list[Row]:
@@ -506,9 +527,18 @@ class GoalEvaluation:
         return list(
             self._db.execute(
                 select(
-                    evaluation.id, goal.name, user.handle.label("assignee"), goal.assignee_id, session.coach_id,
-                    goal.metric, evaluation.old_state, evaluation.state, evaluation.score, goal.target,
-                    goal.start_date, goal.due_date,
+                    evaluation.id,
+                    goal.name,
+                    user.handle.label("assignee"),
+                    goal.assignee_id,
+                    session.coach_id,
+                    goal.metric,
+                    evaluation.old_state,
+                    evaluation.state,
+                    evaluation.score,
+                    goal.target,
+                    goal.start_date,
+                    goal.due_date,
                 )
                 .select_from(_EVALUATION)
                 .join(MiniGoal.__table__, goal.id == evaluation.id)

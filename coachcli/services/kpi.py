@@ -103,7 +103,10 @@ def read_kpi_header(names: Sequence[str], source: str, *, skip_unknown: bool = F
         metrics.append(MetricColumn(position, name, metric))
     missing = [
         f"{what} column ({', '.join(choices)})"
-        for what, role, choices in (("an agent", "agent", AGENT_COLUMN_NAMES), ("a date", "observed_at", TIME_COLUMN_NAMES))
+        for what, role, choices in (
+            ("an agent", "agent", AGENT_COLUMN_NAMES),
+            ("a date", "observed_at", TIME_COLUMN_NAMES),
+        )
         if role not in found
     ]
     if not metrics:

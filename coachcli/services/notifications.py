@@ -10,11 +10,7 @@ from coachcli.db.types import utc_now
 
 
 def notify(db: Session, user_id: int, kind: str, message: str, record_type: str, record_id: int) -> None:
-    db.add(
-        Notification(
-            user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id
-        )
-    )
+    db.add(Notification(user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id))
 
 
 def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:

@@ -24,9 +24,7 @@ def find_path(db: Session, name: str) -> PerformancePath:
 def is_assigned(db: Session, path: PerformancePath, user: User) -> bool:
     return (
         db.exec(
-            select(PathAssignment.path_id).where(
-                PathAssignment.path_id == path.id, PathAssignment.user_id == user.id
-            )
+            select(PathAssignment.path_id).where(PathAssignment.path_id == path.id, PathAssignment.user_id == user.id)
         ).first()
         is not None
     )
@@ -40,7 +38,7 @@ def require_assigned(db: Session, path: PerformancePath, user: User) -> None:
 def not_assigned_message(path_name: str, handle: str) -> str:
     return (
         f"path '{path_name}' is not assigned to '{handle}'; "
-        f"assign it with `coach path add \"{path_name}\" --agent {handle}`"
+        f'assign it with `coach path add "{path_name}" --agent {handle}`'
     )
 
 
@@ -68,9 +66,7 @@ def _agents_to_assign(db: Session, actor: User, handles: list[str]) -> list[User
     return [found[handle] for handle in wanted]
 
 
-def add_path(
-    db: Session, actor: User, name: str, agent_handles: list[str]
-) -> tuple[PerformancePath, bool, list[str]]:
+def add_path(db: Session, actor: User, name: str, agent_handles: list[str]) -> tuple[PerformancePath, bool, list[str]]:
     """Create a path and assign agents to it. Naming a path that exists with
     --agent assigns more agents to it. Returns (path, created, newly assigned handles)."""
     require_coaching_role(actor, "manage performance paths")
@@ -95,9 +91,7 @@ def add_path(
     )
     new = [agent for agent in agents if agent.id not in already]
     if new:
-        db.execute(
-            insert(PathAssignment.__table__), [{"path_id": path.id, "user_id": agent.id} for agent in new]
-        )
+        db.execute(insert(PathAssignment.__table__), [{"path_id": path.id, "user_id": agent.id} for agent in new])
     if created or new:
         audit.record(
             db,

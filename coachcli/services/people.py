@@ -39,7 +39,9 @@ def require_coaching_role(actor: User, doing: str) -> None:
 
 def require_admin(actor: User, doing: str) -> None:
     if actor.role != "admin":
-        raise forbidden(f"only an admin can {doing}; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
+        raise forbidden(
+            f"only an admin can {doing}; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}"
+        )
 
 
 def supervised_agent_ids(coach_id: int):

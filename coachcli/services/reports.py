@@ -94,9 +94,7 @@ def impact(
     window = check_window(window)
     by = check_grouping(by)
     if start is not None and end is not None and start > end:
-        raise CoachError(
-            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
-        )
+        raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first")
     filters = _SessionFilters(
         metric=find_metric(metric).key if metric is not None else None,
         coach_id=_coach_id(db, coach) if coach is not None else None,
@@ -212,7 +210,10 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     changes = (
         select(
             candidates.c.session_id,
-            (_after(func.avg, candidates.c.agent_id, candidates) - _before(func.avg, candidates.c.agent_id, candidates)).label("change"),
+            (
+                _after(func.avg, candidates.c.agent_id, candidates)
+                - _before(func.avg, candidates.c.agent_id, candidates)
+            ).label("change"),
         )
         .cte("control_changes")
         .prefix_with("MATERIALIZED")
@@ -300,8 +301,19 @@ class _Measured:
 
 
 def _measured(row) -> _Measured:
-    (session_id, agent, coach, metric, day, before, before_samples, after, after_samples,
-     control_change, control_agents) = row
+    (
+        session_id,
+        agent,
+        coach,
+        metric,
+        day,
+        before,
+        before_samples,
+        after,
+        after_samples,
+        control_change,
+        control_agents,
+    ) = row
     gain = _gain(after - before, metric) if before_samples and after_samples else None
     control_gain = _gain(control_change, metric) if control_agents else None
     impact = gain - control_gain if gain is not None and control_gain is not None else None
@@ -352,7 +364,6 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-
 # --- cadence ----------------------------------------------------------------
 
 
@@ -372,9 +383,7 @@ def cadence_period(today: dt.date, start: dt.date | None = None, end: dt.date | 
     if end is None:
         end = _last_day_of_month(start)
     if start > end:
-        raise CoachError(
-            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
-        )
+        raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first")
     return start, end
 
 

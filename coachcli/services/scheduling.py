@@ -118,9 +118,7 @@ def load_directory(db: Session, actor: User, handles: Iterable[str], path_names:
         for chunk in chunks(path_ids):
             directory.assigned.update(
                 db.exec(
-                    select(PathAssignment.path_id, PathAssignment.user_id).where(
-                        col(PathAssignment.path_id).in_(chunk)
-                    )
+                    select(PathAssignment.path_id, PathAssignment.user_id).where(col(PathAssignment.path_id).in_(chunk))
                 )
             )
     return directory
@@ -150,7 +148,9 @@ def _agent(directory: Directory, handle: str) -> int:
         raise not_found(f"no user '{handle}'; see `coach user list`")
     user_id, role = found
     if role != "agent":
-        raise CoachError(f"'{handle}' is a{'n' if role == 'admin' else ''} {role}, not an agent; only agents are coached")
+        raise CoachError(
+            f"'{handle}' is a{'n' if role == 'admin' else ''} {role}, not an agent; only agents are coached"
+        )
     if user_id not in directory.in_scope:
         raise forbidden(
             f"'{handle}' is outside the teams '{directory.actor.handle}' supervises; "
@@ -307,8 +307,7 @@ def schedule_session(
         requester = db.get(User, request.agent_id)
         if _handle(agent) not in (None, requester.handle):
             raise refused(
-                f"request {request.id} was made by '{requester.handle}', so the session is theirs; "
-                "leave out --agent"
+                f"request {request.id} was made by '{requester.handle}', so the session is theirs; leave out --agent"
             )
         values["agent"] = requester.handle
         if _text(title) is None:
@@ -439,9 +438,7 @@ def request_session(
     return session
 
 
-def import_sessions(
-    db: Session, actor: User, content: Content, source: str, *, today: dt.date
-) -> dict[str, int]:
+def import_sessions(db: Session, actor: User, content: Content, source: str, *, today: dt.date) -> dict[str, int]:
     """Bulk schedule from CSV or JSON Lines: every row follows the rules of
     `session schedule`, mini-goals included; any bad row and nothing is
     imported. Returns the counts scheduled, minigoals, and without_minigoal

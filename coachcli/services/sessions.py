@@ -115,9 +115,7 @@ def list_sessions(
 ) -> list[dict]:
     query = _session_query().where(visible(actor))
     if unacknowledged:
-        query = query.where(
-            CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None)
-        )
+        query = query.where(CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None))
     if agent:
         query = query.where(CoachingSession.agent_id == find_user(db, agent).id)
     if plan_id is not None:
@@ -134,9 +132,7 @@ def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
     session = db.get(CoachingSession, session_id)
     if session is None:
         raise not_found(f"no coaching session {session_id}; see `coach session list`")
-    allowed = db.exec(
-        select(CoachingSession.id).where(CoachingSession.id == session_id, visible(actor))
-    ).first()
+    allowed = db.exec(select(CoachingSession.id).where(CoachingSession.id == session_id, visible(actor))).first()
     if allowed is None:
         raise forbidden(f"session {session_id} is outside the scope of '{actor.handle}'")
     return session
@@ -256,8 +252,13 @@ def save_session(
     db.add(session)
     db.flush()
     audit.record(
-        db, actor, "session.save", "session", session.id,
-        fields=sorted(updates) or None, private_notes=True if private_notes is not None else None,
+        db,
+        actor,
+        "session.save",
+        "session",
+        session.id,
+        fields=sorted(updates) or None,
+        private_notes=True if private_notes is not None else None,
     )
     return session
 
@@ -407,8 +408,14 @@ def delete_session(db: Session, actor: User, session_id: int) -> None:
             "it is kept as the record of that result"
         )
     audit.record(
-        db, actor, "session.delete", "session", session.id,
-        title=session.title, plan_id=session.plan_id, minigoal_id=goal.id if goal else None,
+        db,
+        actor,
+        "session.delete",
+        "session",
+        session.id,
+        title=session.title,
+        plan_id=session.plan_id,
+        minigoal_id=goal.id if goal else None,
     )
     db.delete(session)
     db.flush()

@@ -82,9 +82,7 @@ def _authorize_user_change(db: Session, actor: User | None, role: str, teams: li
         )
 
 
-def add_user(
-    db: Session, actor: User | None, handle: str, name: str, role: str, team_names: list[str]
-) -> User:
+def add_user(db: Session, actor: User | None, handle: str, name: str, role: str, team_names: list[str]) -> User:
     handle = normalize_handle(handle)
     role = check_role(role)
     name = check_name(name)
