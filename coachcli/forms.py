@@ -96,8 +96,7 @@ class FormSpec:
             if field.key == key:
                 return field
         raise CoachError(
-            f"unknown field {_show_value(key)} in form {_quote(self.name)}; "
-            f"valid keys: {', '.join(self.keys)}"
+            f"unknown field {_show_value(key)} in form {_quote(self.name)}; valid keys: {', '.join(self.keys)}"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -119,8 +118,7 @@ def load_form_file(path: Path) -> FormSpec:
     if suffix not in (".toml", ".json"):
         found = f"'{_printable(path.suffix)}'" if path.suffix else "no extension"
         raise CoachError(
-            f"{source}: a form file must end in .toml or .json (found {found}); "
-            "rename it to say which format it is"
+            f"{source}: a form file must end in .toml or .json (found {found}); rename it to say which format it is"
         )
     text = _read_text(path, source)
     data = _decode_toml(text, source) if suffix == ".toml" else _decode_json(text, source)
@@ -132,8 +130,7 @@ def parse_form(data: object, source: str) -> FormSpec:
     source = _printable(source)
     if not isinstance(data, dict):
         raise CoachError(
-            f"{source}: a form must be a table (TOML) or object (JSON) with name and fields, "
-            f"not {_show_value(data)}"
+            f"{source}: a form must be a table (TOML) or object (JSON) with name and fields, not {_show_value(data)}"
         )
     _refuse_unknown_keys(data, _FORM_KEYS, source)
     name = _required_line(data, "name", source, example='name = "Call quality"')
@@ -206,13 +203,9 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
         key, separator, value = pair.partition("=")
         key = key.strip()
         if not separator:
-            raise CoachError(
-                f"--set {_quote(pair)}: expected KEY=VALUE, e.g. --set greeting=4"
-            )
+            raise CoachError(f"--set {_quote(pair)}: expected KEY=VALUE, e.g. --set greeting=4")
         if not key:
-            raise CoachError(
-                f"--set {_quote(pair)}: a field key is needed before '=', e.g. --set greeting=4"
-            )
+            raise CoachError(f"--set {_quote(pair)}: a field key is needed before '=', e.g. --set greeting=4")
         assignments[key] = value
     return assignments
 
@@ -230,11 +223,7 @@ def parse_answers_json(text: str, source: str) -> dict:
 
 
 def missing_required(form: FormSpec, answers: dict) -> list[str]:
-    return [
-        field.key
-        for field in form.fields
-        if field.required and answers.get(field.key) in (None, "")
-    ]
+    return [field.key for field in form.fields if field.required and answers.get(field.key) in (None, "")]
 
 
 def format_answer(field: FormField, value: object) -> str:
@@ -250,12 +239,11 @@ def format_answer(field: FormField, value: object) -> str:
 def _parse_field(raw: object, where: str) -> FormField:
     if not isinstance(raw, dict):
         raise CoachError(
-            f"{where}: a field must be a table (TOML) or object (JSON) with key and type, "
-            f"not {_show_value(raw)}"
+            f"{where}: a field must be a table (TOML) or object (JSON) with key and type, not {_show_value(raw)}"
         )
     key = raw.get("key")
     valid_key = isinstance(key, str) and _KEY_PATTERN.fullmatch(key) is not None
-    if valid_key:
+    if isinstance(key, str) and valid_key:
         where = f"{where} ({_quote(key)})"
     # Before the key checks, so a misspelt "kye" is reported as the typo it is.
     _refuse_unknown_keys(raw, _FIELD_KEYS, where)
@@ -290,8 +278,7 @@ def _parse_field(raw: object, where: str) -> FormField:
             raise CoachError(f"{where}: rating min and max must be whole numbers, e.g. min = 1 and max = 5")
     if lower is not None and upper is not None and not lower < upper:
         raise CoachError(
-            f"{where}: {field_type} needs min < max "
-            f"(found min {_format_number(lower)}, max {_format_number(upper)})"
+            f"{where}: {field_type} needs min < max (found min {_format_number(lower)}, max {_format_number(upper)})"
         )
     if field_type == "choice":
         options = _parse_options(raw.get("options"), where)
@@ -465,9 +452,7 @@ def _decode_json(text: str, source: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise CoachError(
-            f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
+        raise CoachError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except (ValueError, RecursionError):
         raise CoachError(f"{source}: invalid JSON: a value is too large or nested too deeply") from None
 
@@ -509,10 +494,7 @@ def _has_surrogates(text: str) -> bool:
 
 def _printable(text: str) -> str:
     """Escape what would break a one-line message or fail to print (line breaks, lone surrogates)."""
-    return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-        for char in text
-    )
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
 
 
 def _quote(text: str) -> str:

@@ -66,9 +66,7 @@ def _folded(text: str) -> str:
 
 
 _METRICS_BY_FOLDED_NAME = {
-    _folded(text): metric
-    for metric in METRICS
-    for text in (metric.key, metric.name, *ALIASES.get(metric.key, ()))
+    _folded(text): metric for metric in METRICS for text in (metric.key, metric.name, *ALIASES.get(metric.key, ()))
 }
 
 _TARGET_TIME_EXAMPLES = "e.g. 300, 300s, 5m, 1h30m, 4:30 or 1:02:03"
@@ -81,9 +79,7 @@ _UNIT_DURATION = re.compile(
     re.ASCII | re.IGNORECASE,
 )
 # "4:30" (m:ss) or "1:02:03" (h:mm:ss); the digit limit keeps int() far from its size cap.
-_CLOCK_DURATION = re.compile(
-    r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d)", re.ASCII
-)
+_CLOCK_DURATION = re.compile(r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d)", re.ASCII)
 
 
 def find_metric(text: str) -> Metric:
@@ -105,7 +101,7 @@ def parse_target(text: str, metric: Metric) -> float:
     """A mini-goal target; time metrics also accept 5m, 1h30m, 4:30 and return seconds."""
     stripped = text.strip()
     try:
-        number = float(stripped)
+        number: float | None = float(stripped)
     except ValueError:
         number = _parse_time_target(stripped) if metric.is_time else None
     if number is None:
@@ -128,11 +124,7 @@ def _parse_time_target(text: str) -> float | None:
         return hours * 3600.0 + minutes * 60.0 + int(clock["seconds"])
     units = _UNIT_DURATION.fullmatch(text)
     if units and any(units.groupdict().values()):
-        return (
-            float(units["hours"] or 0) * 3600.0
-            + float(units["minutes"] or 0) * 60.0
-            + float(units["seconds"] or 0)
-        )
+        return float(units["hours"] or 0) * 3600.0 + float(units["minutes"] or 0) * 60.0 + float(units["seconds"] or 0)
     return None
 
 
@@ -163,9 +155,7 @@ _VALUE_EXAMPLES = {
     "count": "give a plain number, e.g. 42",
 }
 # "6:40" (m:ss) or "0:06:40" (h:mm:ss), seconds perhaps with a fraction.
-_CLOCK_VALUE = re.compile(
-    r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d(?:\.\d{1,6})?)", re.ASCII
-)
+_CLOCK_VALUE = re.compile(r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d(?:\.\d{1,6})?)", re.ASCII)
 _PERCENT_VALUE = re.compile(r"(?P<number>[^%]*\S)\s*%")
 
 

@@ -6,7 +6,6 @@ import re
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import product
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -14,8 +13,7 @@ from coachcli.errors import CoachError
 
 DATE_HINT = "use YYYY-MM-DD, e.g. 2026-12-25, or today, +7d, +2w, +1m"
 OBSERVED_AT_HINT = (
-    "use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional UTC offset, "
-    "e.g. 2026-12-25 or 2026-12-25T14:30:00+01:00"
+    "use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional UTC offset, e.g. 2026-12-25 or 2026-12-25T14:30:00+01:00"
 )
 MOMENT_HINT = (
     "use YYYY-MM-DD or YYYY-MM-DDTHH:MM with an optional UTC offset, "
@@ -104,7 +102,11 @@ def _read_free_form(stripped: str, text: str, what: str, hint: str, *, ignoretz:
 
     # A date written year-month-day first has one reading (dateutil would
     # still swap its day and month when asked to read days first).
-    orders = [(False, True)] if _YEAR_MONTH_DAY.match(stripped) else list(product((False, True), repeat=2))
+    orders = (
+        [(False, True)]
+        if _YEAR_MONTH_DAY.match(stripped)
+        else [(dayfirst, yearfirst) for dayfirst in (False, True) for yearfirst in (False, True)]
+    )
     try:
         with warnings.catch_warnings():
             # dateutil drops a time zone name it does not know, with a warning.
@@ -119,10 +121,7 @@ def _read_free_form(stripped: str, text: str, what: str, hint: str, *, ignoretz:
     if moment != completed_otherwise:
         raise CoachError(f"incomplete {what} {text!r} (year, month or day missing): {hint}")
     if len(readings) > 1:
-        raise CoachError(
-            f"ambiguous {what} {text!r} (day, month and year can be read in more than one "
-            f"order): {hint}"
-        )
+        raise CoachError(f"ambiguous {what} {text!r} (day, month and year can be read in more than one order): {hint}")
     return moment
 
 
@@ -161,9 +160,7 @@ def parse_clock(text: str) -> str:
     match = _CLOCK.fullmatch(text.strip())
     hour_and_minute = _clock_parts(match) if match else None
     if hour_and_minute is None:
-        raise CoachError(
-            f"invalid start time {text!r}: use 24-hour HH:MM, e.g. 09:30 or 14:00 (or 2:30 pm)"
-        )
+        raise CoachError(f"invalid start time {text!r}: use 24-hour HH:MM, e.g. 09:30 or 14:00 (or 2:30 pm)")
     hour, minute = hour_and_minute
     return f"{hour:02d}:{minute:02d}"
 
@@ -211,10 +208,7 @@ def parse_timezone(name: str) -> str:
         return wanted
     canonical = _zone_names_by_folded_case().get(wanted.casefold())
     if canonical is None:
-        raise CoachError(
-            f"unknown time zone {name!r}: use an IANA name, e.g. Europe/Paris, "
-            "America/New_York or UTC"
-        )
+        raise CoachError(f"unknown time zone {name!r}: use an IANA name, e.g. Europe/Paris, America/New_York or UTC")
     return canonical
 
 
@@ -307,8 +301,7 @@ def parse_meeting_link(text: str) -> str:
     problem = _link_problem(link)
     if problem:
         raise CoachError(
-            f"invalid meeting link {text!r}: {problem}; give a full URL, "
-            "e.g. https://meet.example.com/abc-defg"
+            f"invalid meeting link {text!r}: {problem}; give a full URL, e.g. https://meet.example.com/abc-defg"
         )
     return link
 

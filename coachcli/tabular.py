@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import BinaryIO, Union
+from typing import IO, Any, TypeVar
 
 from coachcli.errors import CoachError
 
@@ -77,7 +77,10 @@ class Sheet:
 
 
 # What an import reads: the lines of a text file, or the rows of a sheet.
-Content = Union[Iterable[str], Sheet]
+Content = Iterable[str] | Sheet
+
+
+Picked = TypeVar("Picked")
 
 
 class Table:
@@ -93,7 +96,7 @@ class Table:
         self.names = names
         self.decimal_comma = decimal_comma
 
-    def rows(self, pick: Callable[[Sequence[str]], object]) -> Iterator[tuple[int, object]]:
+    def rows(self, pick: Callable[[Sequence[str]], Picked]) -> Iterator[tuple[int, Picked | ValueError]]:
         """(line number, pick(cells)) for each data row, every row as wide as
         the header; a row of the wrong shape comes as (line number, ValueError)."""
         raise NotImplementedError
@@ -118,6 +121,7 @@ class Table:
         resolved = _resolve_header(self.names, self.source, columns, required, lookup)
         positions = [resolved.index(column) if column in resolved else None for column in columns]
         # One C call per row when every column is present (the KPI import's hot path).
+        pick: Callable[[Sequence[str]], Any]
         if None not in positions and len(positions) > 1:
             pick = itemgetter(*positions)
         else:
@@ -225,6 +229,8 @@ def _nameless_problem(names: list[str], row: Sequence[str]) -> ValueError | None
 
 
 class _CsvTable(Table):
+    names: list[str]
+
     def __init__(self, source: str, lines: Iterator[str], blank_lines: int, delimiter: str):
         self._reader = csv.reader(lines, delimiter=delimiter)
         # Line numbers count from the top of the file, blank lines before the header included.
@@ -261,6 +267,8 @@ class _CsvTable(Table):
 class _SheetTable(Table):
     """A sheet: the first row with a value is the header; rows Excel left
     shorter than the header are padded with empty cells."""
+
+    names: list[str]
 
     def __init__(self, sheet: Sheet, source: str):
         self._rows = iter(sheet)
@@ -339,7 +347,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
-def read_sheet(file: BinaryIO, source: str, sheet: str | None = None) -> Sheet:
+def read_sheet(file: IO[bytes], source: str, sheet: str | None = None) -> Sheet:
     """A sheet of an .xlsx workbook (the first, or the one named), read
     streaming with openpyxl's read-only mode; every cell as the text a CSV
     export of it would hold (see cell_text)."""

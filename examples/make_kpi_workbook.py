@@ -40,14 +40,16 @@ def build(path: Path) -> None:
         sheet = workbook.create_sheet(title)
         sheet.append(HEADER)
         for agent, day, handle_time, wrap_up, contacts, adherence in rows:
-            sheet.append([
-                agent,
-                dt.date(2026, 12, day),
-                dt.timedelta(seconds=handle_time),
-                dt.timedelta(seconds=wrap_up),
-                contacts,
-                adherence,
-            ])
+            sheet.append(
+                [
+                    agent,
+                    dt.date(2026, 12, day),
+                    dt.timedelta(seconds=handle_time),
+                    dt.timedelta(seconds=wrap_up),
+                    contacts,
+                    adherence,
+                ]
+            )
             row = sheet.max_row
             sheet.cell(row, 2).number_format = "yyyy-mm-dd"
             sheet.cell(row, 3).number_format = "[h]:mm:ss"

@@ -23,8 +23,9 @@ HOSTILE = [
 
 
 def test_every_change_lands_in_the_audit_log(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality",
-                    "--purpose", "Lower hold time", user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Lower hold time", user="calvin"
+    )
     session_id = plan["current_session_id"]
     assert cli("session", "save", str(session_id), "--set", "greeting=4", user="calvin").exit_code == 0
     entries = cli.json("log", "--record", f"plan:{plan['id']}", user="dana")
@@ -36,19 +37,25 @@ def test_every_change_lands_in_the_audit_log(cli):
 
 
 def test_entries_refer_to_people_by_id_and_keep_no_free_text(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Lower hold time", user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Lower hold time", user="calvin"
+    )
     cli("path", "add", "Holds", "--agent", "alex", "--agent", "maria", user="dana")
     cli.json("session", "request", "--title", "Alex wants help", user="alex")
     ids = dict(cli.query("SELECT handle, id FROM users"))
-    stored = {action: (actor, json.loads(details)) for actor, action, details in
-              cli.query("SELECT actor_id, action, details FROM audit_log")}
+    stored = {
+        action: (actor, json.loads(details))
+        for actor, action, details in cli.query("SELECT actor_id, action, details FROM audit_log")
+    }
     assert stored["plan.add"] == (ids["calvin"], {"agent_user_id": ids["alex"], "form": "Call quality"})
     assert stored["path.add"] == (ids["dana"], {"name": "Holds", "agents_user_ids": [ids["alex"], ids["maria"]]})
     assert stored["session.request"] == (ids["alex"], {})
     assert stored["user.add"][1] == {"role": "agent", "teams": ["Chat"]}  # the last added: sam
     shown = cli.json("log", "--record", f"plan:{plan['id']}", user="dana")[0]
     assert (shown["actor"], shown["details"]) == ("calvin", {"agent": "alex", "form": "Call quality"})
-    assert "alex" not in json.dumps([details for _, _, details in cli.query("SELECT actor_id, action, details FROM audit_log")])
+    assert "alex" not in json.dumps(
+        [details for _, _, details in cli.query("SELECT actor_id, action, details FROM audit_log")]
+    )
 
 
 def test_log_filters_by_user_and_dates(cli):
@@ -110,16 +117,17 @@ def test_csv_leaves_numbers_and_plain_text_alone(cell):
 
 
 def test_csv_output_defuses_a_formula_purpose(cli):
-    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "=HYPERLINK(\"x\")", user="calvin")
+    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", '=HYPERLINK("x")', user="calvin")
     result = cli("plan", "list", "-o", "csv", user="calvin")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert rows[0]["purpose"] == "'=HYPERLINK(\"x\")"
+    assert rows[0]["purpose"] == '\'=HYPERLINK("x")'
     assert rows[0]["id"] == "1"
 
 
 def test_json_output_is_literal_unicode(cli):
-    result = cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", HOSTILE[3],
-                 "-o", "json", user="calvin")
+    result = cli(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", HOSTILE[3], "-o", "json", user="calvin"
+    )
     assert HOSTILE[3] in result.stdout
     assert json.loads(result.stdout)["purpose"] == HOSTILE[3]
 

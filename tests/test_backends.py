@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import COMPLETE_ANSWERS, Cli, empty_postgres_schema, query, snapshot
 from sqlalchemy.exc import IntegrityError
 
 from coachcli.db.engine import database_url
 from coachcli.db.migrations import LATEST_VERSION, PROTECTING_TRIGGERS
 from coachcli.errors import ExitCode
-from conftest import COMPLETE_ANSWERS, Cli, empty_postgres_schema, query, snapshot
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 REASON = "Hold time under five minutes on every audited call for six weeks; purpose met"
@@ -33,7 +33,9 @@ def one_line(result, code: int) -> str:
 
 def coached_plan(cli) -> tuple[int, int]:
     """A closed plan whose one session is coached: everything permanence guards."""
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", user="calvin"
+    )
     session = plan["current_session_id"]
     answers = [part for key, value in COMPLETE_ANSWERS.items() for part in ("--set", f"{key}={value}")]
     assert cli("session", "coach", str(session), *answers, user="calvin").exit_code == 0
@@ -90,8 +92,10 @@ def test_a_newer_schema_is_refused_on_either_backend(cli):
 def test_four_inits_at_once_on_a_new_postgresql_database_all_succeed(postgres_database):
     with empty_postgres_schema(postgres_database) as target:
         env = {**os.environ, "COACH_DB": target}
-        processes = [subprocess.Popen([COACH, "init"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                     for _ in range(4)]
+        processes = [
+            subprocess.Popen([COACH, "init"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
         results = [(process.wait(timeout=60), process.stderr.read()) for process in processes]
         assert all(code == 0 for code, _ in results), results
         assert query(target, "SELECT version FROM coach_schema") == [(LATEST_VERSION,)]
@@ -170,7 +174,9 @@ def test_db_copy_round_trips_between_the_backends(cli, tmp_path, postgres_databa
         # The copies keep every promise, and take new records after the copied ones.
         assert Cli(str(back)).json("db", "check")["integrity"] == "ok"
         assert Cli(server).json("db", "check")["integrity"] == "ok"
-        new_plan = Cli(server).json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Next", user="calvin")
+        new_plan = Cli(server).json(
+            "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Next", user="calvin"
+        )
         assert new_plan["id"] == 2
     assert cli.dump() == original  # the source is never changed
 
@@ -180,7 +186,9 @@ def test_db_copy_refuses_an_existing_file_or_a_database_that_is_not_empty(cli, t
     existing.write_bytes(b"")
     assert "already exists" in one_line(cli("db", "copy", "--to", str(existing)), ExitCode.REFUSED)
     assert existing.read_bytes() == b""
-    assert "not empty" in one_line(cli("db", "copy", "--to", cli.target), ExitCode.REFUSED) or cli.target.endswith(".db")
+    assert "not empty" in one_line(cli("db", "copy", "--to", cli.target), ExitCode.REFUSED) or cli.target.endswith(
+        ".db"
+    )
 
 
 def test_db_copy_prints_the_counts_as_the_spec_says(cli, tmp_path):

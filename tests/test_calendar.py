@@ -10,9 +10,26 @@ import icalendar
 import pytest
 
 
-def schedule(cli, title: str, agent: str, date: str, start: str, tz: str = "UTC", coach: str = "calvin", *more: str) -> int:
-    result = cli("session", "schedule", "--title", title, "--agent", agent, "--date", date, "--start", start,
-                 "--tz", tz, "-q", *more, user=coach)
+def schedule(
+    cli, title: str, agent: str, date: str, start: str, tz: str = "UTC", coach: str = "calvin", *more: str
+) -> int:
+    result = cli(
+        "session",
+        "schedule",
+        "--title",
+        title,
+        "--agent",
+        agent,
+        "--date",
+        date,
+        "--start",
+        start,
+        "--tz",
+        tz,
+        "-q",
+        *more,
+        user=coach,
+    )
     assert result.exit_code == 0, result.stderr
     return int(result.stdout)
 
@@ -29,8 +46,21 @@ def events(data: bytes) -> dict[str, icalendar.Event]:
 
 
 def test_each_session_is_an_event_in_its_own_zone(cli):
-    session = schedule(cli, "Weekly review", "alex", "2026-12-02", "09:00", "Europe/Paris", "calvin",
-                       "--duration", "45", "--link", "https://meet.example.com/alex", "--notes", "Bring two calls")
+    session = schedule(
+        cli,
+        "Weekly review",
+        "alex",
+        "2026-12-02",
+        "09:00",
+        "Europe/Paris",
+        "calvin",
+        "--duration",
+        "45",
+        "--link",
+        "https://meet.example.com/alex",
+        "--notes",
+        "Bring two calls",
+    )
     data = export(cli)
     (event,) = events(data).values()
     assert str(event["uid"]) == f"session-{session}@coach"
@@ -43,8 +73,20 @@ def test_each_session_is_an_event_in_its_own_zone(cli):
     assert str(event["attendee"]) == "urn:coach:alex" and event["attendee"].params["CN"] == "Alex Moreno"
     # What an event holds is exactly this: nothing else of a session (its
     # private notes, when it has them) can reach a calendar file.
-    assert set(event) == {"UID", "DTSTAMP", "CREATED", "LAST-MODIFIED", "DTSTART", "DURATION", "SUMMARY",
-                          "DESCRIPTION", "URL", "ORGANIZER", "ATTENDEE", "STATUS"}
+    assert set(event) == {
+        "UID",
+        "DTSTAMP",
+        "CREATED",
+        "LAST-MODIFIED",
+        "DTSTART",
+        "DURATION",
+        "SUMMARY",
+        "DESCRIPTION",
+        "URL",
+        "ORGANIZER",
+        "ATTENDEE",
+        "STATUS",
+    }
     lines = data.decode().split("\r\n")
     assert "DTSTART;TZID=Europe/Paris:20261202T090000" in lines
     assert "TZID:Europe/Paris" in lines and "BEGIN:VTIMEZONE" in lines

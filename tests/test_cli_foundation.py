@@ -15,13 +15,39 @@ from coachcli.db import open_database, transaction
 from coachcli.errors import ExitCode
 
 PLAN_KEYS = {
-    "id", "agent", "form", "purpose", "state", "coach", "created_at", "closed_at",
-    "close_reason", "current_session_id", "session_ids",
+    "id",
+    "agent",
+    "form",
+    "purpose",
+    "state",
+    "coach",
+    "created_at",
+    "closed_at",
+    "close_reason",
+    "current_session_id",
+    "session_ids",
 }
 SESSION_KEYS = {
-    "id", "title", "agent", "coach", "form", "plan_id", "state", "date", "start", "timezone",
-    "duration_minutes", "meeting_link", "path", "kpi", "target", "target_date", "notes",
-    "answers", "coached_at", "minigoal_id",
+    "id",
+    "title",
+    "agent",
+    "coach",
+    "form",
+    "plan_id",
+    "state",
+    "date",
+    "start",
+    "timezone",
+    "duration_minutes",
+    "meeting_link",
+    "path",
+    "kpi",
+    "target",
+    "target_date",
+    "notes",
+    "answers",
+    "coached_at",
+    "minigoal_id",
 }
 USER_KEYS = {"handle", "name", "role", "teams"}
 REASON = "Hold time under five minutes for six straight weeks; purpose met"
@@ -47,13 +73,28 @@ def one_error_line(result, code: ExitCode) -> str:
 def build_world(cli) -> dict[str, int]:
     """Plan 1 for alex: session 1 coached, session 2 the open draft; a
     standalone coached session for maria."""
-    plan = int(ok(cli("plan", "add", "--agent", "alex", "--form", "Call quality",
-                      "--purpose", "Shorter holds", "-q", user="calvin")).stdout)
+    plan = int(
+        ok(
+            cli(
+                "plan",
+                "add",
+                "--agent",
+                "alex",
+                "--form",
+                "Call quality",
+                "--purpose",
+                "Shorter holds",
+                "-q",
+                user="calvin",
+            )
+        ).stdout
+    )
     first = cli.json("plan", "show", str(plan), user="calvin")["current_session_id"]
     ok(cli("session", "coach", str(first), *COMPLETE_SET, user="calvin"))
     draft = cli.json("plan", "edit", str(plan), user="calvin")["id"]
-    standalone = int(ok(cli("session", "new", "--agent", "maria", "--form", "Call quality", "-q",
-                            user="calvin")).stdout)
+    standalone = int(
+        ok(cli("session", "new", "--agent", "maria", "--form", "Call quality", "-q", user="calvin")).stdout
+    )
     ok(cli("session", "coach", str(standalone), *COMPLETE_SET, user="calvin"))
     return {"plan": plan, "first": first, "draft": draft, "standalone": standalone}
 
@@ -132,7 +173,12 @@ def test_init_sample_lists_the_sample_plans(empty_cli):
 
 def test_user_add_and_list(cli):
     result = ok(cli("user", "add", "jordan", "--name", "Jordan Kim", "--team", "Inbound", "-o", "json", user="dana"))
-    assert json.loads(result.stdout) == {"handle": "jordan", "name": "Jordan Kim", "role": "agent", "teams": ["Inbound"]}
+    assert json.loads(result.stdout) == {
+        "handle": "jordan",
+        "name": "Jordan Kim",
+        "role": "agent",
+        "teams": ["Inbound"],
+    }
     users = cli.json("user", "list", user="dana")
     assert all(set(user) >= USER_KEYS for user in users)
     assert {u["handle"]: u["role"] for u in users}["jordan"] == "agent"
@@ -240,9 +286,13 @@ def test_json_plan_and_session_objects_carry_the_contract_keys(cli, world):
 
 def test_csv_and_tsv_headers_name_the_contract_keys(cli, world):
     for fmt, dialect in (("csv", "excel"), ("tsv", "excel-tab")):
-        header = next(csv.reader(io.StringIO(ok(cli("plan", "list", "-o", fmt, user="calvin")).stdout), dialect=dialect))
+        header = next(
+            csv.reader(io.StringIO(ok(cli("plan", "list", "-o", fmt, user="calvin")).stdout), dialect=dialect)
+        )
         assert set(header) >= PLAN_KEYS
-        header = next(csv.reader(io.StringIO(ok(cli("session", "list", "-o", fmt, user="calvin")).stdout), dialect=dialect))
+        header = next(
+            csv.reader(io.StringIO(ok(cli("session", "list", "-o", fmt, user="calvin")).stdout), dialect=dialect)
+        )
         assert set(header) >= SESSION_KEYS
 
 
@@ -349,8 +399,9 @@ def test_set_changes_named_fields_and_keeps_the_others(cli, world):
 def test_answers_from_a_file_with_set_winning(cli, world, tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"greeting": 2, "empathy": 5, "compliance": True, "strengths": "Warm"}))
-    saved = cli.json("session", "save", str(world["draft"]), "--answers", str(answers), "--set", "greeting=3",
-                     user="calvin")
+    saved = cli.json(
+        "session", "save", str(world["draft"]), "--answers", str(answers), "--set", "greeting=3", user="calvin"
+    )
     assert saved["answers"] == {"greeting": 3, "empathy": 5, "compliance": True, "strengths": "Warm"}
 
 
@@ -425,8 +476,13 @@ def test_session_save_prompts_field_by_field_at_a_terminal(cli, world, at_a_term
     saved = cli.json("session", "show", str(world["draft"]), user="calvin")
     assert saved["state"] == "draft"
     assert saved["answers"] == {
-        "channel": "phone", "greeting": 4, "empathy": 5, "compliance": True, "resolution": "resolved",
-        "opportunities": "Summarise next steps", "agreed_actions": "Closing checklist",
+        "channel": "phone",
+        "greeting": 4,
+        "empathy": 5,
+        "compliance": True,
+        "resolution": "resolved",
+        "opportunities": "Summarise next steps",
+        "agreed_actions": "Closing checklist",
     }
 
 
@@ -440,8 +496,22 @@ def test_prompt_defaults_come_from_the_previous_session(cli, world, at_a_termina
 
 
 def test_plan_add_offers_to_fill_the_first_session(cli, at_a_terminal):
-    result = ok(cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
-                    "-o", "table", user="calvin", input="y\n" + FILLED))
+    result = ok(
+        cli(
+            "plan",
+            "add",
+            "--agent",
+            "alex",
+            "--form",
+            "Call quality",
+            "--purpose",
+            "Shorter holds",
+            "-o",
+            "table",
+            user="calvin",
+            input="y\n" + FILLED,
+        )
+    )
     assert "Fill session" in result.stderr
     plan = cli.json("plan", "list", user="calvin")[0]
     session = cli.json("session", "show", str(plan["current_session_id"]), user="calvin")
@@ -449,8 +519,22 @@ def test_plan_add_offers_to_fill_the_first_session(cli, at_a_terminal):
 
 
 def test_plan_add_fill_can_be_declined(cli, at_a_terminal):
-    ok(cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
-           "-o", "table", user="calvin", input="n\n"))
+    ok(
+        cli(
+            "plan",
+            "add",
+            "--agent",
+            "alex",
+            "--form",
+            "Call quality",
+            "--purpose",
+            "Shorter holds",
+            "-o",
+            "table",
+            user="calvin",
+            input="n\n",
+        )
+    )
     plan = cli.json("plan", "list", user="calvin")[0]
     assert cli.json("session", "show", str(plan["current_session_id"]), user="calvin")["answers"] == {}
 
@@ -459,8 +543,22 @@ def test_without_a_terminal_nothing_prompts(cli, world):
     result = ok(cli("session", "save", str(world["draft"]), "-o", "json", user="calvin", input=FILLED))
     assert "Greeting" not in result.stderr
     assert json.loads(result.stdout)["answers"] == {}
-    result = ok(cli("plan", "add", "--agent", "maria", "--form", "Call quality", "--purpose", "Disclosures",
-                    "-o", "table", user="calvin", input="y\n"))
+    result = ok(
+        cli(
+            "plan",
+            "add",
+            "--agent",
+            "maria",
+            "--form",
+            "Call quality",
+            "--purpose",
+            "Disclosures",
+            "-o",
+            "table",
+            user="calvin",
+            input="y\n",
+        )
+    )
     assert "Fill session" not in result.stderr
 
 

@@ -7,19 +7,29 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import COMPLETE_ANSWERS, Cli
 from sqlalchemy.exc import IntegrityError
 
 from coachcli.errors import ExitCode
-from conftest import COMPLETE_ANSWERS, Cli
 
 ERASED = "[erased]"
 REASON = "left the company, asked for erasure"
 KEEP = "Kept because it never mentions the erased person QKEEPQ"
 # Every string here is about, by or names maria (Maria Lopez), so none may survive.
 GONE = [
-    "maria", "Maria Lopez",
-    "QNOTEQ", "QANSWERQ", "QREQUESTQ", "QOTHERQ", "QACTIONQ",
-    "QPRIVATEQ", "QACKQ", "QITEMQ", "QDONEQ", "QPAIRQ", "QLINKQ",
+    "maria",
+    "Maria Lopez",
+    "QNOTEQ",
+    "QANSWERQ",
+    "QREQUESTQ",
+    "QOTHERQ",
+    "QACTIONQ",
+    "QPRIVATEQ",
+    "QACKQ",
+    "QITEMQ",
+    "QDONEQ",
+    "QPAIRQ",
+    "QLINKQ",
 ]
 
 
@@ -42,43 +52,108 @@ def _one_line(result, code: int) -> str:
 def world(cli, tmp_path) -> dict:
     """Maria's coaching history, her colleagues' records that mention her,
     and records that do not: all the places an erasure must reach or keep."""
-    plan = cli.json("plan", "add", "--agent", "maria", "--form", "Call quality",
-                    "--purpose", "Help Maria Lopez hold calls less", user="calvin")
+    plan = cli.json(
+        "plan",
+        "add",
+        "--agent",
+        "maria",
+        "--form",
+        "Call quality",
+        "--purpose",
+        "Help Maria Lopez hold calls less",
+        user="calvin",
+    )
     coached = str(plan["current_session_id"])
-    result = cli("session", "coach", coached, *_answers(strengths="Warm greeting QANSWERQ"),
-                 "--notes", "Private matters QNOTEQ", "--private-notes", "Coach only QPRIVATEQ", user="calvin")
+    result = cli(
+        "session",
+        "coach",
+        coached,
+        *_answers(strengths="Warm greeting QANSWERQ"),
+        "--notes",
+        "Private matters QNOTEQ",
+        "--private-notes",
+        "Coach only QPRIVATEQ",
+        user="calvin",
+    )
     assert result.exit_code == 0, result.stderr
     assert cli("session", "ack", coached, "--comment", "Thanks QACKQ", user="maria").exit_code == 0
     item = cli.json("action", "add", coached, "--text", "Practice holds QITEMQ", user="calvin")
     assert cli("action", "done", str(item["id"]), "--note", "Practised QDONEQ", user="maria").exit_code == 0
-    closed = cli("plan", "close", str(plan["id"]), "--reason",
-                 "maria now holds calls under two minutes; purpose met", user="calvin")
+    closed = cli(
+        "plan",
+        "close",
+        str(plan["id"]),
+        "--reason",
+        "maria now holds calls under two minutes; purpose met",
+        user="calvin",
+    )
     assert closed.exit_code == 0, closed.stderr
-    request = cli.json("session", "request", "--title", "Help with escalations", "--notes", "Need help QREQUESTQ",
-                       user="maria")
+    request = cli.json(
+        "session", "request", "--title", "Help with escalations", "--notes", "Need help QREQUESTQ", user="maria"
+    )
     # A colleague's session that names her, and one that does not.
-    other = cli.json("session", "new", "--agent", "alex", "--form", "Call quality",
-                     "--title", "Shadowing maria", user="calvin")
-    cli("session", "save", str(other["id"]), "--notes", "Took over Maria Lopez's queue QOTHERQ",
-        "--set", "opportunities=Ask MARIA about QACTIONQ", "--set", "strengths=" + KEEP, user="calvin")
+    other = cli.json(
+        "session", "new", "--agent", "alex", "--form", "Call quality", "--title", "Shadowing maria", user="calvin"
+    )
+    cli(
+        "session",
+        "save",
+        str(other["id"]),
+        "--notes",
+        "Took over Maria Lopez's queue QOTHERQ",
+        "--set",
+        "opportunities=Ask MARIA about QACTIONQ",
+        "--set",
+        "strengths=" + KEEP,
+        user="calvin",
+    )
     cli.json("action", "add", str(other["id"]), "--text", "Pair with maria on QPAIRQ", user="calvin")
-    kept = cli.json("session", "new", "--agent", "alex", "--form", "Call quality", "--title", "Alex alone", user="calvin")
+    kept = cli.json(
+        "session", "new", "--agent", "alex", "--form", "Call quality", "--title", "Alex alone", user="calvin"
+    )
     cli("session", "save", str(kept["id"]), "--notes", KEEP, "--set", "greeting=5", user="calvin")
     # A mini-goal with a score.
     assert cli("path", "add", "Holds", "--agent", "maria", user="dana").exit_code == 0
-    goal_session = cli.json("session", "schedule", "--title", "Maria Lopez hold goal", "--agent", "maria",
-                            "--date", "2026-11-01", "--start", "10:00", "--path", "Holds", "--kpi", "hold-time",
-                            "--target", "60", "--target-date", "2026-11-10", "--notes", "Goal talk QNOTEQ",
-                            "--link", "https://meet.example/maria-QLINKQ",
-                            user="calvin")
+    goal_session = cli.json(
+        "session",
+        "schedule",
+        "--title",
+        "Maria Lopez hold goal",
+        "--agent",
+        "maria",
+        "--date",
+        "2026-11-01",
+        "--start",
+        "10:00",
+        "--path",
+        "Holds",
+        "--kpi",
+        "hold-time",
+        "--target",
+        "60",
+        "--target-date",
+        "2026-11-10",
+        "--notes",
+        "Goal talk QNOTEQ",
+        "--link",
+        "https://meet.example/maria-QLINKQ",
+        user="calvin",
+    )
     kpi = tmp_path / "kpi.csv"
-    kpi.write_text("agent,metric,observed_at,value\nmaria,hold-time,2026-11-02,50\nmaria,hold-time,2026-11-03,80\n"
-                   "alex,hold-time,2026-11-02,40\n")
+    kpi.write_text(
+        "agent,metric,observed_at,value\nmaria,hold-time,2026-11-02,50\nmaria,hold-time,2026-11-03,80\n"
+        "alex,hold-time,2026-11-02,40\n"
+    )
     assert cli("kpi", "import", str(kpi)).exit_code == 0
     assert cli("minigoal", "evaluate", "--as-of", "2026-11-20").exit_code == 0
     return {
-        "plan": plan["id"], "coached": coached, "request": request["id"], "other": other["id"],
-        "kept": kept["id"], "goal_session": goal_session["id"], "goal": goal_session["minigoal_id"],
+        "plan": plan["id"],
+        "coached": coached,
+        "request": request["id"],
+        "other": other["id"],
+        "kept": kept["id"],
+        "goal_session": goal_session["id"],
+        "goal": goal_session["minigoal_id"],
         "maria_id": cli.query("SELECT id FROM users WHERE handle = 'maria'")[0][0],
     }
 
@@ -87,11 +162,15 @@ def _numbers(cli: Cli) -> dict:
     """What an erasure must not change: counts, scores, ratings, dates."""
     return {
         "tables": {name: rows for name, rows in cli.json("db", "info")["tables"].items() if name != "audit_log"},
-        "goals": [(g["score"], g["samples"], g["state"], g["target"], g["due_date"])
-                  for g in cli.json("minigoal", "list", user="dana")],
+        "goals": [
+            (g["score"], g["samples"], g["state"], g["target"], g["due_date"])
+            for g in cli.json("minigoal", "list", user="dana")
+        ],
         "kpi": [(k["metric"], k["observed_at"], k["value"]) for k in cli.json("kpi", "list", user="dana")],
-        "sessions": [(s["id"], s["state"], s["date"], s["plan_id"], s["coached_at"])
-                     for s in cli.json("session", "list", user="dana")],
+        "sessions": [
+            (s["id"], s["state"], s["date"], s["plan_id"], s["coached_at"])
+            for s in cli.json("session", "list", user="dana")
+        ],
     }
 
 
@@ -99,11 +178,24 @@ def _every_output(cli: Cli, world: dict) -> str:
     """What every command shows, to everyone who can still act."""
     shown = []
     for user in ("dana", "calvin", "priya", "alex"):
-        for command in (["user", "list"], ["team", "list"], ["path", "list"], ["plan", "list", "--state", "all"],
-                        ["session", "list"], ["session", "list", "--tab", "requested"], ["minigoal", "list"],
-                        ["kpi", "list"], ["inbox"], ["log"], ["form", "list"],
-                        ["report", "impact"], ["report", "impact", "--by", "coach"], ["report", "cadence"],
-                        ["action", "list", "--state", "all"], ["session", "list", "--unacknowledged"]):
+        for command in (
+            ["user", "list"],
+            ["team", "list"],
+            ["path", "list"],
+            ["plan", "list", "--state", "all"],
+            ["session", "list"],
+            ["session", "list", "--tab", "requested"],
+            ["minigoal", "list"],
+            ["kpi", "list"],
+            ["inbox"],
+            ["log"],
+            ["form", "list"],
+            ["report", "impact"],
+            ["report", "impact", "--by", "coach"],
+            ["report", "cadence"],
+            ["action", "list", "--state", "all"],
+            ["session", "list", "--unacknowledged"],
+        ):
             for fmt in ("json", "tsv"):
                 shown.append(cli(*command, "-o", fmt, user=user).stdout)
     for session in ("coached", "request", "other", "kept", "goal_session"):
@@ -130,14 +222,21 @@ def test_erasure_rewrites_the_person_and_their_texts_and_keeps_every_number(cli,
     coached = cli.json("session", "show", world["coached"], user="calvin")
     assert coached["agent"] == pseudonym and coached["notes"] == ERASED and coached["state"] == "coached"
     assert coached["answers"]["strengths"] == ERASED
-    assert {k: v for k, v in coached["answers"].items() if k not in ("strengths", "opportunities", "agreed_actions")} == {
-        "channel": "phone", "greeting": 4, "empathy": 5, "compliance": True, "resolution": "resolved",
+    assert {
+        k: v for k, v in coached["answers"].items() if k not in ("strengths", "opportunities", "agreed_actions")
+    } == {
+        "channel": "phone",
+        "greeting": 4,
+        "empathy": 5,
+        "compliance": True,
+        "resolution": "resolved",
     }
     assert (coached["private_notes"], coached["agent_comment"]) == (ERASED, ERASED)
     assert coached["acknowledged_at"] is not None
     items = cli.json("action", "list", "--state", "all", user="dana")
     assert sorted((item["state"], item["text"], item["note"]) for item in items) == [
-        ("done", ERASED, ERASED), ("open", ERASED, None),
+        ("done", ERASED, ERASED),
+        ("open", ERASED, None),
     ]
     plan = cli.json("plan", "show", str(world["plan"]), user="dana")
     assert (plan["purpose"], plan["close_reason"], plan["state"]) == (ERASED, ERASED, "closed")
@@ -150,7 +249,9 @@ def test_erasure_rewrites_the_person_and_their_texts_and_keeps_every_number(cli,
     goal = cli.json("minigoal", "show", str(world["goal"]), user="dana")
     assert (goal["name"], goal["assignee"]) == (ERASED, pseudonym)
     assert [user["handle"] for user in cli.json("user", "list", "--team", "Inbound", user="dana")] == [
-        "alex", "calvin", pseudonym,
+        "alex",
+        "calvin",
+        pseudonym,
     ]
 
     assert _absent(_every_output(cli, world), GONE) == []
@@ -239,18 +340,32 @@ def _set_answers(cli: Cli, session: str, answers: dict) -> None:
     [
         ("UPDATE sessions SET notes = 'rewritten' WHERE state = 'coached'", "coached session cannot be changed"),
         ("UPDATE sessions SET title = 'erased' WHERE state = 'coached'", "coached session cannot be changed"),
-        ("UPDATE sessions SET notes = '[erased]', target = 1 WHERE state = 'coached'", "coached session cannot be changed"),
-        ("UPDATE sessions SET notes = '[erased]', coached_at = NULL WHERE state = 'coached'", "coached session cannot be changed"),
+        (
+            "UPDATE sessions SET notes = '[erased]', target = 1 WHERE state = 'coached'",
+            "coached session cannot be changed",
+        ),
+        (
+            "UPDATE sessions SET notes = '[erased]', coached_at = NULL WHERE state = 'coached'",
+            "coached session cannot be changed",
+        ),
         ("UPDATE sessions SET state = 'draft' WHERE state = 'coached'", "coached session cannot be changed"),
         ("UPDATE plans SET purpose = 'rewritten'", "closed performance plan cannot be changed"),
         ("UPDATE plans SET purpose = '[erased]', closed_at = NULL", "closed performance plan cannot be changed"),
         ("UPDATE plans SET state = 'active'", "closed performance plan cannot be changed"),
         ("UPDATE session_acknowledgements SET comment = 'rewritten'", "acknowledgement cannot be changed"),
-        ("UPDATE session_acknowledgements SET comment = '[erased]', acknowledged_at = '2020-01-01T00:00:00+00:00'",
-         "acknowledgement cannot be changed"),
+        (
+            "UPDATE session_acknowledgements SET comment = '[erased]', acknowledged_at = '2020-01-01T00:00:00+00:00'",
+            "acknowledgement cannot be changed",
+        ),
         ("UPDATE action_items SET text = 'rewritten' WHERE state = 'done'", "done action item cannot be changed"),
-        ("UPDATE action_items SET note = '[erased]', done_at = NULL WHERE state = 'done'", "done action item cannot be changed"),
-        ("UPDATE sessions SET private_notes = 'rewritten' WHERE state = 'coached'", "coached session cannot be changed"),
+        (
+            "UPDATE action_items SET note = '[erased]', done_at = NULL WHERE state = 'done'",
+            "done action item cannot be changed",
+        ),
+        (
+            "UPDATE sessions SET private_notes = 'rewritten' WHERE state = 'coached'",
+            "coached session cannot be changed",
+        ),
     ],
 )
 def test_a_stray_update_of_a_coached_session_or_closed_plan_is_still_refused(cli, world, statement, refusal):

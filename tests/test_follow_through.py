@@ -17,8 +17,18 @@ from coachcli.services import actions, plans, scheduling, sessions, users
 
 TODAY = dt.date(2026, 3, 10)
 ACTION_KEYS = {
-    "id", "session_id", "plan_id", "agent", "owner", "text", "due_date", "state",
-    "created_at", "done_at", "done_by", "note",
+    "id",
+    "session_id",
+    "plan_id",
+    "agent",
+    "owner",
+    "text",
+    "due_date",
+    "state",
+    "created_at",
+    "done_at",
+    "done_by",
+    "note",
 }
 
 
@@ -272,8 +282,14 @@ def test_private_notes_on_coach_and_schedule(db, center):
     session = draft(db, center)
     sessions.coach_session(db, center.calvin, session.id, dict(COMPLETE_ANSWERS), private_notes="Watch tone")
     scheduled = scheduling.schedule_session(
-        db, center.calvin, title="Holds", agent="alex", date="2026-03-12", start="10:00",
-        private_notes="Ask about the new shift", today=TODAY,
+        db,
+        center.calvin,
+        title="Holds",
+        agent="alex",
+        date="2026-03-12",
+        start="10:00",
+        private_notes="Ask about the new shift",
+        today=TODAY,
     )
     assert db.get(CoachingSession, session.id).private_notes == "Watch tone"
     assert db.get(CoachingSession, scheduled.id).private_notes == "Ask about the new shift"

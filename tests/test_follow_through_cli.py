@@ -11,8 +11,18 @@ from coachcli.errors import ExitCode
 COMPLETE_SET = [part for key, value in COMPLETE_ANSWERS.items() for part in ("--set", f"{key}={value}")]
 MARKER = "ZQX-private-7731"
 ACTION_KEYS = [
-    "id", "session_id", "plan_id", "agent", "owner", "text", "due_date", "state",
-    "created_at", "done_at", "done_by", "note",
+    "id",
+    "session_id",
+    "plan_id",
+    "agent",
+    "owner",
+    "text",
+    "due_date",
+    "state",
+    "created_at",
+    "done_at",
+    "done_by",
+    "note",
 ]
 
 
@@ -40,8 +50,11 @@ def test_action_add_done_and_list_with_the_contract_keys(cli):
     item = cli.json("action", "add", str(session), "--text", "Closing checklist", "--due", "2026-01-02", user="calvin")
     assert list(item) == ACTION_KEYS
     assert (item["agent"], item["owner"], item["state"], item["due_date"]) == ("alex", "alex", "open", "2026-01-02")
-    coach_item = int(ok(cli("action", "add", str(session), "--text", "Send the script", "--owner", "coach", "-q",
-                            user="calvin")).stdout)
+    coach_item = int(
+        ok(
+            cli("action", "add", str(session), "--text", "Send the script", "--owner", "coach", "-q", user="calvin")
+        ).stdout
+    )
     assert [i["id"] for i in cli.json("action", "list", "--overdue", user="alex")] == [item["id"]]
     done = cli.json("action", "done", str(item["id"]), "--note", "Every call now", user="alex")
     assert (done["state"], done["done_by"], done["note"]) == ("done", "alex", "Every call now")
@@ -78,8 +91,9 @@ def test_refusals_are_one_line_with_their_exit_code_and_change_nothing(cli, args
     ok(cli("session", "ack", str(acknowledged), user="alex"))
     request = int(ok(cli("session", "request", "--title", "Help", "-q", user="alex")).stdout)
     item = int(ok(cli("action", "add", str(session), "--text", "Mine", "-q", user="calvin")).stdout)
-    coach_item = int(ok(cli("action", "add", str(session), "--text", "His", "--owner", "coach", "-q",
-                            user="calvin")).stdout)
+    coach_item = int(
+        ok(cli("action", "add", str(session), "--text", "His", "--owner", "coach", "-q", user="calvin")).stdout
+    )
     finished = int(ok(cli("action", "add", str(session), "--text", "Done", "-q", user="calvin")).stdout)
     ok(cli("action", "done", str(finished), user="alex"))
     ids = {"s": session, "a": acknowledged, "r": request, "i": item, "c": coach_item, "d": finished}
@@ -102,18 +116,39 @@ def test_ack_keeps_time_and_comment_tells_the_coach_and_leaves_the_unacknowledge
 
 
 def test_an_agent_never_gets_private_notes_in_any_output(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
-                    user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", user="calvin"
+    )
     first = plan["current_session_id"]
     ok(cli("session", "save", str(first), "--private-notes", f"{MARKER} save", user="calvin"))
     ok(cli("session", "coach", str(first), *COMPLETE_SET, "--private-notes", f"{MARKER} coach", user="calvin"))
     ok(cli("action", "add", str(first), "--text", "Closing checklist", user="calvin"))
     ok(cli("plan", "edit", str(plan["id"]), user="calvin"))
     standalone = coached_session(cli, "alex", "--private-notes", f"{MARKER} standalone")
-    scheduled = cli.json("session", "schedule", "--title", "Holds", "--agent", "alex", "--date", "+3d",
-                         "--start", "10:00", "--private-notes", f"{MARKER} schedule", user="calvin")
-    ok(cli("session", "import", "-", user="calvin",
-           input=f"title,agent,coach,date,start,private_notes\nImported,alex,calvin,+4d,09:00,{MARKER} import\n"))
+    scheduled = cli.json(
+        "session",
+        "schedule",
+        "--title",
+        "Holds",
+        "--agent",
+        "alex",
+        "--date",
+        "+3d",
+        "--start",
+        "10:00",
+        "--private-notes",
+        f"{MARKER} schedule",
+        user="calvin",
+    )
+    ok(
+        cli(
+            "session",
+            "import",
+            "-",
+            user="calvin",
+            input=f"title,agent,coach,date,start,private_notes\nImported,alex,calvin,+4d,09:00,{MARKER} import\n",
+        )
+    )
     assert cli.json("session", "show", str(first), user="calvin")["private_notes"] == f"{MARKER} coach"
     assert cli.json("session", "show", str(scheduled["id"]), user="dana")["private_notes"] == f"{MARKER} schedule"
     imported = [s for s in cli.json("session", "list", user="calvin") if s["title"] == "Imported"]
@@ -122,8 +157,14 @@ def test_an_agent_never_gets_private_notes_in_any_output(cli):
     outputs = []
     ids = [str(first), str(standalone), str(scheduled["id"]), str(imported[0]["id"])]
     for fmt in ("json", "csv", "tsv", "table"):
-        commands = [("session", "list"), ("session", "list", "--unacknowledged"), ("plan", "show", str(plan["id"])),
-                    ("plan", "list"), ("action", "list", "--state", "all"), ("minigoal", "list")]
+        commands = [
+            ("session", "list"),
+            ("session", "list", "--unacknowledged"),
+            ("plan", "show", str(plan["id"])),
+            ("plan", "list"),
+            ("action", "list", "--state", "all"),
+            ("minigoal", "list"),
+        ]
         commands += [("session", "show", session_id) for session_id in ids]
         for command in commands:
             result = ok(cli(*command, "-o", fmt, user="alex"))
@@ -135,8 +176,9 @@ def test_an_agent_never_gets_private_notes_in_any_output(cli):
 
 
 def test_plan_show_and_the_current_draft_carry_the_open_items_of_earlier_sessions(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
-                    user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", user="calvin"
+    )
     first = plan["current_session_id"]
     ok(cli("session", "coach", str(first), *COMPLETE_SET, user="calvin"))
     kept = cli.json("action", "add", str(first), "--text", "Closing checklist", user="calvin")
@@ -146,7 +188,9 @@ def test_plan_show_and_the_current_draft_carry_the_open_items_of_earlier_session
     assert [a["id"] for a in draft["carried_actions"]] == [kept["id"]]
     shown = cli.json("plan", "show", str(plan["id"]), user="alex")
     assert shown["open_actions"] == [cli.json("action", "list", user="alex")[0]]
-    assert [a["id"] for a in cli.json("session", "show", str(draft["id"]), user="alex")["carried_actions"]] == [kept["id"]]
+    assert [a["id"] for a in cli.json("session", "show", str(draft["id"]), user="alex")["carried_actions"]] == [
+        kept["id"]
+    ]
     table = ok(cli("plan", "show", str(plan["id"]), "-o", "table", user="calvin")).stdout
     assert "Open action items from earlier sessions" in table and "Closing checklist" in table
     assert "Read the policy" not in table
@@ -184,8 +228,9 @@ def test_the_installed_coach_runs_the_follow_through_end_to_end(seeded):
 
 
 def test_plan_show_at_a_terminal_has_coached_times_and_a_ratings_grid(cli):
-    plan = cli.json("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds",
-                    user="calvin")
+    plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Shorter holds", user="calvin"
+    )
     first = plan["current_session_id"]
     ok(cli("session", "coach", str(first), *COMPLETE_SET, user="calvin"))
     second = cli.json("plan", "edit", str(plan["id"]), user="calvin")["id"]
@@ -194,7 +239,7 @@ def test_plan_show_at_a_terminal_has_coached_times_and_a_ratings_grid(cli):
     assert json_view["current_session"]["coached_at"] and json_view["recent_sessions"][0]["coached_at"]
     table = ok(cli("plan", "show", str(plan["id"]), "-o", "table", user="calvin")).stdout
     assert "Ratings and numbers by session" in table and "Coache" in table  # the header may wrap
-    grid = table[table.index("Ratings and numbers by session"):]
+    grid = table[table.index("Ratings and numbers by session") :]
     assert f"#{first}" in grid and f"#{second}" in grid
     greeting = next(line for line in grid.splitlines() if "Greeting" in line)
     assert greeting.index("4") < greeting.index("2")  # oldest session first

@@ -22,7 +22,9 @@ def state(db, average: float | None, target: float, metric: str, as_of: dt.date 
     samples = 0 if average is None else 1
     score = score_of(literal(average, Float), literal(samples, Integer))
     return db.scalar(
-        select(state_of(literal(as_of, Date), literal(DUE, Date), score, literal(target, Float), literal(metric, String)))
+        select(
+            state_of(literal(as_of, Date), literal(DUE, Date), score, literal(target, Float), literal(metric, String))
+        )
     )
 
 

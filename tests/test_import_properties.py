@@ -110,8 +110,15 @@ json_values = st.recursive(
 
 
 @settings_for_imports
-@given(objects=st.lists(st.dictionaries(st.sampled_from(["agent", "metric", "observed_at", "value", "date", "x"]),
-                                        json_values, max_size=5), min_size=1, max_size=5))
+@given(
+    objects=st.lists(
+        st.dictionaries(
+            st.sampled_from(["agent", "metric", "observed_at", "value", "date", "x"]), json_values, max_size=5
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_kpi_import_of_json_lines_gives_counts_or_a_clean_error(center_engine, objects):
     lines = [json.dumps(item) + "\n" for item in objects]
     _attempt(center_engine, lambda db: kpi.import_observations(db, None, lines, "kpi.jsonl"))

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, func
 from sqlmodel import select
 
+from coachcli.db import transaction
 from coachcli.db.models import AuditEntry, CoachingSession, MiniGoal, Team, TeamMembership, User
 from coachcli.errors import CoachError, ExitCode
 from coachcli.services import paths, roster, scheduling, users
-from coachcli.db import transaction
 
 TODAY = dt.date(2026, 12, 1)
 HEADER = "title,agent,coach,date,start,timezone,duration,link,path,kpi,target,target_date,notes"
@@ -58,7 +58,12 @@ def test_session_import_follows_the_schedule_rules(db, center, path):
     assert rows[0].target == 270
     assert rows[2].coach_id == center.dana.id and rows[2].date == TODAY + dt.timedelta(days=7)
     goal = db.exec(select(MiniGoal)).one()
-    assert (goal.session_id, goal.name, goal.assignee_id, goal.metric) == (rows[0].id, "AHT review", center.alex.id, "handle-time")
+    assert (goal.session_id, goal.name, goal.assignee_id, goal.metric) == (
+        rows[0].id,
+        "AHT review",
+        center.alex.id,
+        "handle-time",
+    )
     assert (goal.start_date, goal.due_date, goal.state) == (dt.date(2026, 12, 15), dt.date(2026, 12, 31), "in_progress")
     entry = db.exec(select(AuditEntry).where(AuditEntry.action == "session.import")).one()
     assert entry.details["scheduled"] == 3 and entry.details["minigoals"] == 1
@@ -66,9 +71,20 @@ def test_session_import_follows_the_schedule_rules(db, center, path):
 
 def test_session_import_reads_json_lines_with_json_types(db, center, path):
     lines = [
-        json.dumps({"title": "AHT", "agent": "alex", "coach": "calvin", "date": "2026-12-15", "start": "09:00",
-                    "duration": 60, "path": "Handle time", "kpi": "Handle Time", "target": 300,
-                    "target_date": "2026-12-20"}),
+        json.dumps(
+            {
+                "title": "AHT",
+                "agent": "alex",
+                "coach": "calvin",
+                "date": "2026-12-15",
+                "start": "09:00",
+                "duration": 60,
+                "path": "Handle time",
+                "kpi": "Handle Time",
+                "target": 300,
+                "target_date": "2026-12-20",
+            }
+        ),
         json.dumps({"title": "Chat", "agent": "maria", "coach": "calvin", "date": "2026-12-15", "start": "10:00"}),
     ]
     assert run_import(db, center.calvin, "\n".join(lines), "stdin")["minigoals"] == 1
@@ -90,8 +106,13 @@ Early goal,alex,calvin,2026-12-15,09:00,,,,Handle time,handle-time,300,2026-12-0
         run_import(db, center.calvin, bad)
     message = raised.value.message
     assert message.startswith("sessions.csv: 6 bad rows, nothing imported")
-    for expected in ("line 3: 'sam' is outside", "line 4: 'maria' cannot be the coach",
-                     "line 5: invalid meeting link", "line 6: missing title", "line 7: path 'Handle time' is not assigned"):
+    for expected in (
+        "line 3: 'sam' is outside",
+        "line 4: 'maria' cannot be the coach",
+        "line 5: invalid meeting link",
+        "line 6: missing title",
+        "line 7: path 'Handle time' is not assigned",
+    ):
         assert expected in message
     assert "and 1 more" in message
     assert count(db, CoachingSession) == 0
@@ -112,11 +133,15 @@ def test_session_import_is_set_based(db, center, engine):
     person waits for."""
     paths.add_path(db, center.dana, "Handle time", ["alex", "maria", "sam"])
     handles = ("alex", "maria", "sam")
-    text = HEADER + "\n" + "".join(
-        f"S{i},{handles[i % 3]},dana,2026-12-15,09:00,,,,Handle time,handle-time,{300 + i % 60},2026-12-31,\n"
-        if i % 2
-        else f"S{i},{handles[i % 3]},priya,2026-12-15,10:00,UTC,45,,,,,,\n"
-        for i in range(10_000)
+    text = (
+        HEADER
+        + "\n"
+        + "".join(
+            f"S{i},{handles[i % 3]},dana,2026-12-15,09:00,,,,Handle time,handle-time,{300 + i % 60},2026-12-31,\n"
+            if i % 2
+            else f"S{i},{handles[i % 3]},priya,2026-12-15,10:00,UTC,45,,,,,,\n"
+            for i in range(10_000)
+        )
     )
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -158,8 +183,11 @@ def test_cli_bad_session_file_leaves_the_database_unchanged(cli, engine, tmp_pat
     cli("session", "import", "-", user="calvin", input=f"{HEADER}\nFirst,alex,calvin,2026-12-15,09:00,,,,,,,,\n")
     before = counts_in(engine)
     source = tmp_path / "bad.csv"
-    source.write_text(f"{HEADER}\nOk,alex,calvin,2026-12-15,09:00,,,,,,,,\nBad,alex,calvin,2026-12-15,9,,,,,,,,\n"
-                      "Worse,alex,calvin,someday,09:00,,,,,,,,\n", encoding="utf-8")
+    source.write_text(
+        f"{HEADER}\nOk,alex,calvin,2026-12-15,09:00,,,,,,,,\nBad,alex,calvin,2026-12-15,9,,,,,,,,\n"
+        "Worse,alex,calvin,someday,09:00,,,,,,,,\n",
+        encoding="utf-8",
+    )
     result = cli("session", "import", str(source), user="calvin")
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "line 3: invalid start time" in result.stderr and "line 4: " in result.stderr
@@ -230,8 +258,13 @@ dana,Dana Whitfield,coach,
     with pytest.raises(CoachError) as raised:
         roster.import_roster(db, center.dana, bad.splitlines(keepends=True), "roster.csv")
     message = raised.value.message
-    for expected in ("line 3: bad handle", "line 4: bad role 'boss'", "line 5: the name cannot be empty",
-                     "line 6: handle 'alex' appears twice (also on line 2)", "line 7: this import would take away your own admin role"):
+    for expected in (
+        "line 3: bad handle",
+        "line 4: bad role 'boss'",
+        "line 5: the name cannot be empty",
+        "line 6: handle 'alex' appears twice (also on line 2)",
+        "line 7: this import would take away your own admin role",
+    ):
         assert expected in message
     assert (count(db, User), count(db, Team), db.get(User, center.alex.id).name) == before
 
@@ -271,12 +304,18 @@ def test_cli_user_import_bootstrap_and_stdin(empty_cli, tmp_path):
     assert json.loads(first.stdout) == {"added": 2, "updated": 0, "unchanged": 0, "teams_created": 1}
     no_actor = empty_cli("user", "import", str(source))
     assert no_actor.exit_code == ExitCode.PERMISSION
-    piped = "\n".join(json.dumps(row) for row in [
-        {"handle": "alex", "name": "Alex Moreno", "role": "agent", "teams": "Inbound"},
-        {"handle": "calvin", "name": "Calvin Brooks", "role": "coach", "teams": ["Inbound", "Chat"]},
-    ])
+    piped = "\n".join(
+        json.dumps(row)
+        for row in [
+            {"handle": "alex", "name": "Alex Moreno", "role": "agent", "teams": "Inbound"},
+            {"handle": "calvin", "name": "Calvin Brooks", "role": "coach", "teams": ["Inbound", "Chat"]},
+        ]
+    )
     assert empty_cli.json("user", "import", "-", user="dana", input=piped) == {
-        "added": 1, "updated": 1, "unchanged": 0, "teams_created": 1,
+        "added": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "teams_created": 1,
     }
     listed = {row["handle"]: row["teams"] for row in empty_cli.json("user", "list", user="dana")}
     assert listed == {"alex": ["Inbound"], "calvin": ["Chat", "Inbound"], "dana": [], "maria": []}

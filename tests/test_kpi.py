@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import select
 
 from coachcli.db.models import AuditEntry, KpiObservation
 from coachcli.errors import CoachError
 from coachcli.metrics import METRICS
 from coachcli.services import kpi
-from sqlmodel import select
 
 HEADER = "agent,metric,observed_at,value\n"
 
@@ -34,7 +34,9 @@ def test_import_counts_inserts_then_unchanged_then_updates(db, center):
     text = HEADER + "alex,handle-time,2026-12-15,350\nalex,handle-time,2026-12-16,410\nsam,adherence,2026-12-15,87.5\n"
     assert _import(db, text) == {"inserted": 3, "updated": 0, "unchanged": 0, "skipped": 0}
     assert _import(db, text) == {"inserted": 0, "updated": 0, "unchanged": 3, "skipped": 0}
-    changed = HEADER + "alex,handle-time,2026-12-15,300\nalex,handle-time,2026-12-16,410\nmaria,hold-time,2026-12-15,20\n"
+    changed = (
+        HEADER + "alex,handle-time,2026-12-15,300\nalex,handle-time,2026-12-16,410\nmaria,hold-time,2026-12-15,20\n"
+    )
     assert _import(db, changed) == {"inserted": 1, "updated": 1, "unchanged": 1, "skipped": 0}
     stored = _stored(db)
     assert stored[(center.alex.id, "handle-time", "2026-12-15")] == 300.0
@@ -67,13 +69,17 @@ def test_the_last_row_for_a_key_wins_within_a_file(db, center):
 
 def test_repeated_keys_count_row_by_row_against_what_was_stored(db, center):
     _import(db, HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-16,70\n")
-    text = (HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,45\n"
-            "alex,adherence,2026-12-16,80\nalex,adherence,2026-12-16,70\nalex,adherence,2026-12-17,50\n")
+    text = (
+        HEADER + "alex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,40\nalex,adherence,2026-12-15,45\n"
+        "alex,adherence,2026-12-16,80\nalex,adherence,2026-12-16,70\nalex,adherence,2026-12-17,50\n"
+    )
     # 15th: same as stored, same again, changed; 16th: changed, changed back; 17th: new.
     assert _import(db, text) == {"inserted": 1, "updated": 3, "unchanged": 2, "skipped": 0}
-    assert _stored(db) == {(center.alex.id, "adherence", "2026-12-15"): 45.0,
-                           (center.alex.id, "adherence", "2026-12-16"): 70.0,
-                           (center.alex.id, "adherence", "2026-12-17"): 50.0}
+    assert _stored(db) == {
+        (center.alex.id, "adherence", "2026-12-15"): 45.0,
+        (center.alex.id, "adherence", "2026-12-16"): 70.0,
+        (center.alex.id, "adherence", "2026-12-17"): 50.0,
+    }
 
 
 def test_json_lines_are_accepted(db, center):
@@ -232,7 +238,9 @@ def test_cli_kpi_list_is_scoped_and_shows_units(cli, tmp_path):
 
 def test_cli_json_output_is_valid_for_scripts(cli, tmp_path):
     path = tmp_path / "kpi.jsonl"
-    path.write_text(json.dumps({"agent": "alex", "metric": "adherence", "observed_at": "2026-12-15", "value": 50}) + "\n")
+    path.write_text(
+        json.dumps({"agent": "alex", "metric": "adherence", "observed_at": "2026-12-15", "value": 50}) + "\n"
+    )
     result = cli("kpi", "import", str(path), "-o", "json")
     assert json.loads(result.stdout)["inserted"] == 1
 

@@ -29,9 +29,7 @@ def _import(db, content, source="report.csv", **options):
 
 def _stored(db) -> dict[tuple[str, str, str], float]:
     handles = dict(db.exec(select(User.id, User.handle)).all())
-    return {
-        (handles[row.agent_id], row.metric, row.observed_at): row.value for row in db.exec(select(KpiObservation))
-    }
+    return {(handles[row.agent_id], row.metric, row.observed_at): row.value for row in db.exec(select(KpiObservation))}
 
 
 def _refusal(db, content, source="report.csv", **options) -> str:
@@ -132,9 +130,7 @@ def test_each_non_empty_cell_of_a_wide_report_is_one_observation(db, center):
     assert _import(db, WFM_REPORT)["unchanged"] == 13
 
 
-@pytest.mark.parametrize(
-    ("column", "key"), [(alias, key) for key, aliases in ALIASES.items() for alias in aliases]
-)
+@pytest.mark.parametrize(("column", "key"), [(alias, key) for key, aliases in ALIASES.items() for alias in aliases])
 def test_every_report_name_of_a_metric_names_its_column(db, center, column, key):
     value = "95" if key == "adherence" else "42"
     assert _import(db, f"agent,date,{column}\nalex,2026-12-15,{value}\n")["inserted"] == 1
@@ -343,7 +339,9 @@ def test_without_openpyxl_a_workbook_is_refused_with_how_to_get_it(monkeypatch, 
 def test_the_roster_reads_semicolon_files_and_workbooks(db, center, tmp_path):
     text = 'handle;name;role;teams\nlee;Lee Chen;agent;"Chat;Inbound"\n'
     assert roster.import_roster(db, center.dana, text.splitlines(True), "roster.csv")["added"] == 1
-    path = write_workbook(tmp_path / "roster.xlsx", {"People": [["Handle", "Name", "Role"], ["kim", "Kim Park", "coach"]]})
+    path = write_workbook(
+        tmp_path / "roster.xlsx", {"People": [["Handle", "Name", "Role"], ["kim", "Kim Park", "coach"]]}
+    )
     assert roster.import_roster(db, center.dana, _sheet(path), "roster.xlsx")["added"] == 1
     roles = dict(db.exec(select(User.handle, User.role)).all())
     assert roles["lee"] == "agent" and roles["kim"] == "coach"
@@ -366,9 +364,12 @@ def test_sessions_read_semicolon_files_with_decimal_targets_and_workbooks(db, ce
             ]
         },
     )
-    assert scheduling.import_sessions(db, center.calvin, _sheet(path), "sessions.xlsx", today=dt.date(2026, 12, 1))[
-        "scheduled"
-    ] == 1
+    assert (
+        scheduling.import_sessions(db, center.calvin, _sheet(path), "sessions.xlsx", today=dt.date(2026, 12, 1))[
+            "scheduled"
+        ]
+        == 1
+    )
     sessions = {row.title: row for row in db.exec(select(CoachingSession))}
     assert sessions["Check-in"].date == dt.date(2026, 12, 2) and sessions["Check-in"].start == "14:30"
     goal = db.exec(select(MiniGoal)).one()
@@ -489,9 +490,25 @@ def test_cli_report_metric_names_work_wherever_a_metric_is_named(cli, tmp_path):
     ]
     cli("path", "add", "Inbound fundamentals", "--agent", "alex", user="calvin")
     session = cli.json(
-        "session", "schedule", "--title", "Wrap faster", "--agent", "alex", "--date", "2026-12-15",
-        "--start", "09:00", "--path", "Inbound fundamentals", "--kpi", "Wrap-up Time", "--target", "25",
-        "--target-date", "2026-12-31", user="calvin",
+        "session",
+        "schedule",
+        "--title",
+        "Wrap faster",
+        "--agent",
+        "alex",
+        "--date",
+        "2026-12-15",
+        "--start",
+        "09:00",
+        "--path",
+        "Inbound fundamentals",
+        "--kpi",
+        "Wrap-up Time",
+        "--target",
+        "25",
+        "--target-date",
+        "2026-12-31",
+        user="calvin",
     )
     assert session["kpi"] == "after-call-work-time" and session["minigoal_id"] is not None
     listed = cli("kpi", "metrics").stdout.splitlines()
@@ -502,7 +519,9 @@ def test_cli_report_metric_names_work_wherever_a_metric_is_named(cli, tmp_path):
 def test_cli_progress_bar_for_a_workbook_on_a_terminal(monkeypatch, tmp_path):
     from coachcli.cli.inputs import import_content
 
-    path = write_workbook(tmp_path / "report.xlsx", {"S": [["Agent", "Date", "AHT"]] + [["alex", "2026-12-15", 1]] * 1200})
+    path = write_workbook(
+        tmp_path / "report.xlsx", {"S": [["Agent", "Date", "AHT"]] + [["alex", "2026-12-15", 1]] * 1200}
+    )
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     with import_content(str(path)) as content:
         rows = list(content)
@@ -527,6 +546,9 @@ def test_the_example_workbook_is_what_its_script_makes(tmp_path):
     committed = REPO / "examples" / "kpi-report.xlsx"
 
     def cells(path):
-        return {title: [cells for _, cells in read_sheet(path.open("rb"), path.name, title)] for title in ("Week 1", "Week 2")}
+        return {
+            title: [cells for _, cells in read_sheet(path.open("rb"), path.name, title)]
+            for title in ("Week 1", "Week 2")
+        }
 
     assert cells(made) == cells(committed)

@@ -7,10 +7,10 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from coachcli.db import transaction
-from sqlalchemy import event
 from coachcli.db.models import (
     AuditEntry,
     CoachingSession,
@@ -27,20 +27,38 @@ from coachcli.services import minigoals, sessions
 DEC = {day: dt.date(2026, 12, day) for day in range(1, 32)}
 
 
-def make_goal(db, agent, coach, form=None, *, metric="handle-time", target=400.0,
-              start=DEC[15], due=DEC[25], name="Lower handle time") -> MiniGoal:
+def make_goal(
+    db,
+    agent,
+    coach,
+    form=None,
+    *,
+    metric="handle-time",
+    target=400.0,
+    start=DEC[15],
+    due=DEC[25],
+    name="Lower handle time",
+) -> MiniGoal:
     """A mini-goal as scheduling makes one: from a session, for its agent."""
     session = sessions.create_draft(db, coach, agent, form, name)
-    goal = MiniGoal(session_id=session.id, name=name, assignee_id=agent.id, metric=metric,
-                    target=target, start_date=start, due_date=due)
+    goal = MiniGoal(
+        session_id=session.id,
+        name=name,
+        assignee_id=agent.id,
+        metric=metric,
+        target=target,
+        start_date=start,
+        due_date=due,
+    )
     db.add(goal)
     db.flush()
     return goal
 
 
 def observe(db, agent, metric, *observations: tuple[str, float]) -> None:
-    db.add_all(KpiObservation(agent_id=agent.id, metric=metric, observed_at=at, value=value)
-               for at, value in observations)
+    db.add_all(
+        KpiObservation(agent_id=agent.id, metric=metric, observed_at=at, value=value) for at, value in observations
+    )
     db.flush()
 
 
@@ -55,10 +73,10 @@ def fresh(db, goal: MiniGoal) -> MiniGoal:
 @pytest.mark.parametrize(
     ("metric", "target", "values", "state"),
     [
-        ("handle-time", 400, [300, 400], "achieved"),      # score 350 <= 400
+        ("handle-time", 400, [300, 400], "achieved"),  # score 350 <= 400
         ("after-call-work-time", 30, [31, 33], "missed"),  # score 32 > 30
-        ("contacts-handled", 70, [60, 80], "achieved"),    # score 70 >= 70
-        ("adherence", 50, [48, 50], "missed"),             # score 49 < 50
+        ("contacts-handled", 70, [60, 80], "achieved"),  # score 70 >= 70
+        ("adherence", 50, [48, 50], "missed"),  # score 49 < 50
     ],
 )
 def test_the_documents_examples(db, center, metric, target, values, state):
@@ -67,20 +85,32 @@ def test_the_documents_examples(db, center, metric, target, values, state):
     result = minigoals.evaluate(db, DEC[26])
     goal = fresh(db, goal)
     assert (goal.score, goal.samples, goal.state) == (sum(values) / 2, 2, state)
-    assert result["changes"] == [{"id": goal.id, "name": "Lower handle time", "assignee": "alex",
-                                  "metric": metric, "from": "in_progress", "to": state, "score": sum(values) / 2}]
+    assert result["changes"] == [
+        {
+            "id": goal.id,
+            "name": "Lower handle time",
+            "assignee": "alex",
+            "metric": metric,
+            "from": "in_progress",
+            "to": state,
+            "score": sum(values) / 2,
+        }
+    ]
 
 
 def test_manual_qm_window_is_december_15_through_25_inclusive(db, center):
-    goal = make_goal(db, center.alex, center.calvin, metric="manual-qm-overall-score", target=85,
-                     name="QM overall")
-    observe(db, center.alex, "manual-qm-overall-score",
-            ("2026-12-14", 0.0),              # before the session: excluded
-            ("2026-12-15", 80.0),             # the session date: included
-            ("2026-12-25T23:30:00", 90.0),    # late on the due date: included
-            ("2026-12-26", 0.0))              # after the due date: excluded
+    goal = make_goal(db, center.alex, center.calvin, metric="manual-qm-overall-score", target=85, name="QM overall")
+    observe(
+        db,
+        center.alex,
+        "manual-qm-overall-score",
+        ("2026-12-14", 0.0),  # before the session: excluded
+        ("2026-12-15", 80.0),  # the session date: included
+        ("2026-12-25T23:30:00", 90.0),  # late on the due date: included
+        ("2026-12-26", 0.0),
+    )  # after the due date: excluded
     observe(db, center.maria, "manual-qm-overall-score", ("2026-12-20", 0.0))  # someone else
-    observe(db, center.alex, "auto-qm-overall-score", ("2026-12-20", 0.0))     # another metric
+    observe(db, center.alex, "auto-qm-overall-score", ("2026-12-20", 0.0))  # another metric
 
     as_of_due = minigoals.evaluate(db, DEC[25])
     goal = fresh(db, goal)
@@ -134,7 +164,9 @@ def test_a_second_evaluation_changes_and_writes_nothing(db, center):
     db.flush()
     assert second == {"as_of": DEC[26], "evaluated": 3, "updated": 0, "changes": []}
     assert _everything(db) == written_before
-    assert {goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]} == before
+    assert {
+        goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]
+    } == before
     # A later date that changes nothing writes nothing either.
     assert minigoals.evaluate(db, DEC[31])["changes"] == []
     assert _everything(db) == written_before
@@ -144,18 +176,19 @@ def _everything(db) -> tuple:
     """Every row the evaluation could write."""
     db.expire_all()
     return tuple(
-        sorted(map(repr, db.exec(select(model)).all())) for model in (MiniGoal, MiniGoalChange, Notification, AuditEntry)
+        sorted(map(repr, db.exec(select(model)).all()))
+        for model in (MiniGoal, MiniGoalChange, Notification, AuditEntry)
     )
 
 
 def test_history_records_state_changes_only(db, center):
     goal = make_goal(db, center.alex, center.calvin)
     observe(db, center.alex, "handle-time", ("2026-12-16", 500.0))
-    minigoals.evaluate(db, DEC[20])             # in progress, score 500: no state change
+    minigoals.evaluate(db, DEC[20])  # in progress, score 500: no state change
     observe(db, center.alex, "handle-time", ("2026-12-18", 100.0))
-    minigoals.evaluate(db, DEC[21])             # in progress, score 300: no state change
+    minigoals.evaluate(db, DEC[21])  # in progress, score 300: no state change
     assert fresh(db, goal).evaluated_at is not None
-    minigoals.evaluate(db, DEC[26])             # achieved
+    minigoals.evaluate(db, DEC[26])  # achieved
     changes = db.exec(select(MiniGoalChange).where(MiniGoalChange.minigoal_id == goal.id)).all()
     assert [(c.from_state, c.to_state, c.score, c.samples, c.as_of) for c in changes] == [
         ("in_progress", "achieved", 300.0, 2, DEC[26])
@@ -193,12 +226,22 @@ def test_the_assignee_is_notified_per_goal_and_each_coach_gets_one_digest(db, ce
     assert "90 %" in goal_notes[1].message and "95 %" in goal_notes[1].message
     digests = [(n.user_id, n.kind, n.record_type, n.record_id, n.message) for n in notes if n.record_type != "minigoal"]
     assert digests == [
-        (center.calvin.id, "minigoal.digest", "user", center.calvin.id,
-         '2 mini-goals of your sessions ended as of 2026-12-26: "Faster calls" (alex, Handle Time) achieved, '
-         'score 350 s (5:50); "Maria calls" (maria, Handle Time) missed, no data.'),
-        (center.priya.id, "minigoal.digest", "user", center.priya.id,
-         '1 mini-goal of your sessions ended as of 2026-12-26: "Stick to schedule" (sam, Adherence) missed, '
-         "score 90 %."),
+        (
+            center.calvin.id,
+            "minigoal.digest",
+            "user",
+            center.calvin.id,
+            '2 mini-goals of your sessions ended as of 2026-12-26: "Faster calls" (alex, Handle Time) achieved, '
+            'score 350 s (5:50); "Maria calls" (maria, Handle Time) missed, no data.',
+        ),
+        (
+            center.priya.id,
+            "minigoal.digest",
+            "user",
+            center.priya.id,
+            '1 mini-goal of your sessions ended as of 2026-12-26: "Stick to schedule" (sam, Adherence) missed, '
+            "score 90 %.",
+        ),
     ]
     assert all(n.delivered_at is None for n in notes)
     # Nothing new on a second run.
@@ -231,10 +274,13 @@ def test_evaluation_is_set_based_whatever_the_number_of_goals(db, center):
 
 
 def _written(db) -> tuple[list, list]:
-    history = [(c.minigoal_id, c.from_state, c.to_state, c.score, c.samples, c.as_of)
-               for c in db.exec(select(MiniGoalChange).order_by(MiniGoalChange.id))]
-    notes = [(n.user_id, n.kind, n.record_id, n.message)
-             for n in db.exec(select(Notification).order_by(Notification.id))]
+    history = [
+        (c.minigoal_id, c.from_state, c.to_state, c.score, c.samples, c.as_of)
+        for c in db.exec(select(MiniGoalChange).order_by(MiniGoalChange.id))
+    ]
+    notes = [
+        (n.user_id, n.kind, n.record_id, n.message) for n in db.exec(select(Notification).order_by(Notification.id))
+    ]
     return history, notes
 
 
@@ -245,12 +291,18 @@ def test_assignees_are_notified_in_goal_order_then_the_coaches_digests(db, cente
     result = minigoals.evaluate(db, DEC[26])
     assert result["updated"] == 2
     history, notes = _written(db)
-    assert history == [(first.id, "in_progress", "achieved", 350.0, 1, DEC[26]),
-                       (second.id, "in_progress", "missed", None, 0, DEC[26])]
-    achieved = ('Mini-goal "First" (alex, Handle Time, 2026-12-15 to 2026-12-25) achieved: '
-                "score 350 s (5:50), target at most 400 s (6:40).")
-    missed = ('Mini-goal "Second" (sam, Handle Time, 2026-12-15 to 2026-12-25) missed: '
-              "no Handle Time data in the window (target at most 400 s (6:40)).")
+    assert history == [
+        (first.id, "in_progress", "achieved", 350.0, 1, DEC[26]),
+        (second.id, "in_progress", "missed", None, 0, DEC[26]),
+    ]
+    achieved = (
+        'Mini-goal "First" (alex, Handle Time, 2026-12-15 to 2026-12-25) achieved: '
+        "score 350 s (5:50), target at most 400 s (6:40)."
+    )
+    missed = (
+        'Mini-goal "Second" (sam, Handle Time, 2026-12-15 to 2026-12-25) missed: '
+        "no Handle Time data in the window (target at most 400 s (6:40))."
+    )
     assert [note[:3] for note in notes] == [
         (center.alex.id, "minigoal.achieved", first.id),
         (center.sam.id, "minigoal.missed", second.id),
@@ -294,20 +346,41 @@ def test_list_is_scoped_and_filtered_by_state(db, center):
     with pytest.raises(CoachError, match="bad state"):
         minigoals.list_minigoals(db, center.dana, state="done")
     record = minigoals.list_minigoals(db, center.dana)[0]
-    assert set(record) >= {"id", "name", "assignee", "metric", "target", "start_date", "due_date", "score",
-                           "samples", "state", "session_id", "evaluated_at"}
+    assert set(record) >= {
+        "id",
+        "name",
+        "assignee",
+        "metric",
+        "target",
+        "start_date",
+        "due_date",
+        "score",
+        "samples",
+        "state",
+        "session_id",
+        "evaluated_at",
+    }
 
 
 def test_show_computes_the_running_score_and_daily_trend(db, center):
     goal = make_goal(db, center.alex, center.calvin, target=400)
-    observe(db, center.alex, "handle-time", ("2026-12-15", 500.0), ("2026-12-15T18:00:00", 300.0),
-            ("2026-12-17", 350.0), ("2026-12-19", 999.0))
+    observe(
+        db,
+        center.alex,
+        "handle-time",
+        ("2026-12-15", 500.0),
+        ("2026-12-15T18:00:00", 300.0),
+        ("2026-12-17", 350.0),
+        ("2026-12-19", 999.0),
+    )
     shown = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[18])
     assert shown["window_from"] == DEC[15] and shown["window_to"] == DEC[18]
     assert shown["running_score"] == pytest.approx(383.33) and shown["running_samples"] == 3
     assert shown["meets_target"] is True
-    assert shown["daily"] == [{"date": DEC[15], "average": 400.0, "samples": 2, "meets_target": True},
-                              {"date": DEC[17], "average": 350.0, "samples": 1, "meets_target": True}]
+    assert shown["daily"] == [
+        {"date": DEC[15], "average": 400.0, "samples": 2, "meets_target": True},
+        {"date": DEC[17], "average": 350.0, "samples": 1, "meets_target": True},
+    ]
     before_start = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[10])
     assert before_start["window_to"] is None and before_start["running_score"] is None
     with pytest.raises(CoachError, match="outside the scope"):
@@ -326,8 +399,9 @@ def goals(cli, engine):
     with transaction(engine, write=True) as db:
         people = {user.handle: user for user in db.exec(select(User))}
         alex = make_goal(db, people["alex"], people["calvin"], name="Lower handle time")
-        sam = make_goal(db, people["sam"], people["priya"], metric="adherence", target=90,
-                        due=DEC[31], name="Adherence up")
+        sam = make_goal(
+            db, people["sam"], people["priya"], metric="adherence", target=90, due=DEC[31], name="Adherence up"
+        )
         observe(db, people["alex"], "handle-time", ("2026-12-16", 300.0), ("2026-12-18", 400.0))
         return alex.id, sam.id
 
@@ -337,7 +411,15 @@ def test_cli_evaluate_prints_only_what_changed(cli, goals):
     assert first.exit_code == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0].split("\t") == ["id", "name", "assignee", "metric", "from", "to", "score"]
-    assert lines[1].split("\t") == [str(goals[0]), "Lower handle time", "alex", "handle-time", "in_progress", "achieved", "350"]
+    assert lines[1].split("\t") == [
+        str(goals[0]),
+        "Lower handle time",
+        "alex",
+        "handle-time",
+        "in_progress",
+        "achieved",
+        "350",
+    ]
     assert len(lines) == 2
     again = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
     assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
@@ -360,7 +442,11 @@ def test_cli_evaluate_json_and_quiet(cli, goals):
     quiet = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "--quiet")
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     assert cli.json("minigoal", "evaluate", "--as-of", "2027-01-05") == {
-        "as_of": "2027-01-05", "evaluated": 2, "updated": 0, "changes": []}
+        "as_of": "2027-01-05",
+        "evaluated": 2,
+        "updated": 0,
+        "changes": [],
+    }
     states = {r["name"]: r["state"] for r in cli.json("minigoal", "list", user="dana")}
     assert states == {"Lower handle time": "achieved", "Adherence up": "missed"}
 
@@ -396,17 +482,31 @@ def test_cli_show_json_and_trend(cli, engine, goals, monkeypatch):
     today = today_in("UTC")  # the CLI's today: COACH_TZ is UTC in tests
     with transaction(engine, write=True) as db:
         people = {user.handle: user for user in db.exec(select(User))}
-        goal = make_goal(db, people["alex"], people["calvin"], start=today - dt.timedelta(days=3),
-                         due=today + dt.timedelta(days=7), name="This week")
-        observe(db, people["alex"], "handle-time", ((today - dt.timedelta(days=2)).isoformat(), 300.0),
-                (today.isoformat(), 500.0), ((today + dt.timedelta(days=1)).isoformat(), 999.0))
+        goal = make_goal(
+            db,
+            people["alex"],
+            people["calvin"],
+            start=today - dt.timedelta(days=3),
+            due=today + dt.timedelta(days=7),
+            name="This week",
+        )
+        observe(
+            db,
+            people["alex"],
+            "handle-time",
+            ((today - dt.timedelta(days=2)).isoformat(), 300.0),
+            (today.isoformat(), 500.0),
+            ((today + dt.timedelta(days=1)).isoformat(), 999.0),
+        )
         goal_id = goal.id
     shown = cli.json("minigoal", "show", str(goal_id), user="calvin")
     assert shown["id"] == goal_id and shown["state"] == "in_progress"
     assert shown["start_date"] == (today - dt.timedelta(days=3)).isoformat()
     assert shown["window_to"] == today.isoformat()  # so far: tomorrow's row does not count yet
-    assert shown["daily"] == [{"date": (today - dt.timedelta(days=2)).isoformat(), "average": 300.0, "samples": 1, "meets_target": True},
-                              {"date": today.isoformat(), "average": 500.0, "samples": 1, "meets_target": False}]
+    assert shown["daily"] == [
+        {"date": (today - dt.timedelta(days=2)).isoformat(), "average": 300.0, "samples": 1, "meets_target": True},
+        {"date": today.isoformat(), "average": 500.0, "samples": 1, "meets_target": False},
+    ]
     assert shown["running_score"] == 400.0 and shown["running_samples"] == 2 and shown["meets_target"] is True
     monkeypatch.setenv("COLUMNS", "160")
     table = cli("minigoal", "show", str(goal_id), "-o", "table", user="calvin")
@@ -440,4 +540,5 @@ def test_a_quiet_evaluation_writes_the_same_without_reading_changes_back(db, cen
     result = minigoals.evaluate(db, DEC[26], with_changes=False)
     assert "changes" not in result and result["updated"] == 1
     assert [(n.user_id, n.kind) for n in db.exec(select(Notification))] == [(center.alex.id, "minigoal.missed")] + [
-        (center.calvin.id, "minigoal.digest")]
+        (center.calvin.id, "minigoal.digest")
+    ]

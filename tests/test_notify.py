@@ -50,8 +50,13 @@ def test_delivers_each_pending_notification_as_json_on_stdin(pending, tmp_path, 
     payloads = sorted((json.loads(p.read_text()) for p in inbox.iterdir()), key=lambda p: p["id"])
     assert [(p["user"], p["kind"]) for p in payloads] == [("alex", "session.coached"), ("calvin", "minigoal.achieved")]
     assert payloads[0] == {
-        "id": 1, "user": "alex", "name": "Alex Moreno", "kind": "session.coached",
-        "message": "Your session 3 was coached", "record_type": "session", "record_id": 3,
+        "id": 1,
+        "user": "alex",
+        "name": "Alex Moreno",
+        "kind": "session.coached",
+        "message": "Your session 3 was coached",
+        "record_type": "session",
+        "record_id": 3,
         "created_at": payloads[0]["created_at"],
     }
     assert payloads[0]["created_at"].endswith("+00:00")
@@ -69,7 +74,9 @@ def test_a_failing_hook_leaves_notifications_pending_for_the_next_run(pending, t
     assert json.loads(result.stdout) == {"delivered": 0, "failed": 2}
     assert "2 notifications not delivered" in result.stderr and "smtp server refused" in result.stderr
     assert _states(pending) == [
-        (1, 0, 1, "exit status 3: smtp server refused"), (2, 0, 1, "exit status 3: smtp server refused")]
+        (1, 0, 1, "exit status 3: smtp server refused"),
+        (2, 0, 1, "exit status 3: smtp server refused"),
+    ]
     # The next run retries them; this time the hook works.
     monkeypatch.setenv("COACH_NOTIFY_COMMAND", script(tmp_path, "ok.sh", "cat > /dev/null\n"))
     assert pending.json("notify", "send") == {"delivered": 2, "failed": 0}

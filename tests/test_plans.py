@@ -138,8 +138,13 @@ def test_p2_the_database_refuses_a_plan_session_on_another_form(db, center):
             plan=plan.id,
         )
     with pytest.raises(IntegrityError, match="plan's form"):
-        raw(db, "INSERT INTO sessions (title, agent_id, form_id, plan_id, state, created_at, updated_at) "
-            "VALUES ('formless', :agent, NULL, :plan, 'draft', 'x', 'x')", agent=center.alex.id, plan=plan.id)
+        raw(
+            db,
+            "INSERT INTO sessions (title, agent_id, form_id, plan_id, state, created_at, updated_at) "
+            "VALUES ('formless', :agent, NULL, :plan, 'draft', 'x', 'x')",
+            agent=center.alex.id,
+            plan=plan.id,
+        )
     with pytest.raises(IntegrityError, match="plan's form"):
         raw(db, "UPDATE sessions SET form_id = :form WHERE id = :id", form=other.id, id=first.id)
     assert raw(db, "SELECT form_id FROM sessions WHERE id = :id", id=first.id).scalar_one() == center.form.id
@@ -343,7 +348,11 @@ def test_p8_edit_returns_the_open_draft_or_creates_a_blank_one(db, center):
     new, created = plans.edit_plan(db, center.calvin, plan.id)
     assert created and new.id != first.id
     assert (new.plan_id, new.form_id, new.agent_id, new.state, new.answers) == (
-        plan.id, center.form.id, center.alex.id, "draft", {},
+        plan.id,
+        center.form.id,
+        center.alex.id,
+        "draft",
+        {},
     )
     again, created = plans.edit_plan(db, center.calvin, plan.id)
     assert (again.id, created) == (new.id, False)
@@ -489,7 +498,6 @@ def test_p12_there_is_no_plan_delete_command(cli):
     assert "Traceback" not in result.output + result.stderr
     help_text = cli("plan", "--help").stdout
     assert "close" in help_text and "delete" not in help_text
-
 
 
 def test_p4_autofill_prefers_the_previous_coached_session_over_an_empty_draft(db, center):

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import build_center, query
 
 from coachcli.db import transaction
 from coachcli.services import scheduling, sessions
-from conftest import build_center, query
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 
@@ -47,9 +47,17 @@ def busy_center(engine, db_target):
         ]
         for n in range(20):
             scheduling.schedule_session(
-                db, center.calvin, title=f"Goal {n}", agent=["alex", "maria"][n % 2], date="2026-01-05",
-                start="09:00", path="Inbound basics", kpi="handle-time", target="320",
-                target_date="2026-02-05", today=__import__("datetime").date(2026, 1, 1),
+                db,
+                center.calvin,
+                title=f"Goal {n}",
+                agent=["alex", "maria"][n % 2],
+                date="2026-01-05",
+                start="09:00",
+                path="Inbound basics",
+                kpi="handle-time",
+                target="320",
+                target_date="2026-02-05",
+                today=__import__("datetime").date(2026, 1, 1),
             )
     return db_target, draft_ids
 
@@ -66,8 +74,14 @@ def test_a_dozen_processes_at_once_never_fail_with_locked(busy_center, tmp_path)
         + [[COACH, "--as", "calvin", "session", "save", str(s), "--set", "greeting=4"] for s in draft_ids]
     )
     processes = [
-        subprocess.Popen(command, env=_env(db_path), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            command,
+            env=_env(db_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for command in commands
     ]
     results = [(process.wait(timeout=120), process.stderr.read()) for process in processes]
@@ -83,8 +97,11 @@ def test_a_dozen_processes_at_once_never_fail_with_locked(busy_center, tmp_path)
 def test_a_killed_import_leaves_none_of_its_rows(busy_center, tmp_path):
     db_path, _ = busy_center
     process = subprocess.Popen(
-        [COACH, "kpi", "import", "-"], env=_env(db_path), stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [COACH, "kpi", "import", "-"],
+        env=_env(db_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     header = b"agent,metric,observed_at,value\n"
     rows = b"".join(
@@ -102,6 +119,5 @@ def test_a_killed_import_leaves_none_of_its_rows(busy_center, tmp_path):
     assert query(db_path, "SELECT count(*) FROM kpi_observations") == [(0,)]
     checked = subprocess.run([COACH, "db", "check"], env=_env(db_path), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    after = subprocess.run([COACH, "kpi", "list"], env=_env(db_path, COACH_USER="dana"),
-                           capture_output=True, text=True)
+    after = subprocess.run([COACH, "kpi", "list"], env=_env(db_path, COACH_USER="dana"), capture_output=True, text=True)
     assert after.returncode == 0, after.stderr

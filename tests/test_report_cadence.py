@@ -26,8 +26,12 @@ def utc(text: str) -> dt.datetime:
 def coached(db, agent, coach, at: str, *, acknowledged: bool = False, state: str = "coached") -> CoachingSession:
     """A session coached at `at` (UTC), as `session coach` leaves one; acknowledged by the agent if asked."""
     session = CoachingSession(
-        title="Coaching", agent_id=agent.id, coach_id=coach.id, state=state,
-        coached_at=utc(at) if state == "coached" else None, coached_by_id=coach.id if state == "coached" else None,
+        title="Coaching",
+        agent_id=agent.id,
+        coach_id=coach.id,
+        state=state,
+        coached_at=utc(at) if state == "coached" else None,
+        coached_by_id=coach.id if state == "coached" else None,
     )
     db.add(session)
     db.flush()
@@ -38,8 +42,14 @@ def coached(db, agent, coach, at: str, *, acknowledged: bool = False, state: str
 
 
 def action(db, session, owner, due: dt.date | None = None, *, state: str = "open") -> ActionItem:
-    item = ActionItem(session_id=session.id, owner_id=owner.id, text="Closing checklist", due_date=due, state=state,
-                      created_by_id=session.coach_id)
+    item = ActionItem(
+        session_id=session.id,
+        owner_id=owner.id,
+        text="Closing checklist",
+        due_date=due,
+        state=state,
+        created_by_id=session.coach_id,
+    )
     db.add(item)
     db.flush()
     return item
@@ -68,12 +78,36 @@ def test_one_row_an_agent_with_the_period_counts_and_the_follow_up(db, center):
     rows = cadence(db, center.dana, start=MAY[0], end=MAY[1])
     assert [list(row) for row in rows] == [KEYS] * 3
     assert rows == [
-        {"agent": "alex", "teams": ["Inbound"], "coached": 2, "last_coached": dt.date(2026, 5, 18),
-         "acknowledged": 1, "open_actions": 4, "overdue_actions": 2, "meets_cadence": True},
-        {"agent": "maria", "teams": ["Inbound"], "coached": 0, "last_coached": None,
-         "acknowledged": 0, "open_actions": 0, "overdue_actions": 0, "meets_cadence": False},
-        {"agent": "sam", "teams": ["Chat"], "coached": 0, "last_coached": dt.date(2026, 3, 2),
-         "acknowledged": 0, "open_actions": 0, "overdue_actions": 0, "meets_cadence": False},
+        {
+            "agent": "alex",
+            "teams": ["Inbound"],
+            "coached": 2,
+            "last_coached": dt.date(2026, 5, 18),
+            "acknowledged": 1,
+            "open_actions": 4,
+            "overdue_actions": 2,
+            "meets_cadence": True,
+        },
+        {
+            "agent": "maria",
+            "teams": ["Inbound"],
+            "coached": 0,
+            "last_coached": None,
+            "acknowledged": 0,
+            "open_actions": 0,
+            "overdue_actions": 0,
+            "meets_cadence": False,
+        },
+        {
+            "agent": "sam",
+            "teams": ["Chat"],
+            "coached": 0,
+            "last_coached": dt.date(2026, 3, 2),
+            "acknowledged": 0,
+            "open_actions": 0,
+            "overdue_actions": 0,
+            "meets_cadence": False,
+        },
     ]
 
 
@@ -94,9 +128,15 @@ def test_the_minimum_decides_who_meets_the_cadence(db, center):
         coached(db, center.alex, center.calvin, f"2026-05-{day:02d}T10:00:00")
     coached(db, center.maria, center.calvin, "2026-05-07T10:00:00")
     assert {row["agent"]: row["meets_cadence"] for row in cadence(db, center.dana)} == {
-        "alex": True, "maria": True, "sam": False}
+        "alex": True,
+        "maria": True,
+        "sam": False,
+    }
     assert {row["agent"]: row["meets_cadence"] for row in cadence(db, center.dana, minimum=2)} == {
-        "alex": True, "maria": False, "sam": False}
+        "alex": True,
+        "maria": False,
+        "sam": False,
+    }
     assert not any(row["meets_cadence"] for row in cadence(db, center.dana, minimum=3))
 
 
@@ -140,7 +180,9 @@ def test_sessions_count_by_the_local_day_they_were_coached(db, center):
 def test_the_last_day_coached_is_local_across_a_daylight_saving_change(db, center):
     # Berlin moves to summer time on March 29th 2026: 22:30 UTC is 23:30 on the 28th, 00:30 on the 30th.
     coached(db, center.alex, center.calvin, "2026-03-28T22:30:00")
-    assert by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 28)))["alex"]["last_coached"] == dt.date(2026, 3, 28)
+    assert by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 28)))["alex"][
+        "last_coached"
+    ] == dt.date(2026, 3, 28)
     coached(db, center.maria, center.calvin, "2026-03-29T22:30:00")
     maria = by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 30)))["maria"]
     assert (maria["last_coached"], maria["coached"]) == (dt.date(2026, 3, 30), 1)
@@ -162,8 +204,16 @@ def test_every_team_of_an_agent_is_listed_and_an_agent_with_none_too(db, center)
     users.add_user(db, center.dana, "lee", "Lee Park", "agent", [])
     rows = by_agent(cadence(db, center.dana))
     assert (rows["noor"]["teams"], rows["lee"]["teams"]) == (["Chat", "Inbound"], [])
-    assert rows["lee"] == {"agent": "lee", "teams": [], "coached": 0, "last_coached": None, "acknowledged": 0,
-                           "open_actions": 0, "overdue_actions": 0, "meets_cadence": False}
+    assert rows["lee"] == {
+        "agent": "lee",
+        "teams": [],
+        "coached": 0,
+        "last_coached": None,
+        "acknowledged": 0,
+        "open_actions": 0,
+        "overdue_actions": 0,
+        "meets_cadence": False,
+    }
     assert [row["agent"] for row in cadence(db, center.priya)] == ["noor", "sam"]
     assert by_agent(cadence(db, center.priya))["noor"]["teams"] == ["Chat", "Inbound"]
 
@@ -235,15 +285,39 @@ def cadence_cli(cli, engine, monkeypatch):
 def test_report_cadence_json_this_month_in_coach_tz(cadence_cli):
     rows = cadence_cli.json("report", "cadence", user="dana")
     assert [list(row) for row in rows] == [KEYS] * 3
-    assert rows[0] == {"agent": "alex", "teams": ["Inbound"], "coached": 2, "last_coached": "2026-05-31",
-                       "acknowledged": 1, "open_actions": 2, "overdue_actions": 1, "meets_cadence": True}
-    assert rows[1] == {"agent": "maria", "teams": ["Inbound"], "coached": 0, "last_coached": None,
-                       "acknowledged": 0, "open_actions": 0, "overdue_actions": 0, "meets_cadence": False}
-    (april,) = [row for row in cadence_cli.json("report", "cadence", "--from", "2026-04-01", "--to", "2026-04-30",
-                                                "--min", "1", user="calvin") if row["agent"] == "alex"]
+    assert rows[0] == {
+        "agent": "alex",
+        "teams": ["Inbound"],
+        "coached": 2,
+        "last_coached": "2026-05-31",
+        "acknowledged": 1,
+        "open_actions": 2,
+        "overdue_actions": 1,
+        "meets_cadence": True,
+    }
+    assert rows[1] == {
+        "agent": "maria",
+        "teams": ["Inbound"],
+        "coached": 0,
+        "last_coached": None,
+        "acknowledged": 0,
+        "open_actions": 0,
+        "overdue_actions": 0,
+        "meets_cadence": False,
+    }
+    (april,) = [
+        row
+        for row in cadence_cli.json(
+            "report", "cadence", "--from", "2026-04-01", "--to", "2026-04-30", "--min", "1", user="calvin"
+        )
+        if row["agent"] == "alex"
+    ]
     assert (april["coached"], april["acknowledged"], april["meets_cadence"]) == (1, 1, True)
-    (day,) = [row for row in cadence_cli.json("report", "cadence", "--from", "2026-05-31", "--to", "2026-05-31",
-                                              user="calvin") if row["agent"] == "alex"]
+    (day,) = [
+        row
+        for row in cadence_cli.json("report", "cadence", "--from", "2026-05-31", "--to", "2026-05-31", user="calvin")
+        if row["agent"] == "alex"
+    ]
     assert day["coached"] == 1
 
 
@@ -281,8 +355,10 @@ def _table_lines(result, *agents: str) -> dict[str, str]:
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    return {agent: next(line for line in lines if re.sub(r"\x1b\[[0-9;]*m", "", line).startswith(f"│ {agent} "))
-            for agent in agents}
+    return {
+        agent: next(line for line in lines if re.sub(r"\x1b\[[0-9;]*m", "", line).startswith(f"│ {agent} "))
+        for agent in agents
+    }
 
 
 def test_report_cadence_table_marks_who_needs_attention(cadence_cli, monkeypatch):
@@ -294,8 +370,19 @@ def test_report_cadence_table_marks_who_needs_attention(cadence_cli, monkeypatch
     assert "1 overdue" in lines["alex"] and ATTENTION in lines["alex"]
     assert "never" in lines["maria"] and "not coached" in lines["maria"] and ATTENTION in lines["maria"]
     for minimum, short in (("3", "1 session short, 1 overdue"), ("4", "2 sessions short, 1 overdue")):
-        raised = cadence_cli("report", "cadence", "--min", minimum, "--from", "2026-05-01", "--to", "2026-05-31",
-                             "-o", "table", user="calvin")
+        raised = cadence_cli(
+            "report",
+            "cadence",
+            "--min",
+            minimum,
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-05-31",
+            "-o",
+            "table",
+            user="calvin",
+        )
         assert f"at least {minimum} sessions each" in raised.stdout
         assert short in _table_lines(raised, "alex")["alex"]
 
@@ -313,8 +400,13 @@ def test_report_cadence_leaves_a_row_plain_when_nothing_needs_doing(cadence_cli,
 @pytest.mark.parametrize(
     "arguments",
     [
-        ["--min", "0"], ["--min", "-1"], ["--min", "two"], ["--min", "1.5"],
-        ["--from", "2026-05-21", "--to", "2026-05-20"], ["--from", "someday"], ["--to", "2026-02-30"],
+        ["--min", "0"],
+        ["--min", "-1"],
+        ["--min", "two"],
+        ["--min", "1.5"],
+        ["--from", "2026-05-21", "--to", "2026-05-20"],
+        ["--from", "someday"],
+        ["--to", "2026-02-30"],
     ],
 )
 def test_report_cadence_refuses_bad_options_in_one_line(cadence_cli, arguments):
@@ -341,10 +433,20 @@ def test_report_cadence_after_coaching_acknowledging_and_agreeing_actions(cli, m
         sessions.append(session)
     assert cli("session", "ack", sessions[0], user="alex").exit_code == 0
     for due in ("-2d", "+2d"):
-        assert cli("action", "add", sessions[1], "--text", "Closing checklist", "--due", due, user="calvin").exit_code == 0
+        assert (
+            cli("action", "add", sessions[1], "--text", "Closing checklist", "--due", due, user="calvin").exit_code == 0
+        )
     overdue = cli.json("action", "list", "--overdue", user="calvin")
     alex, maria = cli.json("report", "cadence", "--min", "2", user="calvin")
-    assert alex == {"agent": "alex", "teams": ["Inbound"], "coached": 2, "last_coached": alex["last_coached"],
-                    "acknowledged": 1, "open_actions": 2, "overdue_actions": len(overdue), "meets_cadence": True}
+    assert alex == {
+        "agent": "alex",
+        "teams": ["Inbound"],
+        "coached": 2,
+        "last_coached": alex["last_coached"],
+        "acknowledged": 1,
+        "open_actions": 2,
+        "overdue_actions": len(overdue),
+        "meets_cadence": True,
+    }
     assert len(overdue) == 1 and alex["last_coached"] == today_in("Pacific/Auckland").isoformat()
     assert (maria["agent"], maria["coached"], maria["meets_cadence"]) == ("maria", 0, False)

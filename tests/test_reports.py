@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import COMPLETE_ANSWERS
 from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
 from coachcli.services import reports, users
-from conftest import COMPLETE_ANSWERS
 
 MAY = {day: dt.date(2026, 5, day) for day in range(1, 32)}
 JUNE = {day: dt.date(2026, 6, day) for day in range(1, 31)}
@@ -21,8 +21,14 @@ JUNE = {day: dt.date(2026, 6, day) for day in range(1, 31)}
 def coached(db, agent, coach, metric="handle-time", *, day=None, coached_at=None, title="Coaching") -> CoachingSession:
     """A coached session as `session coach` leaves one: final, with its KPI metric."""
     session = CoachingSession(
-        title=title, agent_id=agent.id, coach_id=coach.id, state="coached", kpi=metric, date=day,
-        coached_at=coached_at or dt.datetime.combine(day, dt.time(15), dt.UTC), coached_by_id=coach.id,
+        title=title,
+        agent_id=agent.id,
+        coach_id=coach.id,
+        state="coached",
+        kpi=metric,
+        date=day,
+        coached_at=coached_at or dt.datetime.combine(day, dt.time(15), dt.UTC),
+        coached_by_id=coach.id,
     )
     db.add(session)
     db.flush()
@@ -33,14 +39,18 @@ def observe_days(db, agent, metric, first: dt.date, last: dt.date, value: float)
     """One observation a day, first through last."""
     days = (last - first).days + 1
     db.add_all(
-        KpiObservation(agent_id=agent.id, metric=metric, observed_at=(first + dt.timedelta(days=n)).isoformat(), value=value)
+        KpiObservation(
+            agent_id=agent.id, metric=metric, observed_at=(first + dt.timedelta(days=n)).isoformat(), value=value
+        )
         for n in range(days)
     )
     db.flush()
 
 
 def observe(db, agent, metric, *observations: tuple[str, float]) -> None:
-    db.add_all(KpiObservation(agent_id=agent.id, metric=metric, observed_at=at, value=value) for at, value in observations)
+    db.add_all(
+        KpiObservation(agent_id=agent.id, metric=metric, observed_at=at, value=value) for at, value in observations
+    )
     db.flush()
 
 
@@ -62,9 +72,18 @@ def worked_example(db, center):
     observe_days(db, center.sam, "handle-time", MAY[1], MAY[14], 500)
     observe_days(db, center.sam, "handle-time", MAY[16], MAY[29], 100)
     for agent in (center.alex, center.maria):
-        observe(db, agent, "handle-time",
-                ("2026-05-15", 9999), ("2026-05-15T08:30:00", 9999), ("2026-05-15T23:59:59", 9999),
-                ("2026-04-30", 9999), ("2026-04-30T23:59:59", 9999), ("2026-05-30", 9999), ("2026-05-30T00:00:00", 9999))
+        observe(
+            db,
+            agent,
+            "handle-time",
+            ("2026-05-15", 9999),
+            ("2026-05-15T08:30:00", 9999),
+            ("2026-05-15T23:59:59", 9999),
+            ("2026-04-30", 9999),
+            ("2026-04-30T23:59:59", 9999),
+            ("2026-05-30", 9999),
+            ("2026-05-30T00:00:00", 9999),
+        )
     # Another metric on the same days counts nowhere either.
     observe_days(db, center.alex, "hold-time", MAY[1], MAY[29], 5)
     return session
@@ -73,9 +92,20 @@ def worked_example(db, center):
 def test_worked_example(db, center, worked_example):
     (row,) = report(db, center.dana, window=14)
     assert row == {
-        "session_id": worked_example.id, "agent": "alex", "coach": "calvin", "metric": "handle-time",
-        "date": MAY[15], "before": 400.0, "before_samples": 14, "after": 340.0, "after_samples": 14,
-        "gain": 60.0, "control_gain": 10.0, "control_agents": 1, "impact": 50.0, "improved": True,
+        "session_id": worked_example.id,
+        "agent": "alex",
+        "coach": "calvin",
+        "metric": "handle-time",
+        "date": MAY[15],
+        "before": 400.0,
+        "before_samples": 14,
+        "after": 340.0,
+        "after_samples": 14,
+        "gain": 60.0,
+        "control_gain": 10.0,
+        "control_agents": 1,
+        "impact": 50.0,
+        "improved": True,
     }
     assert report(db, center.dana) == [row]  # 14 days is the default window
 
@@ -115,7 +145,15 @@ def test_control_gain_is_the_mean_of_the_control_agents_gains(db, center, worked
 def test_higher_is_better_metric(db, center):
     coached(db, center.sam, center.priya, "adherence", day=JUNE[10])
     teammate = users.add_user(db, center.dana, "lee", "Lee Park", "agent", ["Chat"])
-    observe(db, center.sam, "adherence", ("2026-06-03", 80), ("2026-06-09T10:00:00", 84), ("2026-06-11", 90), ("2026-06-17", 91))
+    observe(
+        db,
+        center.sam,
+        "adherence",
+        ("2026-06-03", 80),
+        ("2026-06-09T10:00:00", 84),
+        ("2026-06-11", 90),
+        ("2026-06-17", 91),
+    )
     observe(db, teammate, "adherence", ("2026-06-05", 70), ("2026-06-12", 71.5))
     (row,) = report(db, center.dana, window=7)
     assert (row["before"], row["before_samples"], row["after"], row["after_samples"]) == (82.0, 2, 90.5, 2)
@@ -134,12 +172,30 @@ def test_an_empty_window_gives_nulls_and_counts_in_no_mean(db, center, worked_ex
     observe(db, center.alex, "handle-time", ("2026-06-10", 300))  # before only
     rows = {row["session_id"]: row for row in report(db, center.dana)}
     assert rows[empty.id] | {"session_id": None} == {
-        "session_id": None, "agent": "alex", "coach": "calvin", "metric": "handle-time", "date": JUNE[20],
-        "before": 300.0, "before_samples": 1, "after": None, "after_samples": 0, "gain": None,
-        "control_gain": None, "control_agents": 0, "impact": None, "improved": None,
+        "session_id": None,
+        "agent": "alex",
+        "coach": "calvin",
+        "metric": "handle-time",
+        "date": JUNE[20],
+        "before": 300.0,
+        "before_samples": 1,
+        "after": None,
+        "after_samples": 0,
+        "gain": None,
+        "control_gain": None,
+        "control_agents": 0,
+        "impact": None,
+        "improved": None,
     }
     (summary,) = report(db, center.dana, by="coach")
-    assert summary == {"coach": "calvin", "sessions": 2, "measured": 1, "improved": 1, "mean_gain": 60.0, "mean_impact": 50.0}
+    assert summary == {
+        "coach": "calvin",
+        "sessions": 2,
+        "measured": 1,
+        "improved": 1,
+        "mean_gain": 60.0,
+        "mean_impact": 50.0,
+    }
 
 
 def test_the_session_date_is_the_local_date_it_was_coached_when_it_had_no_schedule(db, center):
@@ -148,7 +204,12 @@ def test_the_session_date_is_the_local_date_it_was_coached_when_it_had_no_schedu
     observe(db, center.alex, "handle-time", ("2026-05-14", 400), ("2026-05-16", 340))
     (in_utc,) = reports.impact(db, center.dana, zone="UTC", window=1)
     (in_berlin,) = reports.impact(db, center.dana, zone="Europe/Berlin", window=1)
-    assert (in_utc["session_id"], in_utc["date"], in_utc["after_samples"], in_utc["gain"]) == (session.id, MAY[14], 0, None)
+    assert (in_utc["session_id"], in_utc["date"], in_utc["after_samples"], in_utc["gain"]) == (
+        session.id,
+        MAY[14],
+        0,
+        None,
+    )
     assert (in_berlin["date"], in_berlin["gain"]) == (MAY[15], 60.0)
 
 
@@ -181,10 +242,26 @@ def test_summaries_by_coach_and_by_metric(db, center):
 
 def test_only_sessions_that_are_coached_and_carry_a_metric_count(db, center):
     draft = coached(db, center.alex, center.calvin, day=MAY[15])
-    db.add(CoachingSession(title="Open", agent_id=center.alex.id, coach_id=center.calvin.id, state="scheduled",
-                           kpi="handle-time", date=MAY[15]))
-    db.add(CoachingSession(title="No KPI", agent_id=center.alex.id, coach_id=center.calvin.id, state="coached",
-                           date=MAY[15], coached_at=dt.datetime(2026, 5, 15, tzinfo=dt.UTC)))
+    db.add(
+        CoachingSession(
+            title="Open",
+            agent_id=center.alex.id,
+            coach_id=center.calvin.id,
+            state="scheduled",
+            kpi="handle-time",
+            date=MAY[15],
+        )
+    )
+    db.add(
+        CoachingSession(
+            title="No KPI",
+            agent_id=center.alex.id,
+            coach_id=center.calvin.id,
+            state="coached",
+            date=MAY[15],
+            coached_at=dt.datetime(2026, 5, 15, tzinfo=dt.UTC),
+        )
+    )
     db.flush()
     assert [row["session_id"] for row in report(db, center.dana)] == [draft.id]
 
@@ -230,8 +307,13 @@ def test_the_report_is_one_statement_whatever_the_number_of_sessions(db, center,
             day = first + dt.timedelta(days=3 * n)
             agent = center.alex if n % 2 else center.maria
             coached(db, agent, center.calvin, day=day)
-            observe(db, agent, "handle-time", ((day - dt.timedelta(days=1)).isoformat(), 400),
-                    ((day + dt.timedelta(days=1)).isoformat(), 300))
+            observe(
+                db,
+                agent,
+                "handle-time",
+                ((day - dt.timedelta(days=1)).isoformat(), 400),
+                ((day + dt.timedelta(days=1)).isoformat(), 300),
+            )
         statements.clear()
         event.listen(engine, "before_cursor_execute", count)
         try:
@@ -275,12 +357,38 @@ def example_cli(cli, engine):
 def test_report_impact_json(example_cli):
     (row,) = example_cli.json("report", "impact", "--window", "14", user="calvin")
     assert (row["date"], row["before"], row["after"], row["gain"], row["control_gain"], row["impact"]) == (
-        "2026-05-15", 400, 340, 60, 10, 50)
-    assert list(row) == ["session_id", "agent", "coach", "metric", "date", "before", "before_samples", "after",
-                         "after_samples", "gain", "control_gain", "control_agents", "impact", "improved"]
+        "2026-05-15",
+        400,
+        340,
+        60,
+        10,
+        50,
+    )
+    assert list(row) == [
+        "session_id",
+        "agent",
+        "coach",
+        "metric",
+        "date",
+        "before",
+        "before_samples",
+        "after",
+        "after_samples",
+        "gain",
+        "control_gain",
+        "control_agents",
+        "impact",
+        "improved",
+    ]
     (summary,) = example_cli.json("report", "impact", "--by", "metric", user="calvin")
-    assert summary == {"metric": "handle-time", "sessions": 1, "measured": 1, "improved": 1,
-                       "mean_gain": 60, "mean_impact": 50}
+    assert summary == {
+        "metric": "handle-time",
+        "sessions": 1,
+        "measured": 1,
+        "improved": 1,
+        "mean_gain": 60,
+        "mean_impact": 50,
+    }
 
 
 def test_report_impact_tsv_when_piped(example_cli):
@@ -295,9 +403,16 @@ def test_report_impact_tsv_when_piped(example_cli):
 @pytest.mark.parametrize(
     ("arguments", "code"),
     [
-        (["--window", "0"], 2), (["--window", "-1"], 2), (["--window", "two"], 2), (["--window", "1.5"], 2),
-        (["--metric", "speed"], 2), (["--coach", "nobody"], 3), (["--team", "Nowhere"], 3),
-        (["--from", "2026-05-20", "--to", "2026-05-10"], 2), (["--from", "someday"], 2), (["--by", "agent"], 2),
+        (["--window", "0"], 2),
+        (["--window", "-1"], 2),
+        (["--window", "two"], 2),
+        (["--window", "1.5"], 2),
+        (["--metric", "speed"], 2),
+        (["--coach", "nobody"], 3),
+        (["--team", "Nowhere"], 3),
+        (["--from", "2026-05-20", "--to", "2026-05-10"], 2),
+        (["--from", "someday"], 2),
+        (["--by", "agent"], 2),
     ],
 )
 def test_report_impact_refuses_bad_options_in_one_line(example_cli, arguments, code):
@@ -322,24 +437,56 @@ def test_report_impact_table_shows_a_chart_beside_the_summary(example_cli, monke
 
 def test_report_impact_after_scheduling_coaching_and_importing_kpis(cli):
     """The whole flow through the commands: schedule with a KPI, coach, import, report."""
-    session_id = cli("session", "schedule", "--title", "Shorter calls", "--agent", "alex", "--date", "2026-05-15",
-                     "--start", "09:00", "--kpi", "Handle Time", "-q", user="calvin").stdout.strip()
-    done = cli("session", "coach", session_id, "--form", "Call quality",
-               *[f"--set={key}={value}" for key, value in COMPLETE_ANSWERS.items()], user="calvin")
+    session_id = cli(
+        "session",
+        "schedule",
+        "--title",
+        "Shorter calls",
+        "--agent",
+        "alex",
+        "--date",
+        "2026-05-15",
+        "--start",
+        "09:00",
+        "--kpi",
+        "Handle Time",
+        "-q",
+        user="calvin",
+    ).stdout.strip()
+    done = cli(
+        "session",
+        "coach",
+        session_id,
+        "--form",
+        "Call quality",
+        *[f"--set={key}={value}" for key, value in COMPLETE_ANSWERS.items()],
+        user="calvin",
+    )
     assert done.exit_code == 0, done.stderr
     lines = ["agent,metric,observed_at,value"]
     for day in range(1, 15):
-        lines += [f"alex,handle-time,2026-05-{day:02d},400", f"maria,handle-time,2026-05-{day:02d}T10:00:00,380",
-                  f"sam,handle-time,2026-05-{day:02d},900"]
+        lines += [
+            f"alex,handle-time,2026-05-{day:02d},400",
+            f"maria,handle-time,2026-05-{day:02d}T10:00:00,380",
+            f"sam,handle-time,2026-05-{day:02d},900",
+        ]
     for day in range(16, 30):
-        lines += [f"alex,handle-time,2026-05-{day:02d},340", f"maria,handle-time,2026-05-{day:02d}T10:00:00,370",
-                  f"sam,handle-time,2026-05-{day:02d},100"]
+        lines += [
+            f"alex,handle-time,2026-05-{day:02d},340",
+            f"maria,handle-time,2026-05-{day:02d}T10:00:00,370",
+            f"sam,handle-time,2026-05-{day:02d},100",
+        ]
     lines += ["alex,handle-time,2026-05-15,1", "alex,handle-time,2026-05-30,1", "maria,handle-time,2026-04-30,1"]
     imported = cli("kpi", "import", "-", input="\n".join(lines) + "\n")
     assert imported.exit_code == 0, imported.stderr
     (row,) = cli.json("report", "impact", "--metric", "handle-time", user="calvin")
     assert (row["session_id"], row["gain"], row["control_gain"], row["control_agents"], row["impact"]) == (
-        int(session_id), 60, 10, 1, 50)
+        int(session_id),
+        60,
+        10,
+        1,
+        50,
+    )
     assert cli.json("report", "impact", user="priya") == []  # alex is not in priya's team
 
 

@@ -129,9 +129,7 @@ def test_time_targets_are_stored_as_seconds(db, center, path, typed, seconds):
 
 
 def test_all_four_fields_make_a_minigoal(db, center, path):
-    session = schedule(
-        db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-25"
-    )
+    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-25")
     goal = goal_of(db, session)
     assert goal is not None
     assert (goal.name, goal.assignee_id, goal.metric, goal.target) == ("AHT review", center.alex.id, "handle-time", 400)
@@ -234,9 +232,18 @@ def test_from_request_keeps_what_the_agent_wrote(db, center, path):
         "alex",
         "calvin",
     )
-    assert (record["path"], record["kpi"], record["notes"], record["target"]) == ("Handle time", "handle-time", "I ramble", 300)
+    assert (record["path"], record["kpi"], record["notes"], record["target"]) == (
+        "Handle time",
+        "handle-time",
+        "I ramble",
+        300,
+    )
     goal = goal_of(db, session)
-    assert (goal.name, goal.start_date, goal.due_date) == ("Shorter calls", dt.date(2026, 12, 15), dt.date(2026, 12, 29))
+    assert (goal.name, goal.start_date, goal.due_date) == (
+        "Shorter calls",
+        dt.date(2026, 12, 15),
+        dt.date(2026, 12, 29),
+    )
     told = db.exec(select(Notification).where(Notification.kind == "session.scheduled")).all()
     assert [note.user_id for note in told] == [center.alex.id]
 
@@ -244,8 +251,16 @@ def test_from_request_keeps_what_the_agent_wrote(db, center, path):
 def test_from_request_options_override(db, center, path):
     request = scheduling.request_session(db, center.alex, title="Shorter calls", kpi="handle-time", notes="old")
     session = scheduling.schedule_session(
-        db, center.calvin, title="AHT deep dive", kpi="talk-time", notes="new", agent="alex",
-        date="2026-12-15", start="10:00", from_request=request.id, today=TODAY,
+        db,
+        center.calvin,
+        title="AHT deep dive",
+        kpi="talk-time",
+        notes="new",
+        agent="alex",
+        date="2026-12-15",
+        start="10:00",
+        from_request=request.id,
+        today=TODAY,
     )
     assert (session.title, session.kpi, session.notes) == ("AHT deep dive", "talk-time", "new")
 
@@ -335,14 +350,40 @@ def test_cli_path_add_and_list(cli):
 def test_cli_schedule_with_a_minigoal(cli):
     cli("path", "add", "Handle time", "--agent", "alex", user="calvin")
     record = cli.json(
-        "session", "schedule", "--title", "AHT review", "--agent", "alex", "--date", "2026-12-15",
-        "--start", "14:00", "--tz", "America/New_York", "--duration", "45", "--link", "https://meet.example.com/x",
-        "--path", "Handle time", "--kpi", "handle-time", "--target", "4:30", "--target-date", "2026-12-31",
-        "--notes", "Two calls", user="calvin",
+        "session",
+        "schedule",
+        "--title",
+        "AHT review",
+        "--agent",
+        "alex",
+        "--date",
+        "2026-12-15",
+        "--start",
+        "14:00",
+        "--tz",
+        "America/New_York",
+        "--duration",
+        "45",
+        "--link",
+        "https://meet.example.com/x",
+        "--path",
+        "Handle time",
+        "--kpi",
+        "handle-time",
+        "--target",
+        "4:30",
+        "--target-date",
+        "2026-12-31",
+        "--notes",
+        "Two calls",
+        user="calvin",
     )
     assert record["state"] == "scheduled"
     assert (record["date"], record["start"], record["timezone"], record["duration_minutes"]) == (
-        "2026-12-15", "14:00", "America/New_York", 45,
+        "2026-12-15",
+        "14:00",
+        "America/New_York",
+        45,
     )
     assert (record["target"], record["target_date"], record["coach"]) == (270, "2026-12-31", "calvin")
     assert record["minigoal_id"] is not None
@@ -350,8 +391,20 @@ def test_cli_schedule_with_a_minigoal(cli):
 
 def test_cli_schedule_warns_without_all_four_and_prints_the_id(cli):
     result = cli(
-        "session", "schedule", "--title", "Check-in", "--agent", "maria", "--date", "tomorrow", "--start", "9:00",
-        "--kpi", "adherence", "-q", user="calvin",
+        "session",
+        "schedule",
+        "--title",
+        "Check-in",
+        "--agent",
+        "maria",
+        "--date",
+        "tomorrow",
+        "--start",
+        "9:00",
+        "--kpi",
+        "adherence",
+        "-q",
+        user="calvin",
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().isdigit()
@@ -359,30 +412,66 @@ def test_cli_schedule_warns_without_all_four_and_prints_the_id(cli):
 
 
 def test_cli_schedule_refusal_is_one_line(cli):
-    result = cli("session", "schedule", "--title", "x", "--agent", "alex", "--date", "2026-12-15",
-                 "--start", "9:00", "--link", "meet.example.com", user="calvin")
+    result = cli(
+        "session",
+        "schedule",
+        "--title",
+        "x",
+        "--agent",
+        "alex",
+        "--date",
+        "2026-12-15",
+        "--start",
+        "9:00",
+        "--link",
+        "meet.example.com",
+        user="calvin",
+    )
     assert result.exit_code == ExitCode.BAD_INPUT
     assert result.stderr.count("\n") == 1 and "invalid meeting link" in result.stderr
     assert cli.json("session", "list", user="calvin") == []
 
 
 def test_cli_request_then_schedule_from_it(cli):
-    request = cli.json("session", "request", "--title", "Help with holds", "--kpi", "hold-time",
-                       "--notes", "long holds", user="alex")
+    request = cli.json(
+        "session", "request", "--title", "Help with holds", "--kpi", "hold-time", "--notes", "long holds", user="alex"
+    )
     assert (request["state"], request["agent"], request["coach"]) == ("requested", "alex", None)
     tab = cli.json("session", "list", "--tab", "requested", user="calvin")
     assert [row["id"] for row in tab] == [request["id"]]
     assert cli.json("session", "list", "--tab", "requested", user="priya") == []
     inbox = cli.json("inbox", user="calvin")
     assert any(note["kind"] == "session.requested" and note["record_id"] == request["id"] for note in inbox)
-    done = cli.json("session", "schedule", "--from-request", str(request["id"]), "--date", "2026-12-20",
-                    "--start", "11:00", user="calvin")
+    done = cli.json(
+        "session",
+        "schedule",
+        "--from-request",
+        str(request["id"]),
+        "--date",
+        "2026-12-20",
+        "--start",
+        "11:00",
+        user="calvin",
+    )
     assert (done["id"], done["state"], done["title"], done["kpi"], done["notes"]) == (
-        request["id"], "scheduled", "Help with holds", "hold-time", "long holds",
+        request["id"],
+        "scheduled",
+        "Help with holds",
+        "hold-time",
+        "long holds",
     )
     assert cli.json("session", "list", "--tab", "requested", user="calvin") == []
-    again = cli("session", "schedule", "--from-request", str(request["id"]), "--date", "2026-12-20",
-                "--start", "11:00", user="calvin")
+    again = cli(
+        "session",
+        "schedule",
+        "--from-request",
+        str(request["id"]),
+        "--date",
+        "2026-12-20",
+        "--start",
+        "11:00",
+        user="calvin",
+    )
     assert again.exit_code == ExitCode.REFUSED
 
 
@@ -392,9 +481,18 @@ def test_cli_request_then_schedule_from_it(cli):
 def test_the_named_coach_runs_the_session_even_outside_their_teams(db, center):
     session = schedule(db, center.calvin, coach="priya")
     coached = sessions.coach_session(
-        db, center.priya, session.id,
-        {"channel": "phone", "greeting": "4", "empathy": "4", "compliance": "yes", "resolution": "resolved",
-         "opportunities": "x", "agreed_actions": "y"},
+        db,
+        center.priya,
+        session.id,
+        {
+            "channel": "phone",
+            "greeting": "4",
+            "empathy": "4",
+            "compliance": "yes",
+            "resolution": "resolved",
+            "opportunities": "x",
+            "agreed_actions": "y",
+        },
         form_name="Call quality",
     )
     assert coached.state == "coached"
@@ -407,9 +505,10 @@ def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, 
         sessions.save_session(db, center.calvin, session.id, {"greeting": "4"})
     saved = sessions.save_session(db, center.calvin, session.id, {"greeting": "4"}, form_name="Call quality")
     assert saved.answers == {"greeting": 4}
+    from conftest import REPO
+
     from coachcli.forms import load_form_file
     from coachcli.services import forms
-    from conftest import REPO
 
     forms.add_form(db, center.dana, load_form_file(REPO / "examples" / "forms" / "chat-review.json"))
     with pytest.raises(CoachError, match="keeps its form"):
@@ -419,8 +518,7 @@ def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, 
 def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
     from coachcli.services import minigoals
 
-    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400",
-                       target_date="2026-12-20")
+    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-20")
     minigoals.evaluate(db, dt.date(2026, 12, 21))
     with pytest.raises(CoachError, match="has ended missed") as raised:
         sessions.delete_session(db, center.calvin, session.id)
@@ -429,8 +527,7 @@ def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
 
 
 def test_deleting_a_session_cancels_its_minigoal_while_in_progress(db, center, path):
-    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400",
-                       target_date="2026-12-20")
+    session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-20")
     goal_id = goal_of(db, session).id
     sessions.delete_session(db, center.calvin, session.id)
     assert db.get(MiniGoal, goal_id) is None

@@ -16,12 +16,35 @@ PERMISSION = int(ExitCode.PERMISSION)
 @pytest.fixture
 def world(cli):
     """A plan for alex (calvin), one for sam (priya), a standalone session for maria."""
-    alex_plan = int(cli("plan", "add", "--agent", "alex", "--form", "Call quality",
-                        "--purpose", "Shorter holds", "-q", user="calvin").stdout)
-    sam_plan = int(cli("plan", "add", "--agent", "sam", "--form", "Call quality",
-                       "--purpose", "Fewer escalations", "-q", user="priya").stdout)
-    maria_session = int(cli("session", "new", "--agent", "maria", "--form", "Call quality", "-q",
-                            user="calvin").stdout)
+    alex_plan = int(
+        cli(
+            "plan",
+            "add",
+            "--agent",
+            "alex",
+            "--form",
+            "Call quality",
+            "--purpose",
+            "Shorter holds",
+            "-q",
+            user="calvin",
+        ).stdout
+    )
+    sam_plan = int(
+        cli(
+            "plan",
+            "add",
+            "--agent",
+            "sam",
+            "--form",
+            "Call quality",
+            "--purpose",
+            "Fewer escalations",
+            "-q",
+            user="priya",
+        ).stdout
+    )
+    maria_session = int(cli("session", "new", "--agent", "maria", "--form", "Call quality", "-q", user="calvin").stdout)
     plans = {p["id"]: p for p in cli.json("plan", "list", user="dana")}
     return {
         "alex_plan": alex_plan,
@@ -77,7 +100,12 @@ def test_admin_sees_everyone_and_everything(cli, world):
     agents = {s["agent"] for s in cli.json("session", "list", user="dana")}
     assert agents == {"alex", "sam", "maria"}
     assert {u["handle"] for u in cli.json("user", "list", user="dana")} == {
-        "dana", "calvin", "priya", "alex", "maria", "sam",
+        "dana",
+        "calvin",
+        "priya",
+        "alex",
+        "maria",
+        "sam",
     }
     assert cli.json("plan", "show", str(world["sam_plan"]), user="dana")["agent"] == "sam"
 
@@ -112,8 +140,9 @@ def test_agent_sees_only_themself(cli, world):
 
 
 def test_agents_cannot_open_plans(cli, world):
-    line = refused(cli("plan", "add", "--agent", "alex", "--form", "Call quality",
-                       "--purpose", "Self-improvement", user="alex"))
+    line = refused(
+        cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "Self-improvement", user="alex")
+    )
     assert "only a coach or an admin" in line
     refused(cli("plan", "edit", str(world["alex_plan"]), user="alex"))
     refused(cli("plan", "close", str(world["alex_plan"]), "--reason", "I think I am done with this now", user="alex"))
@@ -137,8 +166,9 @@ def test_agents_cannot_run_sessions(cli, world, command):
 
 
 def test_coach_cannot_act_on_an_agent_outside_their_teams(cli, world):
-    line = refused(cli("plan", "add", "--agent", "sam", "--form", "Call quality",
-                       "--purpose", "Faster replies", user="calvin"))
+    line = refused(
+        cli("plan", "add", "--agent", "sam", "--form", "Call quality", "--purpose", "Faster replies", user="calvin")
+    )
     assert "'sam' is outside the teams 'calvin' supervises" in line
     refused(cli("session", "new", "--agent", "sam", "--form", "Call quality", user="calvin"))
     refused(cli("session", "save", str(world["sam_session"]), "--set", "greeting=1", user="calvin"))
@@ -219,7 +249,13 @@ def test_a_coach_adds_agents_to_their_own_teams_only(cli):
     )
     refused(cli("user", "add", "kim", "--name", "Kim", "--team", "Inbound", user="alex"))
     assert {u["handle"] for u in cli.json("user", "list", user="dana")} == {
-        "dana", "calvin", "priya", "alex", "maria", "sam", "jordan",
+        "dana",
+        "calvin",
+        "priya",
+        "alex",
+        "maria",
+        "sam",
+        "jordan",
     }
 
 

@@ -20,8 +20,12 @@ from typer.testing import CliRunner
 import coachcli.db
 import coachcli.db.engine
 from coachcli.cli.app import app
-from coachcli.db import migrations, open_database, transaction
-from coachcli.db import models  # noqa: F401  (registers the tables)
+from coachcli.db import (
+    migrations,
+    models,  # noqa: F401  (registers the tables)
+    open_database,
+    transaction,
+)
 from coachcli.errors import CoachError, ExitCode
 
 
@@ -102,9 +106,7 @@ def test_foreign_keys_are_enforced(db, center):
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError, match="(?i)foreign key"), db.begin_nested():
-        db.connection().exec_driver_sql(
-            "INSERT INTO team_memberships (team_id, user_id) VALUES (999, 999)"
-        )
+        db.connection().exec_driver_sql("INSERT INTO team_memberships (team_id, user_id) VALUES (999, 999)")
 
 
 # --- migrations --------------------------------------------------------------------------
@@ -161,7 +163,9 @@ def test_a_failed_upgrade_leaves_the_old_schema(engine, db_path, monkeypatch):
 
 def test_an_upgrade_is_applied_when_the_database_is_opened(engine, db_path, monkeypatch):
     engine.dispose()
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": ["CREATE TABLE extra (id INTEGER)"]}])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, {"sqlite": ["CREATE TABLE extra (id INTEGER)"]}]
+    )
     monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
     upgraded = open_database(str(db_path))
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -37,19 +37,22 @@ def _today():
 
 @app.command("add")
 def add(
-    session_id: Annotated[int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)],
+    session_id: Annotated[
+        int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)
+    ],
     text: Annotated[str, typer.Option("--text", help="What was agreed.")],
-    due: Annotated[Optional[str], typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
+    due: Annotated[str | None, typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
     owner: Annotated[str, typer.Option("--owner", help="Who does it: agent or coach.")] = "agent",
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Add an action item to a draft or coached session (its coach, or an admin)."""
+    from coachcli.db.models import stored_id
     from coachcli.services import actions
 
     with unit_of_work(write=True) as db:
         item = actions.add_action(db, acting_user(db), session_id, text, due=due, owner=owner, today=_today())
-        record = actions.action_record(db, item.id)
+        record = actions.action_record(db, stored_id(item))
     if quiet:
         emit_id(record["id"])
         return
@@ -59,15 +62,16 @@ def add(
 @app.command("done")
 def done(
     item_id: ActionId,
-    note: Annotated[Optional[str], typer.Option("--note", help="How it went.", show_default=False)] = None,
+    note: Annotated[str | None, typer.Option("--note", help="How it went.", show_default=False)] = None,
     format: FormatOption = None,
 ) -> None:
     """Mark an action item done (its owner, the session's coach, or an admin); once."""
+    from coachcli.db.models import stored_id
     from coachcli.services import actions
 
     with unit_of_work(write=True) as db:
         item = actions.complete_action(db, acting_user(db), item_id, note)
-        record = actions.action_record(db, item.id)
+        record = actions.action_record(db, stored_id(item))
     say(f"Action item {item_id} done.")
     emit(record, format, View(title="Action item", columns=ACTION_FIELDS))
 

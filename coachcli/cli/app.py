@@ -11,12 +11,13 @@ import importlib
 import os
 import sys
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
 
 from coachcli import __version__
+from coachcli.cli.completion import complete_handle
 from coachcli.cli.context import settings
 from coachcli.errors import CoachError, ExitCode
 
@@ -96,8 +97,7 @@ class CoachGroup(TyperGroup):
             if _is_cli_signal(error):
                 raise
             _fail(
-                f"internal error: {type(error).__name__}: {error} "
-                "(set COACH_DEBUG=1 for the traceback and report it)",
+                f"internal error: {type(error).__name__}: {error} (set COACH_DEBUG=1 for the traceback and report it)",
                 ExitCode.INTERNAL,
             )
 
@@ -137,7 +137,6 @@ app = typer.Typer(
     help="Contact-center coaching from a SQLite file: performance plans, coaching sessions, mini-goals.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode=None,
 )
 
@@ -151,12 +150,18 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def main_options(
     database: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--db", envvar="COACH_DB", help="Database file or SQLAlchemy URL.", show_default=False),
     ] = None,
     acting: Annotated[
-        Optional[str],
-        typer.Option("--as", envvar="COACH_USER", help="Act as this user (handle).", show_default=False),
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="COACH_USER",
+            autocompletion=complete_handle,
+            help="Act as this user (handle).",
+            show_default=False,
+        ),
     ] = None,
     version: Annotated[
         bool,

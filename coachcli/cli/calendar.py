@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,8 +23,12 @@ ADDRESS_PREFIX = "urn:coach:"
 @app.command()
 def calendar(
     agent: AgentFilter = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="Sessions on or after this date.", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Sessions on or before this date.", show_default=False)] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Sessions on or after this date.", show_default=False)
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Sessions on or before this date.", show_default=False)
+    ] = None,
 ) -> None:
     """Print an iCalendar file (RFC 5545) of the scheduled sessions in your scope.
 
@@ -56,7 +60,9 @@ def ical(sessions: list[dict]) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", CALENDAR_NAME)
     for session in sessions:
-        start = dt.datetime.combine(session["date"], dt.time.fromisoformat(session["start"]), ZoneInfo(session["timezone"]))
+        start = dt.datetime.combine(
+            session["date"], dt.time.fromisoformat(session["start"]), ZoneInfo(session["timezone"])
+        )
         event = Event()
         event.add("uid", f"session-{session['id']}@coach")
         # Without a METHOD, DTSTAMP is when the event last changed, so an

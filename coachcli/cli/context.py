@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from coachcli.db.models import User
 
 
-def command_group() -> "typer.Typer":
+def command_group() -> typer.Typer:
     """A noun's commands (`coach plan …`). Its one-line help lives in the
     root's table of commands; plain help text keeps Rich off the start-up path."""
     import typer
@@ -23,7 +23,7 @@ def command_group() -> "typer.Typer":
     return typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
-def single_command() -> "typer.Typer":
+def single_command() -> typer.Typer:
     """A verb with no sub-commands (`coach init`, `coach inbox`, `coach log`)."""
     import typer
 

@@ -28,8 +28,11 @@ def _with_tables(record: dict, title: str, format: FormatOption) -> None:
     if resolve(format) is OutputFormat.json:
         emit(record, format)
         return
-    emit([{"table": name, "rows": rows} for name, rows in record["tables"].items()], format,
-         View(title=title, columns=TABLE_COLUMNS))
+    emit(
+        [{"table": name, "rows": rows} for name, rows in record["tables"].items()],
+        format,
+        View(title=title, columns=TABLE_COLUMNS),
+    )
 
 
 @contextmanager

@@ -23,6 +23,7 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add a coaching form from a file (see examples/forms/)."""
+    from coachcli.db.models import stored_id
     from coachcli.forms import load_form_file
     from coachcli.services import forms
 
@@ -31,7 +32,7 @@ def add(
         form = forms.add_form(db, acting_user(db), spec)
         record = forms.form_record(form)
     if quiet:
-        emit_id(form.id)
+        emit_id(stored_id(form))
     else:
         _show(record, format)
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO, Optional, TextIO
+from typing import IO, Annotated, TextIO
 
 import typer
 
@@ -16,7 +16,7 @@ from coachcli.tabular import XLS_MAGIC, XLSX_MAGIC, Content, Sheet, read_sheet
 
 
 @contextmanager
-def open_source(source: str) -> Iterator[TextIO]:
+def open_source(source: str) -> Iterator[IO[str]]:
     if source == "-":
         yield sys.stdin
         return
@@ -49,7 +49,7 @@ def interactive() -> bool:
 PROGRESS_EVERY_LINES = 500
 
 EncodingOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--encoding",
         metavar="NAME",
@@ -58,8 +58,13 @@ EncodingOption = Annotated[
     ),
 ]
 SheetOption = Annotated[
-    Optional[str],
-    typer.Option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook to read (default: the first).", show_default=False),
+    str | None,
+    typer.Option(
+        "--sheet",
+        metavar="NAME",
+        help="The sheet of an .xlsx workbook to read (default: the first).",
+        show_default=False,
+    ),
 ]
 
 
@@ -85,7 +90,9 @@ def import_content(source: str, *, encoding: str | None = None, sheet: str | Non
         magic = raw.read(4)
         raw.seek(0)
         if magic == XLS_MAGIC:
-            raise CoachError(f"{name} is an old-style .xls workbook; save it from Excel as .xlsx (or CSV) and import that")
+            raise CoachError(
+                f"{name} is an old-style .xls workbook; save it from Excel as .xlsx (or CSV) and import that"
+            )
         if magic == XLSX_MAGIC:
             yield _progress_rows(read_sheet(raw, name, sheet), name)
             return
@@ -111,13 +118,15 @@ def _text_codec(encoding: str | None) -> str:
         # Refuses codecs that are not text encodings (base64, rot13…).
         io.TextIOWrapper(io.BytesIO(), encoding=name)
     except LookupError:
-        raise CoachError(f"unknown --encoding {encoding!r}: give one such as utf-8, cp1252, latin-1 or utf-16") from None
+        raise CoachError(
+            f"unknown --encoding {encoding!r}: give one such as utf-8, cp1252, latin-1 or utf-16"
+        ) from None
     # A UTF-8 file from Windows starts with a byte-order mark; it is not part of the header.
     return "utf-8-sig" if name == "utf-8" else name
 
 
 @contextmanager
-def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
+def _seekable_bytes(source: str) -> Iterator[IO[bytes]]:
     """The file opened for reading bytes; stdin, or a pipe given as a path,
     copied to a temporary file first."""
     if source == "-":
@@ -133,7 +142,7 @@ def _seekable_bytes(source: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _spooled(stream: BinaryIO) -> Iterator[BinaryIO]:
+def _spooled(stream: IO[bytes]) -> Iterator[IO[bytes]]:
     import shutil
     import tempfile
 

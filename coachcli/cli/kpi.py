@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_metric
 from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
@@ -75,9 +76,14 @@ def import_(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Only this metric (key or name).", show_default=False)] = None,
-    start: Annotated[Optional[str], typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", autocompletion=complete_metric, help="Only this metric (key or name).", show_default=False
+        ),
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
     format: FormatOption = None,
 ) -> None:
     """List KPI observations within your scope."""
@@ -93,8 +99,11 @@ def list_(
         records = kpi.list_observations(db, acting_user(db), agent=agent, metric=metric, start=start_date, end=end_date)
     if resolve(format) is OutputFormat.table:
         records = [
-            {**record, "metric": find_metric(record["metric"]).name,
-             "value": format_value(record["value"], find_metric(record["metric"]))}
+            {
+                **record,
+                "metric": find_metric(record["metric"]).name,
+                "value": format_value(record["value"], find_metric(record["metric"])),
+            }
             for record in records
         ]
     emit(records, format, View(title="KPI observations", columns=OBSERVATION_COLUMNS))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_handle
 from coachcli.cli.context import acting_user, single_command, unit_of_work
 from coachcli.cli.output import FormatOption, View, emit
 
@@ -25,12 +26,19 @@ LOG_COLUMNS = [
 @app.command()
 def log(
     record: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--record", help="Only this record: TYPE or TYPE:ID, e.g. plan:3 or session.", show_default=False),
     ] = None,
-    user: Annotated[Optional[str], typer.Option("--user", help="Only changes made by this handle.", show_default=False)] = None,
-    since: Annotated[Optional[str], typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
-    until: Annotated[Optional[str], typer.Option("--to", help="Through this date (inclusive).", show_default=False)] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", autocompletion=complete_handle, help="Only changes made by this handle.", show_default=False
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option("--from", help="From this date (inclusive).", show_default=False)] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Through this date (inclusive).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many entries, newest first.")] = 200,
     format: FormatOption = None,
 ) -> None:

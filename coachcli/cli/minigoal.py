@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -47,7 +47,9 @@ CHANGE_COLUMNS = [
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 NO_DATA_MARK = "·"
 
-GoalId = Annotated[int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)]
+GoalId = Annotated[
+    int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)
+]
 
 
 def _metric(key: str):
@@ -60,7 +62,7 @@ def _metric(key: str):
 def list_(
     agent: AgentFilter = None,
     state: Annotated[
-        Optional[str], typer.Option("--state", help="in_progress, achieved or missed.", show_default=False)
+        str | None, typer.Option("--state", help="in_progress, achieved or missed.", show_default=False)
     ] = None,
     format: FormatOption = None,
 ) -> None:
@@ -173,7 +175,8 @@ def sparkline(values: list[float | None], target: float, scale: list[float | Non
 @app.command("evaluate")
 def evaluate(
     as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False)
+        str | None,
+        typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False),
     ] = None,
     format: FormatOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,

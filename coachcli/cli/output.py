@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
+
+from coachcli.cli.completion import complete_agent
 
 
 class OutputFormat(str, Enum):
@@ -26,7 +28,7 @@ class OutputFormat(str, Enum):
 
 
 FormatOption = Annotated[
-    Optional[OutputFormat],
+    OutputFormat | None,
     typer.Option(
         "--format",
         "-o",
@@ -37,7 +39,10 @@ FormatOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
 AgentFilter = Annotated[
-    Optional[str], typer.Option("--agent", help="Only this agent's records (handle).", show_default=False)
+    str | None,
+    typer.Option(
+        "--agent", autocompletion=complete_agent, help="Only this agent's records (handle).", show_default=False
+    ),
 ]
 
 Columns = Sequence[tuple[str, str]]

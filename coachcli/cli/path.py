@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, say
 
@@ -18,13 +19,19 @@ PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
 def add(
     name: Annotated[str, typer.Argument(help="Path name.", metavar="NAME")],
     agents: Annotated[
-        Optional[list[str]],
-        typer.Option("--agent", help="Agent to assign the path to; repeatable.", show_default=False),
+        list[str] | None,
+        typer.Option(
+            "--agent",
+            autocompletion=complete_agent,
+            help="Agent to assign the path to; repeatable.",
+            show_default=False,
+        ),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Add a path, or assign an existing one to more agents."""
+    from coachcli.db.models import stored_id
     from coachcli.services import paths
 
     with unit_of_work(write=True) as db:
@@ -34,7 +41,7 @@ def add(
     if not created:
         say(f"Path '{path.name}' already existed; assigned it to {', '.join(assigned) or 'nobody new'}.")
     if quiet:
-        emit_id(path.id)
+        emit_id(stored_id(path))
     else:
         emit(record, format, View(title="Performance path", columns=PATH_COLUMNS))
 

@@ -6,8 +6,20 @@ from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent, complete_form
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id, resolve, say
+from coachcli.cli.output import (
+    AgentFilter,
+    FormatOption,
+    OutputFormat,
+    QuietOption,
+    Section,
+    View,
+    emit,
+    emit_id,
+    resolve,
+    say,
+)
 from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, show_session
 
 app = command_group()
@@ -58,24 +70,28 @@ def _offer_to_fill(session_id: int, format, quiet: bool) -> None:
 
 @app.command("add")
 def add(
-    agent: Annotated[str, typer.Option("--agent", help="The agent the plan is for.")],
-    form: Annotated[str, typer.Option("--form", help="The coaching form every session of the plan uses.")],
+    agent: Annotated[str, typer.Option("--agent", autocompletion=complete_agent, help="The agent the plan is for.")],
+    form: Annotated[
+        str,
+        typer.Option("--form", autocompletion=complete_form, help="The coaching form every session of the plan uses."),
+    ],
     purpose: Annotated[str, typer.Option("--purpose", help="What the agent should achieve.")],
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Open a plan and its first session (a draft), in one step."""
+    from coachcli.db.models import stored_id
     from coachcli.services import plans
 
     with unit_of_work(write=True) as db:
         plan, session = plans.add_plan(db, acting_user(db), agent, form, purpose)
-        record = plans.plan_record(db, plan.id)
+        record = plans.plan_record(db, stored_id(plan))
     if quiet:
-        emit_id(plan.id)
+        emit_id(stored_id(plan))
         return
     emit(record, format, _plan_view())
-    say(f"Plan {plan.id} opened with its first session {session.id} (draft).")
-    _offer_to_fill(session.id, format, quiet)
+    say(f"Plan {stored_id(plan)} opened with its first session {stored_id(session)} (draft).")
+    _offer_to_fill(stored_id(session), format, quiet)
 
 
 @app.command("list")
@@ -118,7 +134,10 @@ def _answer_grid(spec, sessions: list[dict]) -> Section:
 
     fields = [field for field in spec.fields if field.type in GRID_FIELD_TYPES]
     rows = [
-        {"label": field.label, **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions}}
+        {
+            "label": field.label,
+            **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions},
+        }
         for field in fields
     ]
     columns = [("label", "Field"), *((f"session_{s['id']}", f"#{s['id']}") for s in sessions)]
@@ -128,29 +147,33 @@ def _answer_grid(spec, sessions: list[dict]) -> Section:
 @app.command("edit")
 def edit(plan_id: PlanId, format: FormatOption = None, quiet: QuietOption = False) -> None:
     """Open the plan's draft session, or start a new blank one in the plan."""
+    from coachcli.db.models import stored_id
     from coachcli.services import plans
 
     with unit_of_work(write=True) as db:
         session, created = plans.edit_plan(db, acting_user(db), plan_id)
         record, spec = session_view(db, session)
     if quiet:
-        emit_id(session.id)
+        emit_id(stored_id(session))
         return
     say(f"{'New' if created else 'Open'} session {session.id} in plan {plan_id}.")
     show_session(record, spec, format)
-    _offer_to_fill(session.id, format, quiet)
+    _offer_to_fill(stored_id(session), format, quiet)
 
 
 @app.command("close")
 def close(
     plan_id: PlanId,
-    reason: Annotated[str, typer.Option("--reason", help="Specific reason: the official record of why the plan ended.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Specific reason: the official record of why the plan ended.")
+    ],
     format: FormatOption = None,
 ) -> None:
     """Close a plan with a written reason (refused while a session is still open)."""
+    from coachcli.db.models import stored_id
     from coachcli.services import plans
 
     with unit_of_work(write=True) as db:
         plan = plans.close_plan(db, acting_user(db), plan_id, reason)
-        record = plans.plan_record(db, plan.id)
+        record = plans.plan_record(db, stored_id(plan))
     emit(record, format, _plan_view())

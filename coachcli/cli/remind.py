@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ REMINDER_COLUMNS = [
 @app.command()
 def remind(
     as_of: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--as-of",
             help="Remind as of this date or date-time (default: now; without a UTC offset, in COACH_TZ).",

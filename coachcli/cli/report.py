@@ -3,10 +3,11 @@ whether every agent is coached often enough and followed up."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_coach, complete_metric
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
 
@@ -51,11 +52,21 @@ NEEDS_ATTENTION_STYLE = "bold red"
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
 
-MetricFilter = Annotated[Optional[str], typer.Option("--metric", help="Only this KPI metric (key or name).", show_default=False)]
-CoachFilter = Annotated[Optional[str], typer.Option("--coach", help="Only sessions of this coach (handle).", show_default=False)]
-TeamFilter = Annotated[Optional[str], typer.Option("--team", help="Only agents of this team.", show_default=False)]
-FromDate = Annotated[Optional[str], typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
-ToDate = Annotated[Optional[str], typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
+MetricFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--metric", autocompletion=complete_metric, help="Only this KPI metric (key or name).", show_default=False
+    ),
+]
+CoachFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--coach", autocompletion=complete_coach, help="Only sessions of this coach (handle).", show_default=False
+    ),
+]
+TeamFilter = Annotated[str | None, typer.Option("--team", help="Only agents of this team.", show_default=False)]
+FromDate = Annotated[str | None, typer.Option("--from", help="Sessions on or after this date.", show_default=False)]
+ToDate = Annotated[str | None, typer.Option("--to", help="Sessions on or before this date.", show_default=False)]
 
 
 @app.callback()
@@ -71,11 +82,17 @@ def impact(
     start: FromDate = None,
     end: ToDate = None,
     window: Annotated[
-        Optional[int],
-        typer.Option("--window", help="Days before and after the session to compare, 1-365 [default: 14].",
-                     metavar="DAYS", show_default=False),
+        int | None,
+        typer.Option(
+            "--window",
+            help="Days before and after the session to compare, 1-365 [default: 14].",
+            metavar="DAYS",
+            show_default=False,
+        ),
     ] = None,
-    by: Annotated[str, typer.Option("--by", help="One row a session, coach or metric.", metavar="session|coach|metric")] = "session",
+    by: Annotated[
+        str, typer.Option("--by", help="One row a session, coach or metric.", metavar="session|coach|metric")
+    ] = "session",
     format: FormatOption = None,
 ) -> None:
     """Did coached agents improve on the session's KPI, by more than their team-mates?
@@ -95,35 +112,62 @@ def impact(
     end_date = parse_date(end, today) if end else None
     with unit_of_work(write=False) as db:
         records = reports.impact(
-            db, acting_user(db), zone=zone, metric=metric, coach=coach, team=team,
-            start=start_date, end=end_date, window=window, by=by,
+            db,
+            acting_user(db),
+            zone=zone,
+            metric=metric,
+            coach=coach,
+            team=team,
+            start=start_date,
+            end=end_date,
+            window=window,
+            by=by,
         )
     grouping = reports.check_grouping(by)
     on_terminal = resolve(format) is OutputFormat.table
     if grouping == "session":
         shown = [_displayed_session(record) for record in records] if on_terminal else records
-        view = View(title=f"Coaching impact, {window} days before and after", columns=SESSION_COLUMNS,
-                    aside=_session_chart)
+        view = View(
+            title=f"Coaching impact, {window} days before and after", columns=SESSION_COLUMNS, aside=_session_chart
+        )
     else:
         shown = [_displayed_summary(record, grouping) for record in records] if on_terminal else records
-        view = View(title=f"Coaching impact by {grouping}, {window} days before and after",
-                    columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
-                    aside=_summary_chart(grouping))
+        view = View(
+            title=f"Coaching impact by {grouping}, {window} days before and after",
+            columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
+            aside=_summary_chart(grouping),
+        )
     emit(shown, format, view)
 
 
 @app.command("cadence")
 def cadence(
-    start: Annotated[Optional[str], typer.Option(
-        "--from", help="First day of the period [default: the 1st of --to's month, or of this month].",
-        metavar="DATE", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option(
-        "--to", help="Last day of the period [default: the last of --from's month, or of this month].",
-        metavar="DATE", show_default=False)] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First day of the period [default: the 1st of --to's month, or of this month].",
+            metavar="DATE",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Last day of the period [default: the last of --from's month, or of this month].",
+            metavar="DATE",
+            show_default=False,
+        ),
+    ] = None,
     minimum: Annotated[
-        Optional[int],
-        typer.Option("--min", help="Sessions in the period that meet the cadence, 1 or more [default: 1].",
-                     metavar="SESSIONS", show_default=False),
+        int | None,
+        typer.Option(
+            "--min",
+            help="Sessions in the period that meet the cadence, 1 or more [default: 1].",
+            metavar="SESSIONS",
+            show_default=False,
+        ),
     ] = None,
     format: FormatOption = None,
 ) -> None:
@@ -143,12 +187,16 @@ def cadence(
     start_date = parse_date(start, today) if start else None
     end_date = parse_date(end, today) if end else None
     with unit_of_work(write=False) as db:
-        records = reports.cadence(db, acting_user(db), zone=zone, today=today, start=start_date, end=end_date,
-                                  minimum=minimum)
+        records = reports.cadence(
+            db, acting_user(db), zone=zone, today=today, start=start_date, end=end_date, minimum=minimum
+        )
     first, last = reports.cadence_period(today, start_date, end_date)
     sessions = "session" if minimum == 1 else "sessions"
-    view = View(title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
-                columns=CADENCE_COLUMNS, row_style=_needs_attention_style)
+    view = View(
+        title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
+        columns=CADENCE_COLUMNS,
+        row_style=_needs_attention_style,
+    )
     on_terminal = resolve(format) is OutputFormat.table
     emit([_displayed_cadence(record, minimum) for record in records] if on_terminal else records, format, view)
 
@@ -158,7 +206,9 @@ def _displayed_cadence(record: dict, minimum: int) -> dict:
     attention = []
     if not record["meets_cadence"]:
         short = minimum - record["coached"]
-        attention.append("not coached" if record["coached"] == 0 else f"{short} session{'s' if short > 1 else ''} short")
+        attention.append(
+            "not coached" if record["coached"] == 0 else f"{short} session{'s' if short > 1 else ''} short"
+        )
     if record["overdue_actions"]:
         attention.append(f"{record['overdue_actions']} overdue")
     return {
@@ -224,7 +274,9 @@ def _session_chart(rows: list[dict]):
 
     if len(rows) > SESSION_CHART_ROWS:
         return None
-    return gain_and_impact(rows, "chart_label", "chart_gain", "chart_impact", "Gain, and impact beyond the control group")
+    return gain_and_impact(
+        rows, "chart_label", "chart_gain", "chart_impact", "Gain, and impact beyond the control group"
+    )
 
 
 def _summary_chart(grouping: str):
@@ -232,7 +284,11 @@ def _summary_chart(grouping: str):
         from coachcli.cli.charts import gain_and_impact
 
         return gain_and_impact(
-            rows, grouping, "chart_gain", "chart_impact", f"Mean gain, and mean impact beyond the control group, by {grouping}"
+            rows,
+            grouping,
+            "chart_gain",
+            "chart_impact",
+            f"Mean gain, and mean impact beyond the control group, by {grouping}",
         )
 
     return chart

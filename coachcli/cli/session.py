@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from coachcli.cli.completion import complete_agent, complete_coach, complete_form, complete_metric, complete_path
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section, View, emit, emit_id, say
@@ -61,21 +62,28 @@ ACTION_COLUMNS = [
 
 SessionId = Annotated[int, typer.Argument(help="Session id.", metavar="SESSION", show_default=False)]
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="KEY=VALUE answer for a form field; repeatable.", show_default=False),
 ]
 AnswersOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--answers", help="JSON object of answers, from a file or - for stdin.", show_default=False),
 ]
-NotesOption = Annotated[Optional[str], typer.Option("--notes", help="Replace the session notes.", show_default=False)]
+NotesOption = Annotated[str | None, typer.Option("--notes", help="Replace the session notes.", show_default=False)]
 PrivateNotesOption = Annotated[
-    Optional[str],
-    typer.Option("--private-notes", help="Notes for coaches and admins only; never shown to the agent.", show_default=False),
+    str | None,
+    typer.Option(
+        "--private-notes", help="Notes for coaches and admins only; never shown to the agent.", show_default=False
+    ),
 ]
 FormChoice = Annotated[
-    Optional[str],
-    typer.Option("--form", help="Run a session scheduled without a form with this one.", show_default=False),
+    str | None,
+    typer.Option(
+        "--form",
+        autocompletion=complete_form,
+        help="Run a session scheduled without a form with this one.",
+        show_default=False,
+    ),
 ]
 
 
@@ -91,7 +99,9 @@ def show_session(record: dict, spec, format) -> None:
             for field in spec.fields
         ]
     sections = [Section("Answers", answers, ANSWER_COLUMNS)] if spec else []
-    sections.append(Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS))
+    sections.append(
+        Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS)
+    )
     # A key the viewer may not see (an agent's private notes) is not even a blank row.
     fields = [(key, header) for key, header in SESSION_FIELDS if key in record]
     emit(record, format, View(title=title, columns=fields, sections=sections))
@@ -118,9 +128,9 @@ def show_created(view: tuple[dict, object], format, quiet: bool) -> None:
 
 @app.command("new")
 def new(
-    agent: Annotated[str, typer.Option("--agent", help="The agent to coach.")],
-    form: Annotated[str, typer.Option("--form", help="Coaching form name or id.")],
-    title: Annotated[Optional[str], typer.Option("--title", help="Session title.")] = None,
+    agent: Annotated[str, typer.Option("--agent", autocompletion=complete_agent, help="The agent to coach.")],
+    form: Annotated[str, typer.Option("--form", autocompletion=complete_form, help="Coaching form name or id.")],
+    title: Annotated[str | None, typer.Option("--title", help="Session title.")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -135,10 +145,8 @@ def new(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    plan: Annotated[Optional[int], typer.Option("--plan", help="Only this plan's sessions.")] = None,
-    tab: Annotated[
-        Optional[str], typer.Option("--tab", help="requested, scheduled, draft or coached.")
-    ] = None,
+    plan: Annotated[int | None, typer.Option("--plan", help="Only this plan's sessions.")] = None,
+    tab: Annotated[str | None, typer.Option("--tab", help="requested, scheduled, draft or coached.")] = None,
     unacknowledged: Annotated[
         bool, typer.Option("--unacknowledged", help="Only coached sessions the agent has not acknowledged yet.")
     ] = False,
@@ -219,7 +227,13 @@ def save(
 ) -> None:
     """Save Only: keep the answers given, leave the session a draft."""
     save_answers(
-        session_id, coached=False, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        session_id,
+        coached=False,
+        pairs=set_,
+        answers_source=answers,
+        notes=notes,
+        format=format,
+        form=form,
         private_notes=private_notes,
     )
 
@@ -236,7 +250,13 @@ def coach(
 ) -> None:
     """Save & Coached: check required fields, make the session final, notify the agent."""
     save_answers(
-        session_id, coached=True, pairs=set_, answers_source=answers, notes=notes, format=format, form=form,
+        session_id,
+        coached=True,
+        pairs=set_,
+        answers_source=answers,
+        notes=notes,
+        format=format,
+        form=form,
         private_notes=private_notes,
     )
 
@@ -273,28 +293,44 @@ def coach_again(session_id: SessionId, format: FormatOption = None, quiet: Quiet
     show_created(view, format, quiet)
 
 
-def _option(help: str, name: str):
-    return typer.Option(name, help=help, show_default=False)
+def _option(help: str, name: str, autocompletion=None):
+    return typer.Option(name, help=help, show_default=False, autocompletion=autocompletion)
 
 
 @app.command("schedule")
 def schedule(
-    title: Annotated[Optional[str], _option("Session title (kept from the request with --from-request).", "--title")] = None,
-    agent: Annotated[Optional[str], _option("The agent to coach (the requester with --from-request).", "--agent")] = None,
-    coach: Annotated[Optional[str], _option("The coach (a coach or an admin); default: you.", "--coach")] = None,
-    date: Annotated[Optional[str], _option("Date: YYYY-MM-DD, today, tomorrow, +7d …", "--date")] = None,
-    start: Annotated[Optional[str], _option("Start time, 24-hour HH:MM.", "--start")] = None,
-    tz: Annotated[Optional[str], _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")] = None,
-    duration: Annotated[Optional[str], _option("Length in minutes (or 1h, 90m); default 30.", "--duration")] = None,
-    link: Annotated[Optional[str], _option("Meeting link, an http(s) URL.", "--link")] = None,
-    path: Annotated[Optional[str], _option("Performance path assigned to the agent (for a mini-goal).", "--path")] = None,
-    kpi: Annotated[Optional[str], _option("KPI metric (see `coach kpi metrics`).", "--kpi")] = None,
-    target: Annotated[Optional[str], _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
-    target_date: Annotated[Optional[str], _option("Mini-goal due date.", "--target-date")] = None,
-    notes: Annotated[Optional[str], _option("Notes for the session.", "--notes")] = None,
+    title: Annotated[
+        str | None, _option("Session title (kept from the request with --from-request).", "--title")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        _option("The agent to coach (the requester with --from-request).", "--agent", autocompletion=complete_agent),
+    ] = None,
+    coach: Annotated[
+        str | None, _option("The coach (a coach or an admin); default: you.", "--coach", autocompletion=complete_coach)
+    ] = None,
+    date: Annotated[str | None, _option("Date: YYYY-MM-DD, today, tomorrow, +7d …", "--date")] = None,
+    start: Annotated[str | None, _option("Start time, 24-hour HH:MM.", "--start")] = None,
+    tz: Annotated[
+        str | None, _option("IANA time zone, e.g. Europe/Paris; default: COACH_TZ, else the system's.", "--tz")
+    ] = None,
+    duration: Annotated[str | None, _option("Length in minutes (or 1h, 90m); default 30.", "--duration")] = None,
+    link: Annotated[str | None, _option("Meeting link, an http(s) URL.", "--link")] = None,
+    path: Annotated[
+        str | None,
+        _option("Performance path assigned to the agent (for a mini-goal).", "--path", autocompletion=complete_path),
+    ] = None,
+    kpi: Annotated[
+        str | None, _option("KPI metric (see `coach kpi metrics`).", "--kpi", autocompletion=complete_metric)
+    ] = None,
+    target: Annotated[str | None, _option("Mini-goal target; time metrics take 300, 5m or 4:30.", "--target")] = None,
+    target_date: Annotated[str | None, _option("Mini-goal due date.", "--target-date")] = None,
+    notes: Annotated[str | None, _option("Notes for the session.", "--notes")] = None,
     private_notes: PrivateNotesOption = None,
-    form: Annotated[Optional[str], _option("Coaching form name or id.", "--form")] = None,
-    from_request: Annotated[Optional[int], _option("Schedule this coaching request (see --tab requested).", "--from-request")] = None,
+    form: Annotated[str | None, _option("Coaching form name or id.", "--form", autocompletion=complete_form)] = None,
+    from_request: Annotated[
+        int | None, _option("Schedule this coaching request (see --tab requested).", "--from-request")
+    ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -334,7 +370,9 @@ def schedule(
 @app.command("ack")
 def ack(
     session_id: SessionId,
-    comment: Annotated[Optional[str], _option("Your comment on the session, kept with the acknowledgement.", "--comment")] = None,
+    comment: Annotated[
+        str | None, _option("Your comment on the session, kept with the acknowledgement.", "--comment")
+    ] = None,
     format: FormatOption = None,
 ) -> None:
     """Acknowledge a coached session of yours (once; your coach is notified)."""
@@ -349,9 +387,13 @@ def ack(
 @app.command("request")
 def request(
     title: Annotated[str, typer.Option("--title", help="What you would like coaching on.")],
-    path: Annotated[Optional[str], _option("A performance path assigned to you.", "--path")] = None,
-    kpi: Annotated[Optional[str], _option("The KPI metric you want to work on.", "--kpi")] = None,
-    notes: Annotated[Optional[str], _option("Anything your coach should know.", "--notes")] = None,
+    path: Annotated[
+        str | None, _option("A performance path assigned to you.", "--path", autocompletion=complete_path)
+    ] = None,
+    kpi: Annotated[
+        str | None, _option("The KPI metric you want to work on.", "--kpi", autocompletion=complete_metric)
+    ] = None,
+    notes: Annotated[str | None, _option("Anything your coach should know.", "--notes")] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -368,7 +410,9 @@ def request(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[
+        str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")
+    ],
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     format: FormatOption = None,

@@ -21,14 +21,15 @@ def add(
     quiet: QuietOption = False,
 ) -> None:
     """Add a team. A coach who adds a team supervises it."""
+    from coachcli.db.models import stored_id
     from coachcli.services import users
 
     with unit_of_work(write=True) as db:
         actor = acting_user(db)
         team = users.add_team(db, actor, name)
-        record = next(t for t in users.list_teams(db, actor) if t["id"] == team.id)
+        record = next(t for t in users.list_teams(db, actor) if t["id"] == stored_id(team))
     if quiet:
-        emit_id(team.id)
+        emit_id(stored_id(team))
     else:
         emit(record, format, View(title="Team"))
 

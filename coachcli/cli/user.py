@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,19 +21,20 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
     teams: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--team", help="Team to join (agent) or supervise (coach); repeatable."),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Add a user. While the database has no users, no acting user is needed."""
+    from coachcli.db.models import stored_id
     from coachcli.services import users
 
     with unit_of_work(write=True) as db:
         actor = users.adding_actor(db, settings.acting_handle)
         user = users.add_user(db, actor, handle, name, role, teams or [])
-        record = users.user_record(user, users.team_names_by_user(db, [user.id]).get(user.id, []))
+        record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
     if quiet:
         typer.echo(record["handle"])
     else:
@@ -42,8 +43,8 @@ def add(
 
 @app.command("list")
 def list_(
-    role: Annotated[Optional[str], typer.Option("--role", help="Only this role.")] = None,
-    team: Annotated[Optional[str], typer.Option("--team", help="Only members of this team.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only members of this team.")] = None,
     format: FormatOption = None,
 ) -> None:
     """List the users within your scope."""
@@ -57,7 +58,9 @@ def list_(
 
 @app.command("import")
 def import_(
-    source: Annotated[str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")],
+    source: Annotated[
+        str, typer.Argument(help="CSV (, ; or tab), JSON Lines or .xlsx file, or - for stdin.", metavar="FILE|-")
+    ],
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     format: FormatOption = None,
@@ -75,7 +78,12 @@ def import_(
         format,
         View(
             title="Roster imported",
-            columns=[("added", "Added"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("teams_created", "Teams created")],
+            columns=[
+                ("added", "Added"),
+                ("updated", "Updated"),
+                ("unchanged", "Unchanged"),
+                ("teams_created", "Teams created"),
+            ],
         ),
     )
 
@@ -83,7 +91,9 @@ def import_(
 @app.command("erase")
 def erase(
     handle: Annotated[str, typer.Argument(help="The person to erase.", metavar="HANDLE")],
-    reason: Annotated[str, typer.Option("--reason", help="Why, in a few words; kept in the audit log (must not name them).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, in a few words; kept in the audit log (must not name them).")
+    ],
     format: FormatOption = None,
 ) -> None:
     """Right to erasure (admins): the person's handle and name become erased-<id>,

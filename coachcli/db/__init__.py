@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from coachcli.db import migrations
 from coachcli.db.engine import (
     create_private_file,
     database_url,
@@ -51,9 +52,12 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     if backend == "sqlite":
         require_sqlite_features()
     path = sqlite_file(url)
+    stored_version = None
     if path is not None:
         if path.is_dir():
-            raise CoachError(f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE)
+            raise CoachError(
+                f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE
+            )
         if not path.exists():
             if not create:
                 raise CoachError(
@@ -63,7 +67,7 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
                 )
             create_private_file(path)
         _refuse_damaged_file(path)
-        _refuse_foreign_or_newer(path)
+        stored_version = _refuse_foreign_or_newer(path)
     try:
         engine = make_engine(url)
     except (NoSuchModuleError, ImportError) as error:
@@ -77,6 +81,10 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
             f"cannot open {_without_password(url)}: {error}; give --db / COACH_DB a file path or a postgresql:// URL",
             ExitCode.DATABASE,
         ) from error
+    if stored_version == migrations.LATEST_VERSION:
+        # Already read through the plain connection: no second look at the
+        # schema (an inspector's queries) on every command.
+        return engine
     try:
         upgrade(engine, create=create)
     except DBAPIError as error:
@@ -101,9 +109,7 @@ def _refuse_damaged_file(path: Path) -> None:
     with path.open("rb") as handle:
         header = handle.read(100)
     if not header.startswith(_SQLITE_HEADER):
-        raise CoachError(
-            f"{path} is not a SQLite database; check --db / COACH_DB", ExitCode.DATABASE
-        )
+        raise CoachError(f"{path} is not a SQLite database; check --db / COACH_DB", ExitCode.DATABASE)
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     page_count = int.from_bytes(header[28:32], "big")
@@ -114,14 +120,15 @@ def _refuse_damaged_file(path: Path) -> None:
         )
 
 
-def _refuse_foreign_or_newer(path: Path) -> None:
+def _refuse_foreign_or_newer(path: Path) -> int | None:
     """Read the schema through a plain connection, before the engine's
     connect hook switches the file to WAL: a database that coach refuses (another
-    program's, or a newer coach's) is left exactly as it was."""
+    program's, or a newer coach's) is left exactly as it was. Returns the
+    stored schema version (None for a new, empty file)."""
     import sqlite3
 
     if path.stat().st_size == 0:
-        return
+        return None
     connection = sqlite3.connect(path)  # only SELECTs: no transaction, no write
     try:
         tables = {
@@ -143,3 +150,4 @@ def _refuse_foreign_or_newer(path: Path) -> None:
     if VERSION_TABLE not in tables:
         refuse_foreign(tables)
     refuse_newer(version)
+    return version

@@ -10,17 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
-    Column, Date, Float, Integer, MetaData, Row, Table, Text, and_, bindparam, case, func, insert,
-    literal, or_, select, text, update,
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
 )
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql.expression import ColumnElement, Executable
 from sqlmodel import Session
 
 from coachcli.db.expressions import end_of_day, iso_date
-from coachcli.db.types import UTCDateTime
+from coachcli.db.types import UTCDateTime, stored_utc
 
 # Bound parameters per statement (IN lists, executemany batches) stay well
 # under every backend's limit.
@@ -79,9 +96,15 @@ def insert_rows(db: Session, table: Table, columns: Sequence[str], rows: list[tu
     raw_connection(db).executemany(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)
 
 
+def _rows_written(db: Session, statement: Executable) -> int:
+    """The rows an INSERT … SELECT wrote: Session.execute is typed as
+    returning a Result, but a DML statement's result is a CursorResult."""
+    return cast(CursorResult, db.execute(statement)).rowcount
+
+
 def stored_timestamp(moment: dt.datetime) -> str:
     """A timestamp as the models store it (UTCDateTime), for the bulk writes."""
-    return UTCDateTime().process_bind_param(moment, None)
+    return stored_utc(moment)
 
 
 def raw_connection(db: Session) -> Any:
@@ -409,9 +432,15 @@ class GoalEvaluation:
         samples = func.count(observation.value)
         windows = (
             select(
-                goal.id, goal.metric, goal.target, goal.due_date,
-                goal.score.label("old_score"), goal.samples.label("old_samples"), goal.state.label("old_state"),
-                self._score(func.avg(observation.value), samples).label("score"), samples.label("samples"),
+                goal.id,
+                goal.metric,
+                goal.target,
+                goal.due_date,
+                goal.score.label("old_score"),
+                goal.samples.label("old_samples"),
+                goal.state.label("old_state"),
+                self._score(func.avg(observation.value), samples).label("score"),
+                samples.label("samples"),
             )
             .select_from(
                 MiniGoal.__table__.outerjoin(
@@ -428,12 +457,21 @@ class GoalEvaluation:
             .subquery("windows")
         )
         decided = select(
-            windows.c.id, windows.c.score, windows.c.samples,
-            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label("state"),
-            windows.c.old_state, windows.c.old_score, windows.c.old_samples,
+            windows.c.id,
+            windows.c.score,
+            windows.c.samples,
+            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label(
+                "state"
+            ),
+            windows.c.old_state,
+            windows.c.old_score,
+            windows.c.old_samples,
         ).subquery("decided")
-        changed = self._db.execute(
-            insert(_EVALUATION).execution_options(preserve_rowcount=True).from_select(
+        changed = _rows_written(
+            self._db,
+            insert(_EVALUATION)
+            .execution_options(preserve_rowcount=True)
+            .from_select(
                 ["id", "score", "samples", "state", "old_state"],
                 select(decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state).where(
                     or_(
@@ -442,8 +480,8 @@ class GoalEvaluation:
                         decided.c.state.is_distinct_from(decided.c.old_state),
                     )
                 ),
-            )
-        ).rowcount
+            ),
+        )
         evaluated = self._db.execute(select(func.count()).select_from(MiniGoal.__table__)).scalar_one()
         return evaluated, changed
 
@@ -458,17 +496,25 @@ class GoalEvaluation:
             .where(MiniGoal.__table__.c.id == evaluation.id)
             .values(score=evaluation.score, samples=evaluation.samples, state=evaluation.state, evaluated_at=now)
         )
-        return self._db.execute(
-            insert(MiniGoalChange.__table__).execution_options(preserve_rowcount=True).from_select(
+        return _rows_written(
+            self._db,
+            insert(MiniGoalChange.__table__)
+            .execution_options(preserve_rowcount=True)
+            .from_select(
                 ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
                 select(
-                    evaluation.id, literal(now, UTCDateTime), literal(as_of, Date),
-                    evaluation.old_state, evaluation.state, evaluation.score, evaluation.samples,
+                    evaluation.id,
+                    literal(now, UTCDateTime),
+                    literal(as_of, Date),
+                    evaluation.old_state,
+                    evaluation.state,
+                    evaluation.score,
+                    evaluation.samples,
                 )
                 .where(evaluation.state != evaluation.old_state)
                 .order_by(evaluation.id),
-            )
-        ).rowcount
+            ),
+        )
 
     def state_changes(self) -> list[Row]:
         """Each goal whose state changed, by id: id, name, assignee (handle),
@@ -481,9 +527,18 @@ class GoalEvaluation:
         return list(
             self._db.execute(
                 select(
-                    evaluation.id, goal.name, user.handle.label("assignee"), goal.assignee_id, session.coach_id,
-                    goal.metric, evaluation.old_state, evaluation.state, evaluation.score, goal.target,
-                    goal.start_date, goal.due_date,
+                    evaluation.id,
+                    goal.name,
+                    user.handle.label("assignee"),
+                    goal.assignee_id,
+                    session.coach_id,
+                    goal.metric,
+                    evaluation.old_state,
+                    evaluation.state,
+                    evaluation.score,
+                    goal.target,
+                    goal.start_date,
+                    goal.due_date,
                 )
                 .select_from(_EVALUATION)
                 .join(MiniGoal.__table__, goal.id == evaluation.id)

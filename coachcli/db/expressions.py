@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from zoneinfo import ZoneInfo
-
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, String, Table
 from sqlalchemy.ext.compiler import compiles
@@ -143,7 +142,9 @@ def insert_skipping_duplicates(db: Session, table: Table) -> Insert:
     is skipped, not refused. SQLAlchemy spells it only in each dialect's own
     insert construct."""
     if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -54,7 +54,9 @@ def check(engine: Engine) -> dict:
             _unsound(f"schema version {version}, expected {LATEST_VERSION}; run `coach init`")
         if engine.dialect.name == "sqlite":
             problems = [row for (row,) in connection.exec_driver_sql("PRAGMA integrity_check") if row != "ok"]
-            problems += [f"foreign key broken in {row[0]}" for row in connection.exec_driver_sql("PRAGMA foreign_key_check")]
+            problems += [
+                f"foreign key broken in {row[0]}" for row in connection.exec_driver_sql("PRAGMA foreign_key_check")
+            ]
             present = set(connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
         else:
             problems = []
@@ -90,7 +92,9 @@ def refuse_unless_new(target: str) -> None:
     path = sqlite_file(url)
     if path is not None:
         if path.exists():
-            raise CoachError(f"{path} already exists; `db copy` writes only a new file — choose another name", ExitCode.REFUSED)
+            raise CoachError(
+                f"{path} already exists; `db copy` writes only a new file — choose another name", ExitCode.REFUSED
+            )
         return
     from coachcli.db.engine import make_engine
 
@@ -102,7 +106,10 @@ def refuse_unless_new(target: str) -> None:
         engine.dispose()
     if tables:
         shown = make_url(url).render_as_string(hide_password=True)
-        raise CoachError(f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database", ExitCode.REFUSED)
+        raise CoachError(
+            f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
+            ExitCode.REFUSED,
+        )
 
 
 def remove_new_file(target: str) -> None:
@@ -143,7 +150,9 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
         copied = row_counts(writing)
         if copied != counts:
             differing = [name for name in counts if copied.get(name) != counts[name]]
-            raise CoachError(f"the copy does not match its source in {', '.join(differing)}; nothing was written", ExitCode.DATABASE)
+            raise CoachError(
+                f"the copy does not match its source in {', '.join(differing)}; nothing was written", ExitCode.DATABASE
+            )
         reading.rollback()
     return counts
 
@@ -181,11 +190,12 @@ def _trigger_statements(dialect: str) -> list[str]:
     """Each trigger's latest definition: a later version may replace one."""
     import re
 
-    latest = {}
+    latest: dict[str, str] = {}
     for migration in MIGRATIONS:
         for statement in migration[dialect]:
-            if statement.lstrip().upper().startswith("CREATE TRIGGER"):
-                latest[re.search(r"CREATE TRIGGER (\w+)", statement).group(1)] = statement
+            created = re.match(r"\s*CREATE TRIGGER (\w+)", statement)
+            if created:
+                latest[created.group(1)] = statement
     return list(latest.values())
 
 

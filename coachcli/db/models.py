@@ -7,12 +7,35 @@ checks that these classes and the migrated schema agree.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Table
 from sqlmodel import Field, SQLModel
 
 from coachcli.db.types import JSONText, UTCDateTime, utc_now
+
+if TYPE_CHECKING:
+
+    class TableModel(SQLModel):
+        """What a type checker should know of a table class: SQLModel sets
+        `__table__` when the class is made but does not declare it."""
+
+        __table__: ClassVar[Table]
+
+else:
+    TableModel = SQLModel
+
+
+class _Identified(Protocol):
+    id: int | None
+
+
+def stored_id(record: _Identified) -> int:
+    """The id of a record already in the database (added and flushed).
+    SQLModel types `id` as `int | None` because a record not yet added has
+    none; a service hands back only stored ones."""
+    assert record.id is not None, f"{type(record).__name__} has not been flushed"
+    return record.id
 
 
 def _timestamp(nullable: bool = False) -> Any:
@@ -21,7 +44,7 @@ def _timestamp(nullable: bool = False) -> Any:
     return Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
-class User(SQLModel, table=True):
+class User(TableModel, table=True):
     __tablename__ = "users"
     id: int | None = Field(default=None, primary_key=True)
     handle: str
@@ -33,14 +56,14 @@ class User(SQLModel, table=True):
     erased_at: dt.datetime | None = _timestamp(nullable=True)
 
 
-class Team(SQLModel, table=True):
+class Team(TableModel, table=True):
     __tablename__ = "teams"
     id: int | None = Field(default=None, primary_key=True)
     name: str
     created_at: dt.datetime = _timestamp()
 
 
-class TeamMembership(SQLModel, table=True):
+class TeamMembership(TableModel, table=True):
     """An agent's membership of a team, or a coach's supervision of it: the
     user's role says which."""
 
@@ -49,7 +72,7 @@ class TeamMembership(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", primary_key=True)
 
 
-class Form(SQLModel, table=True):
+class Form(TableModel, table=True):
     __tablename__ = "forms"
     id: int | None = Field(default=None, primary_key=True)
     name: str
@@ -58,20 +81,20 @@ class Form(SQLModel, table=True):
     created_at: dt.datetime = _timestamp()
 
 
-class PerformancePath(SQLModel, table=True):
+class PerformancePath(TableModel, table=True):
     __tablename__ = "paths"
     id: int | None = Field(default=None, primary_key=True)
     name: str
     created_at: dt.datetime = _timestamp()
 
 
-class PathAssignment(SQLModel, table=True):
+class PathAssignment(TableModel, table=True):
     __tablename__ = "path_assignments"
     path_id: int = Field(foreign_key="paths.id", primary_key=True)
     user_id: int = Field(foreign_key="users.id", primary_key=True)
 
 
-class Plan(SQLModel, table=True):
+class Plan(TableModel, table=True):
     __tablename__ = "plans"
     id: int | None = Field(default=None, primary_key=True)
     agent_id: int = Field(foreign_key="users.id")
@@ -85,7 +108,7 @@ class Plan(SQLModel, table=True):
     close_reason: str | None = None
 
 
-class CoachingSession(SQLModel, table=True):
+class CoachingSession(TableModel, table=True):
     __tablename__ = "sessions"
     id: int | None = Field(default=None, primary_key=True)
     title: str
@@ -113,7 +136,7 @@ class CoachingSession(SQLModel, table=True):
     private_notes: str = ""
 
 
-class SessionAcknowledgement(SQLModel, table=True):
+class SessionAcknowledgement(TableModel, table=True):
     """The agent's acknowledgement of a coached session: given once, never changed."""
 
     __tablename__ = "session_acknowledgements"
@@ -122,7 +145,7 @@ class SessionAcknowledgement(SQLModel, table=True):
     comment: str | None = None
 
 
-class ActionItem(SQLModel, table=True):
+class ActionItem(TableModel, table=True):
     """Something agreed in a session, owned by the agent or the coach; never deleted."""
 
     __tablename__ = "action_items"
@@ -139,7 +162,7 @@ class ActionItem(SQLModel, table=True):
     note: str | None = None
 
 
-class MiniGoal(SQLModel, table=True):
+class MiniGoal(TableModel, table=True):
     __tablename__ = "minigoals"
     id: int | None = Field(default=None, primary_key=True)
     session_id: int = Field(foreign_key="sessions.id")
@@ -155,7 +178,7 @@ class MiniGoal(SQLModel, table=True):
     evaluated_at: dt.datetime | None = _timestamp(nullable=True)
 
 
-class MiniGoalChange(SQLModel, table=True):
+class MiniGoalChange(TableModel, table=True):
     __tablename__ = "minigoal_changes"
     id: int | None = Field(default=None, primary_key=True)
     minigoal_id: int = Field(foreign_key="minigoals.id")
@@ -167,7 +190,7 @@ class MiniGoalChange(SQLModel, table=True):
     samples: int = 0
 
 
-class KpiObservation(SQLModel, table=True):
+class KpiObservation(TableModel, table=True):
     __tablename__ = "kpi_observations"
     agent_id: int = Field(foreign_key="users.id", primary_key=True)
     metric: str = Field(primary_key=True)
@@ -175,7 +198,7 @@ class KpiObservation(SQLModel, table=True):
     value: float
 
 
-class Notification(SQLModel, table=True):
+class Notification(TableModel, table=True):
     __tablename__ = "notifications"
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
@@ -190,7 +213,7 @@ class Notification(SQLModel, table=True):
     last_error: str | None = None
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(TableModel, table=True):
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = _timestamp()

@@ -10,6 +10,13 @@ from sqlalchemy import String, Text
 from sqlalchemy.types import TypeDecorator
 
 
+def stored_utc(value: datetime) -> str:
+    """A timestamp as UTCDateTime stores it: ISO 8601 in UTC, to the second."""
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
 class UTCDateTime(TypeDecorator):
     """An aware datetime stored as ISO 8601 text in UTC.
 
@@ -21,11 +28,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware")
-        return value.astimezone(UTC).isoformat(timespec="seconds")
+        return None if value is None else stored_utc(value)
 
     def process_result_value(self, value: str | None, dialect) -> datetime | None:
         if value is None:

@@ -99,8 +99,14 @@ def add_action(
     db.add(item)
     db.flush()
     audit.record(
-        db, actor, "action.add", "action", item.id,
-        session_id=session.id, owner=owner, due_date=due_date.isoformat() if due_date else None,
+        db,
+        actor,
+        "action.add",
+        "action",
+        item.id,
+        session_id=session.id,
+        owner=owner,
+        due_date=due_date.isoformat() if due_date else None,
     )
     return item
 
@@ -111,7 +117,7 @@ def find_action(db: Session, actor: User, item_id: int) -> ActionItem:
         raise not_found(f"no action item {item_id}; see `coach action list --state all`")
     in_view = db.exec(
         select(ActionItem.id)
-        .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
+        .join(CoachingSession, col(CoachingSession.id) == ActionItem.session_id)
         .where(ActionItem.id == item_id, visible(actor))
     ).first()
     if in_view is None:
@@ -130,7 +136,9 @@ def complete_action(db: Session, actor: User, item_id: int, note: str | None = N
             "or an admin can mark it done"
         )
     if item.state == "done":
-        raise refused(f"action item {item.id} is already done (on {item.done_at:%Y-%m-%d}); a done item stays as it was")
+        raise refused(
+            f"action item {item.id} is already done (on {item.done_at:%Y-%m-%d}); a done item stays as it was"
+        )
     item.state = "done"
     item.done_at = utc_now()
     item.done_by_id = actor.id
@@ -188,6 +196,4 @@ def open_actions_before(
 
 def carried_actions(db: Session, session: CoachingSession) -> list[dict]:
     """What the conversation in `session` starts from."""
-    return open_actions_before(
-        db, agent_id=session.agent_id, plan_id=session.plan_id, before_session_id=session.id
-    )
+    return open_actions_before(db, agent_id=session.agent_id, plan_id=session.plan_id, before_session_id=session.id)

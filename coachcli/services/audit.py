@@ -13,6 +13,7 @@ an erasure reaches it).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
@@ -104,7 +105,7 @@ def search(
     ]
 
 
-def _handles(db: Session, entries: list[AuditEntry]) -> dict[int, str]:
+def _handles(db: Session, entries: Sequence[AuditEntry]) -> dict[int | None, str]:
     """Today's handle of every person the entries refer to, in one query."""
     ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
     for entry in entries:
@@ -115,11 +116,12 @@ def _handles(db: Session, entries: list[AuditEntry]) -> dict[int, str]:
                 ids.update(value)
     if not ids:
         return {}
-    return dict(db.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
+    rows = db.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all()
+    return {user_id: handle for user_id, handle in rows}
 
 
-def _shown_details(details: dict, handles: dict[int, str]) -> dict:
-    shown = {}
+def _shown_details(details: dict, handles: dict[int | None, str]) -> dict:
+    shown: dict[str, object] = {}
     for key, value in details.items():
         if key.endswith(_PERSON):
             shown[key.removesuffix(_PERSON)] = handles.get(value)

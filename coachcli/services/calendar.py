@@ -32,9 +32,20 @@ def scheduled_sessions(
     session = CoachingSession
     query = (
         select(
-            session.id, session.title, session.date, session.start, session.timezone, session.duration_minutes,
-            session.meeting_link, session.notes, session.created_at, session.updated_at,
-            agent_user.handle, agent_user.name, coach_user.handle, coach_user.name,
+            session.id,
+            session.title,
+            session.date,
+            session.start,
+            session.timezone,
+            session.duration_minutes,
+            session.meeting_link,
+            session.notes,
+            session.created_at,
+            session.updated_at,
+            agent_user.handle,
+            agent_user.name,
+            coach_user.handle,
+            coach_user.name,
         )
         .join(agent_user, agent_user.id == session.agent_id)
         .join(coach_user, coach_user.id == session.coach_id)
@@ -55,11 +66,35 @@ def scheduled_sessions(
     rows = db.exec(query.order_by(col(session.date), col(session.start), col(session.id))).all()
     return [
         {
-            "id": session_id, "title": title, "date": date, "start": start_time, "timezone": zone,
-            "duration_minutes": minutes, "meeting_link": link, "notes": notes,
-            "created_at": created_at, "updated_at": updated_at,
-            "agent": agent_handle, "agent_name": agent_name, "coach": coach_handle, "coach_name": coach_name,
+            "id": session_id,
+            "title": title,
+            "date": date,
+            "start": start_time,
+            "timezone": zone,
+            "duration_minutes": minutes,
+            "meeting_link": link,
+            "notes": notes,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "agent": agent_handle,
+            "agent_name": agent_name,
+            "coach": coach_handle,
+            "coach_name": coach_name,
         }
-        for (session_id, title, date, start_time, zone, minutes, link, notes, created_at, updated_at,
-             agent_handle, agent_name, coach_handle, coach_name) in rows
+        for (
+            session_id,
+            title,
+            date,
+            start_time,
+            zone,
+            minutes,
+            link,
+            notes,
+            created_at,
+            updated_at,
+            agent_handle,
+            agent_name,
+            coach_handle,
+            coach_name,
+        ) in rows
     ]

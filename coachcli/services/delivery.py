@@ -65,7 +65,7 @@ def pending(db: Session) -> list[dict]:
     """Undelivered notifications, oldest first, as the JSON objects hooks receive."""
     rows = db.exec(
         select(Notification, User.handle, User.name)
-        .join(User, User.id == Notification.user_id)
+        .join(User, col(User.id) == Notification.user_id)
         .where(col(Notification.delivered_at).is_(None))
         .order_by(col(Notification.id))
     ).all()
@@ -142,7 +142,7 @@ def record_outcomes(db: Session, outcomes: Sequence[tuple[int, str | None]]) -> 
     if failed:
         db.connection().execute(
             update(Notification)
-            .where(Notification.id == bindparam("note_id"))
+            .where(col(Notification.id) == bindparam("note_id"))
             .values(attempts=Notification.attempts + 1, last_error=bindparam("error")),
             failed,
         )

@@ -20,8 +20,9 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Column, ColumnElement, Text, bindparam, or_, select, type_coerce, update
+from sqlalchemy import Column, ColumnElement, CursorResult, Text, Update, bindparam, or_, select, type_coerce, update
 from sqlmodel import Session
 
 from coachcli.db.bulk import chunks
@@ -34,6 +35,7 @@ from coachcli.db.models import (
     Plan,
     SessionAcknowledgement,
     User,
+    stored_id,
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
@@ -114,9 +116,7 @@ class _Names:
 
     def __init__(self, person: User):
         self.words = [person.handle, person.name]
-        self._pattern = re.compile(
-            "|".join(rf"(?<!\w){re.escape(word)}(?!\w)" for word in self.words), re.IGNORECASE
-        )
+        self._pattern = re.compile("|".join(rf"(?<!\w){re.escape(word)}(?!\w)" for word in self.words), re.IGNORECASE)
 
     def named_in(self, text: str) -> bool:
         return bool(self._pattern.search(text))
@@ -124,7 +124,7 @@ class _Names:
     def candidates(self, column) -> ColumnElement[bool]:
         """SQL that finds every text that may name them (and some that do not:
         `named_in` decides), the JSON spelling of the words included."""
-        spellings = set()
+        spellings: set[str] = set()
         for word in self.words:
             for variant in (word, word.lower(), word.upper(), word.title()):
                 spellings.update((variant, json.dumps(variant)[1:-1]))
@@ -138,7 +138,7 @@ def check_reason(reason: str, names: _Names) -> str:
     if len(cleaned) < MIN_REASON_LENGTH or len(cleaned.split()) < MIN_REASON_WORDS:
         raise CoachError(
             f"say why the person is erased, in at least {MIN_REASON_WORDS} words (--reason TEXT), "
-            "e.g. \"left the company, asked for erasure\""
+            'e.g. "left the company, asked for erasure"'
         )
     if names.named_in(cleaned):
         raise CoachError("the reason must not name the person: it is kept in the audit log for good")
@@ -156,15 +156,21 @@ def erase_user(db: Session, actor: User, handle: str, reason: str) -> dict:
         raise refused(f"'{person.handle}' has already been erased")
     names = _Names(person)
     reason = check_reason(reason, names)
-    texts = sum(_rewrite(db, rewrite, person.id, names) for rewrite in REWRITES)
-    texts += _erase_answers(db, person.id, names)
-    pseudonym = f"{PSEUDONYM_PREFIX}{person.id}"
+    person_id = stored_id(person)
+    texts = sum(_rewrite(db, rewrite, person_id, names) for rewrite in REWRITES)
+    texts += _erase_answers(db, person_id, names)
+    pseudonym = f"{PSEUDONYM_PREFIX}{person_id}"
     person.handle = person.name = pseudonym
     person.erased_at = utc_now()
     db.add(person)
-    audit.record(db, actor, "user.erase", "user", person.id, reason=reason, texts_erased=texts)
+    audit.record(db, actor, "user.erase", "user", person_id, reason=reason, texts_erased=texts)
     db.flush()
-    return {"id": person.id, "handle": pseudonym, "erased_at": person.erased_at, "texts_erased": texts}
+    return {"id": person_id, "handle": pseudonym, "erased_at": person.erased_at, "texts_erased": texts}
+
+
+def _rewritten(db: Session, statement: Update) -> int:
+    """Session.execute is typed as returning a Result; an UPDATE's is a CursorResult."""
+    return cast(CursorResult, db.execute(statement)).rowcount
 
 
 def _rewrite(db: Session, rewrite: TextRewrite, user_id: int, names: _Names) -> int:
@@ -173,13 +179,14 @@ def _rewrite(db: Session, rewrite: TextRewrite, user_id: int, names: _Names) -> 
     has_text = (column.is_not(None)) & (column != "") & (column != ERASED)
     count = 0
     if rewrite.theirs is not None:
-        count += db.execute(update(column.table).where(rewrite.theirs(user_id), has_text).values({column: ERASED})).rowcount
+        count += _rewritten(db, update(column.table).where(rewrite.theirs(user_id), has_text).values({column: ERASED}))
     naming = [
-        row_id for row_id, text in db.execute(select(key, column).where(has_text, names.candidates(column)))
+        row_id
+        for row_id, text in db.execute(select(key, column).where(has_text, names.candidates(column)))
         if names.named_in(text)
     ]
     for ids in chunks(naming):
-        count += db.execute(update(column.table).where(key.in_(ids)).values({column: ERASED})).rowcount
+        count += _rewritten(db, update(column.table).where(key.in_(ids)).values({column: ERASED}))
     return count
 
 

@@ -16,10 +16,7 @@ def add_form(db: Session, actor: User, spec: FormSpec) -> Form:
     if db.exec(select(Form.id).where(Form.name == spec.name)).first() is not None:
         # Forms are never edited in place: answers already given must keep
         # meaning what they meant, so a changed form gets a new name.
-        raise refused(
-            f"a form named '{spec.name}' already exists; give the new version another name "
-            "(e.g. add ' v2')"
-        )
+        raise refused(f"a form named '{spec.name}' already exists; give the new version another name (e.g. add ' v2')")
     form = Form(name=spec.name, description=spec.description, spec=spec.to_dict())
     db.add(form)
     db.flush()

@@ -103,7 +103,10 @@ def read_kpi_header(names: Sequence[str], source: str, *, skip_unknown: bool = F
         metrics.append(MetricColumn(position, name, metric))
     missing = [
         f"{what} column ({', '.join(choices)})"
-        for what, role, choices in (("an agent", "agent", AGENT_COLUMN_NAMES), ("a date", "observed_at", TIME_COLUMN_NAMES))
+        for what, role, choices in (
+            ("an agent", "agent", AGENT_COLUMN_NAMES),
+            ("a date", "observed_at", TIME_COLUMN_NAMES),
+        )
         if role not in found
     ]
     if not metrics:
@@ -356,7 +359,7 @@ def list_observations(
     time; `start` and `end` are dates, both inclusive."""
     query = (
         select(User.handle, KpiObservation.metric, KpiObservation.observed_at, KpiObservation.value)
-        .join(User, User.id == KpiObservation.agent_id)
+        .join(User, col(User.id) == KpiObservation.agent_id)
         .where(in_scope(actor, KpiObservation.agent_id))
     )
     if agent:

@@ -84,13 +84,28 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
     notifications = _notify_ended(db, as_of, [change for change in changes if change.state in FINAL_STATES], now)
     if updated:
         audit.record(
-            db, None, "minigoal.evaluate", "minigoal", None,
-            as_of=as_of.isoformat(), updated=updated, state_changes=state_changes, notifications=notifications,
+            db,
+            None,
+            "minigoal.evaluate",
+            "minigoal",
+            None,
+            as_of=as_of.isoformat(),
+            updated=updated,
+            state_changes=state_changes,
+            notifications=notifications,
         )
     result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
     if with_changes:
         result["changes"] = [
-            {"id": goal_id, "name": name, "assignee": assignee, "metric": metric, "from": old, "to": new, "score": score}
+            {
+                "id": goal_id,
+                "name": name,
+                "assignee": assignee,
+                "metric": metric,
+                "from": old,
+                "to": new,
+                "score": score,
+            }
             for goal_id, name, assignee, _, _, metric, old, new, score, *_ in changes
         ]
     return result
@@ -111,8 +126,17 @@ def _notify_ended(db: Session, as_of: dt.date, ended: list, now: dt.datetime) ->
         metric = find_metric(metric_key)
         shown = None if score is None else format_value(score, metric)
         goal = f'Mini-goal "{name}" ({assignee}, {metric.name}, {start} to {due})'
-        rows.append((assignee_id, f"minigoal.{state}", _final_message(goal, state, metric, target, shown),
-                     "minigoal", goal_id, stamp, 0))
+        rows.append(
+            (
+                assignee_id,
+                f"minigoal.{state}",
+                _final_message(goal, state, metric, target, shown),
+                "minigoal",
+                goal_id,
+                stamp,
+                0,
+            )
+        )
         if coach_id is not None and coach_id != assignee_id:
             result = "no data" if shown is None else f"score {shown}"
             by_coach[coach_id].append(f'"{name}" ({assignee}, {metric.name}) {state}, {result}')
@@ -153,8 +177,8 @@ def _visible(actor: User):
 def _goal_query():
     return (
         select(MiniGoal, User.handle)
-        .join(User, User.id == MiniGoal.assignee_id)
-        .join(CoachingSession, CoachingSession.id == MiniGoal.session_id)
+        .join(User, col(User.id) == MiniGoal.assignee_id)
+        .join(CoachingSession, col(CoachingSession.id) == MiniGoal.session_id)
     )
 
 
@@ -193,7 +217,9 @@ def find_minigoal(db: Session, actor: User, goal_id: int) -> tuple[MiniGoal, str
     row = db.exec(_goal_query().where(MiniGoal.id == goal_id)).first()
     if row is None:
         raise not_found(f"no mini-goal {goal_id}; see `coach minigoal list`")
-    allowed = db.exec(_goal_query().with_only_columns(MiniGoal.id).where(MiniGoal.id == goal_id, _visible(actor))).first()
+    allowed = db.exec(
+        _goal_query().with_only_columns(MiniGoal.id).where(MiniGoal.id == goal_id, _visible(actor))
+    ).first()
     if allowed is None:
         raise forbidden(f"mini-goal {goal_id} is outside the scope of '{actor.handle}'")
     return row[0], row[1]
@@ -208,22 +234,24 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
         in_window = and_(
-            KpiObservation.agent_id == goal.assignee_id,
-            KpiObservation.metric == goal.metric,
-            KpiObservation.observed_at >= goal.start_date.isoformat(),
-            KpiObservation.observed_at < window_end.isoformat() + END_OF_DAY,
+            col(KpiObservation.agent_id) == goal.assignee_id,
+            col(KpiObservation.metric) == goal.metric,
+            col(KpiObservation.observed_at) >= goal.start_date.isoformat(),
+            col(KpiObservation.observed_at) < window_end.isoformat() + END_OF_DAY,
         )
         target, metric = literal(goal.target), literal(goal.metric)
         day = func.substr(KpiObservation.observed_at, 1, 10)
-        average = score_of(func.avg(KpiObservation.value), func.count(KpiObservation.value))
+        average = score_of(func.avg(KpiObservation.value), func.count(col(KpiObservation.value)))
         days = db.exec(
-            select(day, average, func.count(KpiObservation.value), meets_target(average, target, metric))
+            select(day, average, func.count(col(KpiObservation.value)), meets_target(average, target, metric))
             .where(in_window)
             .group_by(day)
             .order_by(day)
         ).all()
         running, samples, meets = db.exec(
-            select(average, func.count(KpiObservation.value), meets_target(average, target, metric)).where(in_window)
+            select(average, func.count(col(KpiObservation.value)), meets_target(average, target, metric)).where(
+                in_window
+            )
         ).one()
     return {
         **_record(goal, handle),

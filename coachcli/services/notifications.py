@@ -10,11 +10,7 @@ from coachcli.db.types import utc_now
 
 
 def notify(db: Session, user_id: int, kind: str, message: str, record_type: str, record_id: int) -> None:
-    db.add(
-        Notification(
-            user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id
-        )
-    )
+    db.add(Notification(user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id))
 
 
 def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:
@@ -37,7 +33,7 @@ def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:
     ]
     db.exec(
         update(Notification)
-        .where(Notification.user_id == user.id, col(Notification.read_at).is_(None))
+        .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
         .values(read_at=utc_now())
     )
     return records

@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import PathAssignment, PerformancePath, User
+from coachcli.db.models import PathAssignment, PerformancePath, User, stored_id
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
 from coachcli.services.people import in_scope, require_coaching_role
@@ -24,9 +24,7 @@ def find_path(db: Session, name: str) -> PerformancePath:
 def is_assigned(db: Session, path: PerformancePath, user: User) -> bool:
     return (
         db.exec(
-            select(PathAssignment.path_id).where(
-                PathAssignment.path_id == path.id, PathAssignment.user_id == user.id
-            )
+            select(PathAssignment.path_id).where(PathAssignment.path_id == path.id, PathAssignment.user_id == user.id)
         ).first()
         is not None
     )
@@ -40,7 +38,7 @@ def require_assigned(db: Session, path: PerformancePath, user: User) -> None:
 def not_assigned_message(path_name: str, handle: str) -> str:
     return (
         f"path '{path_name}' is not assigned to '{handle}'; "
-        f"assign it with `coach path add \"{path_name}\" --agent {handle}`"
+        f'assign it with `coach path add "{path_name}" --agent {handle}`'
     )
 
 
@@ -68,9 +66,7 @@ def _agents_to_assign(db: Session, actor: User, handles: list[str]) -> list[User
     return [found[handle] for handle in wanted]
 
 
-def add_path(
-    db: Session, actor: User, name: str, agent_handles: list[str]
-) -> tuple[PerformancePath, bool, list[str]]:
+def add_path(db: Session, actor: User, name: str, agent_handles: list[str]) -> tuple[PerformancePath, bool, list[str]]:
     """Create a path and assign agents to it. Naming a path that exists with
     --agent assigns more agents to it. Returns (path, created, newly assigned handles)."""
     require_coaching_role(actor, "manage performance paths")
@@ -95,9 +91,7 @@ def add_path(
     )
     new = [agent for agent in agents if agent.id not in already]
     if new:
-        db.execute(
-            insert(PathAssignment.__table__), [{"path_id": path.id, "user_id": agent.id} for agent in new]
-        )
+        db.execute(insert(PathAssignment.__table__), [{"path_id": path.id, "user_id": agent.id} for agent in new])
     if created or new:
         audit.record(
             db,
@@ -125,17 +119,17 @@ def list_paths(db: Session, actor: User, path_ids: list[int] | None = None) -> l
     agents: dict[int, list[str]] = defaultdict(list)
     rows = db.exec(
         select(PathAssignment.path_id, User.handle)
-        .join(User, User.id == PathAssignment.user_id)
+        .join(User, col(User.id) == PathAssignment.user_id)
         .where(col(PathAssignment.path_id).in_([path.id for path in paths]), in_scope(actor, User.id))
         .order_by(User.handle)
     )
     for path_id, handle in rows:
         agents[path_id].append(handle)
     return [
-        {"id": path.id, "name": path.name, "agents": agents.get(path.id, []), "created_at": path.created_at}
+        {"id": path.id, "name": path.name, "agents": agents.get(stored_id(path), []), "created_at": path.created_at}
         for path in paths
     ]
 
 
 def path_record(db: Session, actor: User, path: PerformancePath) -> dict:
-    return list_paths(db, actor, [path.id])[0]
+    return list_paths(db, actor, [stored_id(path)])[0]

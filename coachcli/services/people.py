@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, true
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from coachcli.db.models import TeamMembership, User
+from coachcli.db.models import TeamMembership, User, stored_id
 from coachcli.errors import CoachError, ExitCode, forbidden, not_found, refused
 
 ROLES = ("agent", "coach", "admin")
@@ -30,7 +30,9 @@ def acting_user(db: Session, handle: str | None) -> User:
     if user is None:
         raise forbidden(f"acting user '{handle}' does not exist; check --as / COACH_USER")
     if user.erased_at is not None:
-        raise forbidden(f"'{user.handle}' is the pseudonym of an erased person, who can no longer act; check --as / COACH_USER")
+        raise forbidden(
+            f"'{user.handle}' is the pseudonym of an erased person, who can no longer act; check --as / COACH_USER"
+        )
     return user
 
 
@@ -41,7 +43,9 @@ def require_coaching_role(actor: User, doing: str) -> None:
 
 def require_admin(actor: User, doing: str) -> None:
     if actor.role != "admin":
-        raise forbidden(f"only an admin can {doing}; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
+        raise forbidden(
+            f"only an admin can {doing}; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}"
+        )
 
 
 def supervised_agent_ids(coach_id: int):
@@ -49,8 +53,8 @@ def supervised_agent_ids(coach_id: int):
     coach_teams = select(TeamMembership.team_id).where(TeamMembership.user_id == coach_id)
     return (
         select(TeamMembership.user_id)
-        .join(User, User.id == TeamMembership.user_id)
-        .where(TeamMembership.team_id.in_(coach_teams), User.role == "agent")
+        .join(User, col(User.id) == TeamMembership.user_id)
+        .where(col(TeamMembership.team_id).in_(coach_teams), User.role == "agent")
     )
 
 
@@ -63,7 +67,7 @@ def in_scope(actor: User, user_id_column) -> ColumnElement[bool]:
     if actor.role == "admin":
         return true()
     if actor.role == "coach":
-        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(actor.id))
+        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(stored_id(actor)))
     return user_id_column == actor.id
 
 

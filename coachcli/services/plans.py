@@ -11,9 +11,9 @@ from sqlmodel import Session, col, func, select
 from coachcli.db.models import CoachingSession, Form, Plan, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.forms import FormSpec
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
-from coachcli.forms import FormSpec
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import create_draft, session_records
@@ -111,9 +111,7 @@ def _session_title(plan: Plan, number: int) -> str:
     return f"Plan {plan.id}: session {number}"
 
 
-def add_plan(
-    db: Session, actor: User, agent_handle: str, form_name: str, purpose: str
-) -> tuple[Plan, CoachingSession]:
+def add_plan(db: Session, actor: User, agent_handle: str, form_name: str, purpose: str) -> tuple[Plan, CoachingSession]:
     """P1: the plan and its first (draft) session, together."""
     agent = coachable_agent(db, actor, agent_handle, "open performance plans")
     form = find_form(db, form_name)
@@ -162,7 +160,7 @@ def check_close_reason(reason: str) -> str:
         raise CoachError(
             f"the close reason is too short to document why the plan ended "
             f"(at least {MIN_REASON_WORDS} words and {MIN_REASON_LENGTH} characters), e.g. "
-            "\"Hold time under 5 minutes for six straight weeks; purpose met\""
+            '"Hold time under 5 minutes for six straight weeks; purpose met"'
         )
     return cleaned
 

@@ -25,7 +25,13 @@ from sqlmodel import Session, col, select
 
 from coachcli.db.expressions import END_OF_DAY, insert_skipping_duplicates, iso_date
 from coachcli.db.models import (
-    ActionItem, CoachingSession, KpiObservation, MiniGoal, Notification, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    KpiObservation,
+    MiniGoal,
+    Notification,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value
@@ -78,8 +84,19 @@ def upcoming_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
     # by date, and Python places the few candidates exactly.
     candidates = db.exec(
         select(
-            session.id, session.title, session.date, session.start, session.timezone, session.duration_minutes,
-            session.meeting_link, agent.id, agent.handle, agent.name, coach.id, coach.handle, coach.name,
+            session.id,
+            session.title,
+            session.date,
+            session.start,
+            session.timezone,
+            session.duration_minutes,
+            session.meeting_link,
+            agent.id,
+            agent.handle,
+            agent.name,
+            coach.id,
+            coach.handle,
+            coach.name,
         )
         .join(agent, agent.id == session.agent_id)
         .join(coach, coach.id == session.coach_id)
@@ -95,14 +112,28 @@ def upcoming_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
     ).all()
     window_end = as_of.moment + UPCOMING_WINDOW
     reminders = []
-    for (session_id, title, day, start, zone, minutes, link,
-         agent_id, agent_handle, agent_name, coach_id, coach_handle, coach_name) in candidates:
+    for (
+        session_id,
+        title,
+        day,
+        start,
+        zone,
+        minutes,
+        link,
+        agent_id,
+        agent_handle,
+        agent_name,
+        coach_id,
+        coach_handle,
+        coach_name,
+    ) in candidates:
         local_start = dt.datetime.combine(day, dt.time.fromisoformat(start), ZoneInfo(zone))
         if not as_of.moment < local_start <= window_end:
             continue
         message = (
             f'Coaching session {session_id} "{title}" ({agent_name} with {coach_name}) starts '
-            f"{local_start:%a %Y-%m-%d %H:%M} {zone}" + (f", {minutes} min" if minutes else "")
+            f"{local_start:%a %Y-%m-%d %H:%M} {zone}"
+            + (f", {minutes} min" if minutes else "")
             + (f"; meeting link: {link}" if link else "; no meeting link")
         )
         for user_id, handle in ((agent_id, agent_handle), (coach_id, coach_handle)):
@@ -117,12 +148,22 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
     session's coach."""
     goal, observation, session = MiniGoal, KpiObservation, CoachingSession
     assignee, coach = aliased(User, name="assignee"), aliased(User, name="coach")
-    samples = func.count(observation.value)
+    samples = func.count(col(observation.value))
     score = score_of(func.avg(observation.value), samples)
     rows = db.exec(
         select(
-            goal.id, goal.name, goal.metric, goal.target, goal.start_date, goal.due_date,
-            assignee.id, assignee.handle, coach.id, coach.handle, score, samples,
+            goal.id,
+            goal.name,
+            goal.metric,
+            goal.target,
+            goal.start_date,
+            goal.due_date,
+            assignee.id,
+            assignee.handle,
+            coach.id,
+            coach.handle,
+            score,
+            samples,
         )
         .select_from(goal)
         .join(session, session.id == goal.session_id)
@@ -131,10 +172,10 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
         .outerjoin(
             observation,
             and_(
-                observation.agent_id == goal.assignee_id,
-                observation.metric == goal.metric,
+                col(observation.agent_id) == goal.assignee_id,
+                col(observation.metric) == goal.metric,
                 observation.observed_at >= iso_date(goal.start_date),
-                observation.observed_at < as_of.today.isoformat() + END_OF_DAY,
+                col(observation.observed_at) < as_of.today.isoformat() + END_OF_DAY,
             ),
         )
         .where(
@@ -146,8 +187,20 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
         .order_by(col(goal.id))
     ).all()
     reminders = []
-    for (goal_id, name, metric_key, target, start_date, due_date,
-         assignee_id, assignee_handle, coach_id, coach_handle, running, count) in rows:
+    for (
+        goal_id,
+        name,
+        metric_key,
+        target,
+        start_date,
+        due_date,
+        assignee_id,
+        assignee_handle,
+        coach_id,
+        coach_handle,
+        running,
+        count,
+    ) in rows:
         metric = find_metric(metric_key)
         if running is None:
             so_far = f"no {metric.name} data yet since {start_date.isoformat()}"
@@ -178,15 +231,17 @@ def unacknowledged_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
         .where(
             session.state == "coached",
             col(session.coached_at) <= as_of.moment - UNACKNOWLEDGED_AFTER,
-            ~select(SessionAcknowledgement.session_id)
-            .where(SessionAcknowledgement.session_id == session.id)
-            .exists(),
+            ~select(SessionAcknowledgement.session_id).where(SessionAcknowledgement.session_id == session.id).exists(),
         )
         .order_by(col(session.id))
     ).all()
     return [
         Reminder(
-            "session.unacknowledged", agent_id, handle, "session", session_id,
+            "session.unacknowledged",
+            agent_id,
+            handle,
+            "session",
+            session_id,
             f'Coaching session {session_id} "{title}", coached on {coached_at.date().isoformat()}, '
             f"waits for your acknowledgement: coach session ack {session_id} [--comment TEXT]",
         )
@@ -207,11 +262,17 @@ def actions_due(db: Session, as_of: AsOf) -> list[Reminder]:
     reminders = []
     for item_id, text, due_date, session_id, owner_id, handle in rows:
         when = ("overdue since " if due_date < as_of.today else "due ") + due_date.isoformat()
-        reminders.append(Reminder(
-            "action.due", owner_id, handle, "action", item_id,
-            f'Action item {item_id} from session {session_id} is {when}: "{text}" '
-            f"(mark it done with: coach action done {item_id})",
-        ))
+        reminders.append(
+            Reminder(
+                "action.due",
+                owner_id,
+                handle,
+                "action",
+                item_id,
+                f'Action item {item_id} from session {session_id} is {when}: "{text}" '
+                f"(mark it done with: coach action done {item_id})",
+            )
+        )
     return reminders
 
 
@@ -233,17 +294,31 @@ def remind(db: Session, moment: dt.datetime, zone_name: str) -> list[dict]:
             table.c.id, table.c.kind, table.c.record_type, table.c.record_id, table.c.user_id
         ),
         [
-            {"user_id": reminder.user_id, "kind": reminder.kind, "message": reminder.message,
-             "record_type": reminder.record_type, "record_id": reminder.record_id, "created_at": now, "attempts": 0}
+            {
+                "user_id": reminder.user_id,
+                "kind": reminder.kind,
+                "message": reminder.message,
+                "record_type": reminder.record_type,
+                "record_id": reminder.record_id,
+                "created_at": now,
+                "attempts": 0,
+            }
             for reminder in due
         ],
     ).all()
     by_key = {reminder.key: reminder for reminder in due}
-    sent = [by_key[(kind, record_type, record_id, user_id)] for _, kind, record_type, record_id, user_id in sorted(written)]
+    sent = [
+        by_key[(kind, record_type, record_id, user_id)] for _, kind, record_type, record_id, user_id in sorted(written)
+    ]
     if sent:
         audit.record(db, None, "remind", "notification", None, as_of=moment.isoformat(), reminders=len(sent))
     return [
-        {"kind": reminder.kind, "user": reminder.user, "record_type": reminder.record_type,
-         "record_id": reminder.record_id, "message": reminder.message}
+        {
+            "kind": reminder.kind,
+            "user": reminder.user,
+            "record_type": reminder.record_type,
+            "record_id": reminder.record_id,
+            "message": reminder.message,
+        }
         for reminder in sent
     ]

@@ -27,10 +27,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, exists, func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
-from coachcli.db.models import ActionItem, CoachingSession, KpiObservation, SessionAcknowledgement, TeamMembership, User
+from coachcli.db.models import (
+    ActionItem,
+    CoachingSession,
+    KpiObservation,
+    SessionAcknowledgement,
+    TeamMembership,
+    User,
+    stored_id,
+)
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
 from coachcli.services.actions import is_overdue
@@ -86,9 +94,7 @@ def impact(
     window = check_window(window)
     by = check_grouping(by)
     if start is not None and end is not None and start > end:
-        raise CoachError(
-            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
-        )
+        raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first")
     filters = _SessionFilters(
         metric=find_metric(metric).key if metric is not None else None,
         coach_id=_coach_id(db, coach) if coach is not None else None,
@@ -107,7 +113,7 @@ def _coach_id(db: Session, handle: str) -> int:
     user = find_user(db, handle)
     if user.role not in ("coach", "admin"):
         raise CoachError(f"'{user.handle}' is an {user.role}, not a coach; give --coach a coach's handle")
-    return user.id
+    return stored_id(user)
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,10 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     changes = (
         select(
             candidates.c.session_id,
-            (_after(func.avg, candidates.c.agent_id, candidates) - _before(func.avg, candidates.c.agent_id, candidates)).label("change"),
+            (
+                _after(func.avg, candidates.c.agent_id, candidates)
+                - _before(func.avg, candidates.c.agent_id, candidates)
+            ).label("change"),
         )
         .cte("control_changes")
         .prefix_with("MATERIALIZED")
@@ -292,8 +301,19 @@ class _Measured:
 
 
 def _measured(row) -> _Measured:
-    (session_id, agent, coach, metric, day, before, before_samples, after, after_samples,
-     control_change, control_agents) = row
+    (
+        session_id,
+        agent,
+        coach,
+        metric,
+        day,
+        before,
+        before_samples,
+        after,
+        after_samples,
+        control_change,
+        control_agents,
+    ) = row
     gain = _gain(after - before, metric) if before_samples and after_samples else None
     control_gain = _gain(control_change, metric) if control_agents else None
     impact = gain - control_gain if gain is not None and control_gain is not None else None
@@ -311,7 +331,7 @@ def _measured(row) -> _Measured:
         "control_gain": _rounded(control_gain),
         "control_agents": control_agents,
         "impact": _rounded(impact),
-        "improved": None if gain is None else _rounded(gain) > 0,
+        "improved": None if gain is None else round(gain, DECIMALS) > 0,
     }
     return _Measured(record, gain, impact)
 
@@ -344,7 +364,6 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-
 # --- cadence ----------------------------------------------------------------
 
 
@@ -359,16 +378,12 @@ def check_cadence(sessions: int) -> int:
 def cadence_period(today: dt.date, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The first and last day of the period: this month by default; a period
     given by one end only runs to the other end of that date's month."""
-    if start is None and end is None:
-        start = today.replace(day=1)
     if start is None:
-        start = end.replace(day=1)
+        start = (end or today).replace(day=1)
     if end is None:
         end = _last_day_of_month(start)
     if start > end:
-        raise CoachError(
-            f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first"
-        )
+        raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first")
     return start, end
 
 
@@ -444,14 +459,14 @@ def _cadence_statement(actor: User, agents, in_view, zone: str, start: dt.date, 
     )
     follow_up = (
         select(
-            CoachingSession.agent_id,
+            col(CoachingSession.agent_id),
             func.count().label("open_actions"),
             func.count(case((is_overdue(today), 1))).label("overdue_actions"),
         )
         .select_from(ActionItem)
-        .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
-        .where(ActionItem.state == "open", in_scope(actor, CoachingSession.agent_id))
-        .group_by(CoachingSession.agent_id)
+        .join(CoachingSession, col(CoachingSession.id) == ActionItem.session_id)
+        .where(col(ActionItem.state) == "open", in_scope(actor, CoachingSession.agent_id))
+        .group_by(col(CoachingSession.agent_id))
         .cte("follow_up")
     )
     return (

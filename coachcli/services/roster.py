@@ -11,7 +11,7 @@ from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.services import audit
-from coachcli.services.users import check_name, check_role, bootstrapping, normalize_handle
+from coachcli.services.users import bootstrapping, check_name, check_role, normalize_handle
 from coachcli.tabular import Content, Problems, read_rows
 
 ROSTER_COLUMNS = ("handle", "name", "role", "teams")
@@ -41,7 +41,9 @@ def _teams(value: object) -> list[str] | None:
 
 def _authorize(db: Session, actor: User | None) -> None:
     if not bootstrapping(db, actor, "importing users") and actor.role != "admin":
-        raise forbidden(f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}")
+        raise forbidden(
+            f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}"
+        )
 
 
 def import_roster(db: Session, actor: User | None, content: Content, source: str) -> dict[str, int]:
@@ -150,9 +152,7 @@ def import_roster(db: Session, actor: User | None, content: Content, source: str
     if leaves:
         memberships = TeamMembership.__table__
         db.execute(
-            delete(memberships).where(
-                memberships.c.team_id == bindparam("t"), memberships.c.user_id == bindparam("u")
-            ),
+            delete(memberships).where(memberships.c.team_id == bindparam("t"), memberships.c.user_id == bindparam("u")),
             leaves,
         )
     if joins:

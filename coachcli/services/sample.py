@@ -88,17 +88,37 @@ def _mini_goals(db: Session, people: dict, today: dt.date) -> None:
     paths.add_path(db, people["priya"], "Chat excellence", ["sam", "lee", "nora"])
     for title, agent, coach, start, due, path, metric, target in _GOALS:
         scheduling.schedule_session(
-            db, people[coach], title=title, agent=agent, date=str(today + dt.timedelta(days=start)),
-            start="10:00", duration=30, path=path, kpi=metric, target=target,
-            target_date=str(today + dt.timedelta(days=due)), today=today,
+            db,
+            people[coach],
+            title=title,
+            agent=agent,
+            date=str(today + dt.timedelta(days=start)),
+            start="10:00",
+            duration=30,
+            path=path,
+            kpi=metric,
+            target=target,
+            target_date=str(today + dt.timedelta(days=due)),
+            today=today,
         )
     scheduling.schedule_session(
-        db, people["priya"], title="Chat tone check-in", agent="nora", date=str(today + dt.timedelta(days=3)),
-        start="14:30", duration=45, link="https://meet.example.com/nora-priya", today=today,
+        db,
+        people["priya"],
+        title="Chat tone check-in",
+        agent="nora",
+        date=str(today + dt.timedelta(days=3)),
+        start="14:30",
+        duration=45,
+        link="https://meet.example.com/nora-priya",
+        today=today,
     )
     scheduling.request_session(
-        db, people["lee"], title="Help with long technical chats", path="Chat excellence",
-        kpi="handle-time", notes="Customers with router problems take me 20+ minutes.",
+        db,
+        people["lee"],
+        title="Help with long technical chats",
+        path="Chat excellence",
+        kpi="handle-time",
+        notes="Customers with router problems take me 20+ minutes.",
     )
     kpi.import_observations(db, None, _kpi_lines(today), "sample KPI data")
     minigoals.evaluate(db, today)
@@ -131,16 +151,22 @@ def load_sample(db: Session, today: dt.date) -> None:
     draft, _ = plans.edit_plan(db, calvin, hold_plan.id)
     sessions.autofill_session(db, calvin, draft.id)
 
-    closed_plan, first = plans.add_plan(db, calvin, "maria", form.name, "Read every required disclosure on recorded calls")
+    closed_plan, first = plans.add_plan(
+        db, calvin, "maria", form.name, "Read every required disclosure on recorded calls"
+    )
     _coached(db, calvin, first.id, compliance=False, opportunities="Skipped the recording disclosure twice.")
     session, _ = plans.edit_plan(db, calvin, closed_plan.id)
     _coached(db, calvin, session.id)
     plans.close_plan(
-        db, calvin, closed_plan.id,
+        db,
+        calvin,
+        closed_plan.id,
         "Disclosures read on 40 of 40 audited calls over four weeks; purpose met.",
     )
 
-    chat_plan, first = plans.add_plan(db, priya, "sam", form.name, "Resolve chats on first contact instead of escalating")
+    chat_plan, first = plans.add_plan(
+        db, priya, "sam", form.name, "Resolve chats on first contact instead of escalating"
+    )
     _coached(db, priya, first.id, channel="chat", resolution="escalated")
 
     standalone = sessions.new_session(db, calvin, "jordan", form.name, "Monthly call review")

@@ -118,9 +118,7 @@ def load_directory(db: Session, actor: User, handles: Iterable[str], path_names:
         for chunk in chunks(path_ids):
             directory.assigned.update(
                 db.exec(
-                    select(PathAssignment.path_id, PathAssignment.user_id).where(
-                        col(PathAssignment.path_id).in_(chunk)
-                    )
+                    select(PathAssignment.path_id, PathAssignment.user_id).where(col(PathAssignment.path_id).in_(chunk))
                 )
             )
     return directory
@@ -129,7 +127,7 @@ def load_directory(db: Session, actor: User, handles: Iterable[str], path_names:
 def missing_minigoal_fields(path: object, kpi: object, target: object, target_date: object) -> list[str]:
     """M3: a mini-goal needs all four. Returns the absent ones when some but
     not all were given, else an empty list."""
-    given = dict(zip(MINIGOAL_FIELDS, (path, kpi, target, target_date)))
+    given = dict(zip(MINIGOAL_FIELDS, (path, kpi, target, target_date), strict=True))
     missing = [name for name, value in given.items() if value in (None, "")]
     return missing if 0 < len(missing) < len(MINIGOAL_FIELDS) else []
 
@@ -150,7 +148,9 @@ def _agent(directory: Directory, handle: str) -> int:
         raise not_found(f"no user '{handle}'; see `coach user list`")
     user_id, role = found
     if role != "agent":
-        raise CoachError(f"'{handle}' is a{'n' if role == 'admin' else ''} {role}, not an agent; only agents are coached")
+        raise CoachError(
+            f"'{handle}' is a{'n' if role == 'admin' else ''} {role}, not an agent; only agents are coached"
+        )
     if user_id not in directory.in_scope:
         raise forbidden(
             f"'{handle}' is outside the teams '{directory.actor.handle}' supervises; "
@@ -307,8 +307,7 @@ def schedule_session(
         requester = db.get(User, request.agent_id)
         if _handle(agent) not in (None, requester.handle):
             raise refused(
-                f"request {request.id} was made by '{requester.handle}', so the session is theirs; "
-                "leave out --agent"
+                f"request {request.id} was made by '{requester.handle}', so the session is theirs; leave out --agent"
             )
         values["agent"] = requester.handle
         if _text(title) is None:
@@ -379,7 +378,7 @@ def _supervisors(db: Session, agent: User) -> list[int]:
     teams = select(TeamMembership.team_id).where(TeamMembership.user_id == agent.id)
     coaches = db.exec(
         select(User.id)
-        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .join(TeamMembership, col(TeamMembership.user_id) == User.id)
         .where(col(TeamMembership.team_id).in_(teams), User.role == "coach")
         .distinct()
         .order_by(User.id)
@@ -439,9 +438,7 @@ def request_session(
     return session
 
 
-def import_sessions(
-    db: Session, actor: User, content: Content, source: str, *, today: dt.date
-) -> dict[str, int]:
+def import_sessions(db: Session, actor: User, content: Content, source: str, *, today: dt.date) -> dict[str, int]:
     """Bulk schedule from CSV or JSON Lines: every row follows the rules of
     `session schedule`, mini-goals included; any bad row and nothing is
     imported. Returns the counts scheduled, minigoals, and without_minigoal
@@ -453,7 +450,7 @@ def import_sessions(
         if isinstance(values, ValueError):
             problems.add(line, str(values))
             continue
-        rows.append((line, dict(zip(IMPORT_COLUMNS, values))))
+        rows.append((line, dict(zip(IMPORT_COLUMNS, values, strict=True))))
     directory = load_directory(
         db,
         actor,

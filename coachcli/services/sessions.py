@@ -7,7 +7,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db.models import (
-    ActionItem, CoachingSession, Form, MiniGoal, PerformancePath, Plan, SessionAcknowledgement, User,
+    ActionItem,
+    CoachingSession,
+    Form,
+    MiniGoal,
+    PerformancePath,
+    Plan,
+    SessionAcknowledgement,
+    User,
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -108,9 +115,7 @@ def list_sessions(
 ) -> list[dict]:
     query = _session_query().where(visible(actor))
     if unacknowledged:
-        query = query.where(
-            CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None)
-        )
+        query = query.where(CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None))
     if agent:
         query = query.where(CoachingSession.agent_id == find_user(db, agent).id)
     if plan_id is not None:
@@ -127,9 +132,7 @@ def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
     session = db.get(CoachingSession, session_id)
     if session is None:
         raise not_found(f"no coaching session {session_id}; see `coach session list`")
-    allowed = db.exec(
-        select(CoachingSession.id).where(CoachingSession.id == session_id, visible(actor))
-    ).first()
+    allowed = db.exec(select(CoachingSession.id).where(CoachingSession.id == session_id, visible(actor))).first()
     if allowed is None:
         raise forbidden(f"session {session_id} is outside the scope of '{actor.handle}'")
     return session
@@ -249,8 +252,13 @@ def save_session(
     db.add(session)
     db.flush()
     audit.record(
-        db, actor, "session.save", "session", session.id,
-        fields=sorted(updates) or None, private_notes=True if private_notes is not None else None,
+        db,
+        actor,
+        "session.save",
+        "session",
+        session.id,
+        fields=sorted(updates) or None,
+        private_notes=True if private_notes is not None else None,
     )
     return session
 
@@ -342,7 +350,7 @@ def previous_session(db: Session, session: CoachingSession) -> CoachingSession |
             CoachingSession.form_id == session.form_id,
             col(CoachingSession.form_id).is_not(None),
         )
-    newest_coached_first = (CoachingSession.state == "coached").desc(), col(CoachingSession.id).desc()
+    newest_coached_first = (col(CoachingSession.state) == "coached").desc(), col(CoachingSession.id).desc()
     return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
 
 
@@ -400,8 +408,14 @@ def delete_session(db: Session, actor: User, session_id: int) -> None:
             "it is kept as the record of that result"
         )
     audit.record(
-        db, actor, "session.delete", "session", session.id,
-        agent=db.get(User, session.agent_id), plan_id=session.plan_id, minigoal_id=goal.id if goal else None,
+        db,
+        actor,
+        "session.delete",
+        "session",
+        session.id,
+        agent=db.get(User, session.agent_id),
+        plan_id=session.plan_id,
+        minigoal_id=goal.id if goal else None,
     )
     db.delete(session)
     db.flush()

@@ -26,7 +26,9 @@ def normalize_handle(handle: str) -> str:
             "(up to 64), e.g. alex or maria.lopez"
         )
     if cleaned.startswith(PSEUDONYM_PREFIX):
-        raise CoachError(f"bad handle '{handle}': handles beginning with '{PSEUDONYM_PREFIX}' are kept for erased people")
+        raise CoachError(
+            f"bad handle '{handle}': handles beginning with '{PSEUDONYM_PREFIX}' are kept for erased people"
+        )
     return cleaned
 
 
@@ -95,9 +97,7 @@ def _authorize_user_change(db: Session, actor: User | None, role: str, teams: li
         )
 
 
-def add_user(
-    db: Session, actor: User | None, handle: str, name: str, role: str, team_names: list[str]
-) -> User:
+def add_user(db: Session, actor: User | None, handle: str, name: str, role: str, team_names: list[str]) -> User:
     handle = normalize_handle(handle)
     role = check_role(role)
     name = check_name(name)
@@ -117,7 +117,7 @@ def add_user(
 def team_names_by_user(db: Session, user_ids: list[int] | Select | None = None) -> dict[int, list[str]]:
     """Each user's team names, by name: of the users listed, or selected by a
     query of user ids (one statement however many there are), or of all."""
-    query = select(TeamMembership.user_id, Team.name).join(Team, Team.id == TeamMembership.team_id)
+    query = select(TeamMembership.user_id, Team.name).join(Team, col(Team.id) == TeamMembership.team_id)
     if user_ids is not None:
         query = query.where(col(TeamMembership.user_id).in_(user_ids))
     names: dict[int, list[str]] = defaultdict(list)

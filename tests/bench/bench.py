@@ -4,6 +4,7 @@ by side in one run on this machine. Not collected by pytest.
     python tests/bench/bench.py            # full scale (1M KPI rows)
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
     python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
+    python tests/bench/bench.py --start-up # only start-up and the read commands
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
@@ -176,11 +177,13 @@ def kpi_formats(folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_ro
             times[key].append(timed(key, kpi if key == "long" else wide))
     best = {key: min(values) for key, values in times.items()}
     typical = {key: statistics.median(values) for key, values in times.items()}
-    print(f"kpi import, wide CSV ({kpi_rows // len(METRICS):,} rows x {len(METRICS)} metric columns, m:ss and % "
-          f"values): {kpi_rows:,} observations in {best['wide']:.2f}s vs the long CSV {best['long']:.2f}s "
-          f"({best['wide'] / best['long']:.2f}x, target <= 1.5x; medians "
-          f"{typical['wide'] / typical['long']:.2f}x); peak memory {max(memory['wide'])} MB "
-          f"(long {max(memory['long'])} MB)")
+    print(
+        f"kpi import, wide CSV ({kpi_rows // len(METRICS):,} rows x {len(METRICS)} metric columns, m:ss and % "
+        f"values): {kpi_rows:,} observations in {best['wide']:.2f}s vs the long CSV {best['long']:.2f}s "
+        f"({best['wide'] / best['long']:.2f}x, target <= 1.5x; medians "
+        f"{typical['wide'] / typical['long']:.2f}x); peak memory {max(memory['wide'])} MB "
+        f"(long {max(memory['long'])} MB)"
+    )
 
     observations = kpi_rows // 10
     workbook = folder / "kpi-wide.xlsx"
@@ -188,9 +191,11 @@ def kpi_formats(folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_ro
     target = folder / "formats-xlsx.db"
     fresh_copy(prepared, target)
     elapsed, peak = run(coach(target, "kpi", "import", str(workbook)))
-    print(f"kpi import, .xlsx ({observations // len(METRICS):,} rows x {len(METRICS)} metric columns, "
-          f"{workbook.stat().st_size / 1e6:.1f} MB): {observations:,} observations in {elapsed:.2f}s; "
-          f"peak memory {peak} MB")
+    print(
+        f"kpi import, .xlsx ({observations // len(METRICS):,} rows x {len(METRICS)} metric columns, "
+        f"{workbook.stat().st_size / 1e6:.1f} MB): {observations:,} observations in {elapsed:.2f}s; "
+        f"peak memory {peak} MB"
+    )
 
 
 def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None:
@@ -201,11 +206,19 @@ def write_sessions(path: Path, agents: list[str], goals: int, days: int) -> None
         for n in range(goals):
             start = START + dt.timedelta(days=rng.randrange(max(1, days - 30)))
             metric = METRICS[n % len(METRICS)]
-            writer.writerow([
-                f"Goal {n}", agents[n % len(agents)], "boss", start.isoformat(), "09:00",
-                "Bench path", metric, 70 if metric in ("adherence", "contacts-handled") else 300,
-                (start + dt.timedelta(days=30)).isoformat(),
-            ])
+            writer.writerow(
+                [
+                    f"Goal {n}",
+                    agents[n % len(agents)],
+                    "boss",
+                    start.isoformat(),
+                    "09:00",
+                    "Bench path",
+                    metric,
+                    70 if metric in ("adherence", "contacts-handled") else 300,
+                    (start + dt.timedelta(days=30)).isoformat(),
+                ]
+            )
 
 
 def write_coached_sessions(path: Path, agents: list[str], teams: int, sessions: int, days: int, window: int) -> None:
@@ -218,15 +231,25 @@ def write_coached_sessions(path: Path, agents: list[str], teams: int, sessions: 
         for n in range(sessions):
             agent = n % len(agents)
             day = START + dt.timedelta(days=window + rng.randrange(max(1, days - 2 * window)))
-            writer.writerow([f"Coaching {n}", agents[agent], f"coach{agent % teams:03d}", day.isoformat(), "09:00",
-                             METRICS[rng.randrange(len(METRICS))]])
+            writer.writerow(
+                [
+                    f"Coaching {n}",
+                    agents[agent],
+                    f"coach{agent % teams:03d}",
+                    day.isoformat(),
+                    "09:00",
+                    METRICS[rng.randrange(len(METRICS))],
+                ]
+            )
 
 
 def coach(db: Path | str, *args: str) -> list[str]:
     return [COACH, "--db", str(db), *args]
 
 
-def prepared_database(folder: Path, name: str, roster: Path, agents: list[str], db: Path | str | None = None) -> Path | str:
+def prepared_database(
+    folder: Path, name: str, roster: Path, agents: list[str], db: Path | str | None = None
+) -> Path | str:
     db = db or folder / name
     run(coach(db, "init"))
     run(coach(db, "user", "import", str(roster)))
@@ -237,13 +260,58 @@ def prepared_database(folder: Path, name: str, roster: Path, agents: list[str], 
     return db
 
 
+def start_up_case() -> None:
+    """`coach --version` and `--help` against `import typer` (target <= 1.5x)."""
+    start_up = in_turn(
+        11,
+        {
+            "typer": [sys.executable, "-c", "import typer"],
+            "version": [COACH, "--version"],
+            "help": [COACH, "--help"],
+        },
+    )
+    typer_time, version_time, help_time = (statistics.median(start_up[key]) for key in ("typer", "version", "help"))
+    print(
+        f"start-up: import typer {typer_time:.3f}s; coach --version {version_time:.3f}s "
+        f"({version_time / typer_time:.2f}x, target <= 1.5x); coach --help {help_time:.3f}s "
+        f"({help_time / typer_time:.2f}x, target <= 1.5x)"
+    )
+
+
+def read_commands_case(folder: Path) -> None:
+    """Each read command against `import sqlmodel` alone, side by side: what
+    the command adds to the import it cannot avoid (target <= 1.2x)."""
+    sample = folder / "sample.db"
+    run(coach(sample, "init", "--sample"))
+    as_calvin = [COACH, "--db", str(sample), "--as", "calvin"]
+    commands = {
+        "plan show": [*as_calvin, "plan", "show", "1", "-o", "json"],
+        "session list": [*as_calvin, "session", "list", "-o", "json"],
+        "minigoal list": [*as_calvin, "minigoal", "list", "-o", "json"],
+    }
+    # One run first, so neither side pays for writing bytecode.
+    for command in commands.values():
+        run(command)
+    timings = in_turn(11, {"sqlmodel": [sys.executable, "-c", "import sqlmodel"], **commands})
+    baseline = statistics.median(timings["sqlmodel"])
+    figures = "; ".join(
+        f"{name} {statistics.median(timings[name]):.3f}s ({statistics.median(timings[name]) / baseline:.2f}x)"
+        for name in commands
+    )
+    print(f"read commands: import sqlmodel {baseline:.3f}s; {figures} (target <= 1.2x)")
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--small", action="store_true", help="100k KPI rows instead of 1M")
-    options.add_argument("--postgres", default="postgresql://root@localhost/postgres",
-                         help="a PostgreSQL server to measure on as well ('' to skip)")
+    options.add_argument(
+        "--postgres",
+        default="postgresql://root@localhost/postgres",
+        help="a PostgreSQL server to measure on as well ('' to skip)",
+    )
     options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
     options.add_argument("--imports", action="store_true", help="only the KPI file formats (long, wide, .xlsx)")
+    options.add_argument("--start-up", action="store_true", help="only start-up and the read commands")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -253,6 +321,11 @@ def main() -> None:
     env = {"COACH_TZ": "UTC"}
     os.environ.update(env)
     print(f"coach bench: {kpi_rows:,} KPI rows, {agent_count} agents, data in {folder}")
+    if args.start_up:
+        start_up_case()
+        read_commands_case(folder)
+        shutil.rmtree(folder)
+        return
 
     roster = folder / "roster.csv"
     agents = write_roster(roster, agent_count)
@@ -270,16 +343,8 @@ def main() -> None:
         shutil.rmtree(folder)
         return
 
-    # Start-up.
-    start_up = in_turn(11, {
-        "typer": [sys.executable, "-c", "import typer"],
-        "version": [COACH, "--version"],
-        "help": [COACH, "--help"],
-    })
-    typer_time, version_time, help_time = (statistics.median(start_up[key]) for key in ("typer", "version", "help"))
-    print(f"start-up: import typer {typer_time:.3f}s; coach --version {version_time:.3f}s "
-          f"({version_time / typer_time:.2f}x, target <= 1.5x); coach --help {help_time:.3f}s "
-          f"({help_time / typer_time:.2f}x, target <= 1.5x)")
+    start_up_case()
+    read_commands_case(folder)
 
     # Roster and bulk scheduling.
     users_db = folder / "users.db"
@@ -289,14 +354,18 @@ def main() -> None:
 
     # KPI import against sqlite3 .import of the same file.
     raw_db = folder / "raw.db"
-    schema = ("CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
-              "value REAL NOT NULL, UNIQUE(agent, metric, observed_at));")
+    schema = (
+        "CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
+        "value REAL NOT NULL, UNIQUE(agent, metric, observed_at));"
+    )
     subprocess.run(["sqlite3", str(raw_db), schema], check=True)
     raw_time, _ = run(["sqlite3", str(raw_db), f".import --csv --skip 1 {kpi} kpi"])
     db = prepared_database(folder, "coach.db", roster, agents)
     import_time, import_mb = run(coach(db, "kpi", "import", str(kpi)))
-    print(f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs sqlite3 .import {raw_time:.2f}s "
-          f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)")
+    print(
+        f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs sqlite3 .import {raw_time:.2f}s "
+        f"({import_time / raw_time:.2f}x, target <= 3x); peak memory {import_mb} MB (target <= 200 MB)"
+    )
     again_time, _ = run(coach(db, "kpi", "import", str(kpi)))
     print(f"kpi import again (all unchanged): {again_time:.2f}s")
     kpi_formats(folder, roster, agents, kpi, kpi_rows)
@@ -322,21 +391,32 @@ def main() -> None:
     evaluate = ["minigoal", "evaluate", "--as-of", as_of, "-q"]
     fresh_copy(db, evaluated)
     run(coach(evaluated, *evaluate))
-    timings = in_turn(11, {
-        "raw": ["sqlite3", str(db), raw_sql],
-        "empty": coach(empty, *evaluate),
-        "first": coach(ten_k, *evaluate),
-        "nightly": coach(evaluated, *evaluate),
-    }, before={"first": lambda: fresh_copy(db, ten_k)})
+    timings = in_turn(
+        11,
+        {
+            "raw": ["sqlite3", str(db), raw_sql],
+            "empty": coach(empty, *evaluate),
+            "first": coach(ten_k, *evaluate),
+            "nightly": coach(evaluated, *evaluate),
+        },
+        before={"first": lambda: fresh_copy(db, ten_k)},
+    )
     best = {key: min(times) for key, times in timings.items()}
     typical = {key: statistics.median(times) for key, times in timings.items()}
-    for key, what in (("first", "first run (every goal ends: 10,000 updates and history rows, "
-                                "10,000 notifications and one digest per coach)"),
-                      ("nightly", "nightly run with nothing to change")):
+    for key, what in (
+        (
+            "first",
+            "first run (every goal ends: 10,000 updates and history rows, "
+            "10,000 notifications and one digest per coach)",
+        ),
+        ("nightly", "nightly run with nothing to change"),
+    ):
         work = best[key] - best["empty"]
-        print(f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
-              f"{work:.2f}s vs raw SQL aggregate {best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
-              f"medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x)")
+        print(
+            f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
+            f"{work:.2f}s vs raw SQL aggregate {best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
+            f"medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x)"
+        )
     evaluate_10k = best["first"]
 
     big_sessions = folder / "sessions-100k.csv"
@@ -344,15 +424,18 @@ def main() -> None:
     run(coach(db, "--as", "boss", "session", "import", str(big_sessions)))
     hundred_k = folder / "coach-100k.db"
     evaluate_100k = evaluate_fresh(db, hundred_k, as_of)
-    print(f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
-          f"{evaluate_100k / evaluate_10k:.1f}x the 10,000-goal time (target <= 12x)")
+    print(
+        f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
+        f"{evaluate_100k / evaluate_10k:.1f}x the 10,000-goal time (target <= 12x)"
+    )
     if args.postgres:
         postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
     shutil.rmtree(folder)
 
 
-def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int,
-                       days: int) -> None:
+def postgresql_figures(
+    server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int, days: int
+) -> None:
     """The same KPI import and evaluation on PostgreSQL, against psql."""
     if not shutil.which("psql"):
         sys.exit("bench: --postgres needs the psql client")
@@ -365,20 +448,29 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
 
     try:
         for name in names:
-            subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'), check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                psql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         print("postgresql:")
         # The raw side: the same CSV with psql's \copy into a table with the
         # same unique index, and into one that also has kpi_observations'
         # foreign key to the people (as coach's table must).
         handles = ",".join(f"('{agent}')" for agent in agents)
-        subprocess.run(psql(
-            "CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
-            "value DOUBLE PRECISION NOT NULL, UNIQUE(agent, metric, observed_at))",
-            "CREATE TABLE people(handle TEXT PRIMARY KEY)", f"INSERT INTO people VALUES {handles}",
-            "CREATE TABLE kpi_fk(agent TEXT NOT NULL REFERENCES people(handle), metric TEXT NOT NULL, "
-            "observed_at TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, UNIQUE(agent, metric, observed_at))",
-            database=raw_db), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            psql(
+                "CREATE TABLE kpi(agent TEXT NOT NULL, metric TEXT NOT NULL, observed_at TEXT NOT NULL, "
+                "value DOUBLE PRECISION NOT NULL, UNIQUE(agent, metric, observed_at))",
+                "CREATE TABLE people(handle TEXT PRIMARY KEY)",
+                f"INSERT INTO people VALUES {handles}",
+                "CREATE TABLE kpi_fk(agent TEXT NOT NULL REFERENCES people(handle), metric TEXT NOT NULL, "
+                "observed_at TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, UNIQUE(agent, metric, observed_at))",
+                database=raw_db,
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         prepared_database(folder, "", roster, agents, db=coach_db)
         empty_tables = {
             "raw": psql("TRUNCATE kpi", database=raw_db),
@@ -390,13 +482,17 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
             "raw_fk": psql(f"\\copy kpi_fk FROM '{kpi}' WITH (FORMAT csv, HEADER true)", database=raw_db),
             "coach": coach(coach_db, "kpi", "import", str(kpi)),
         }
-        timings = in_turn(3, imports, before={key: (lambda command=command: run(command)) for key, command in empty_tables.items()})
+        timings = in_turn(
+            3, imports, before={key: (lambda command=command: run(command)) for key, command in empty_tables.items()}
+        )
         best = {key: min(times) for key, times in timings.items()}
         _, import_mb = run(coach(coach_db, "kpi", "import", str(kpi)))
         import_time, raw_time = best["coach"], best["raw"]
-        print(f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs psql \\copy {raw_time:.2f}s "
-              f"({import_time / raw_time:.2f}x, target <= 3x), vs psql \\copy into a table with the same foreign key "
-              f"{best['raw_fk']:.2f}s ({import_time / best['raw_fk']:.2f}x); peak memory {import_mb} MB (target <= 200 MB)")
+        print(
+            f"kpi import: {kpi_rows:,} rows in {import_time:.2f}s vs psql \\copy {raw_time:.2f}s "
+            f"({import_time / raw_time:.2f}x, target <= 3x), vs psql \\copy into a table with the same foreign key "
+            f"{best['raw_fk']:.2f}s ({import_time / best['raw_fk']:.2f}x); peak memory {import_mb} MB (target <= 200 MB)"
+        )
         sessions = folder / "sessions-10k.csv"
         write_sessions(sessions, agents, 10_000, days)
         run(coach(coach_db, "--as", "boss", "session", "import", str(sessions)))
@@ -406,9 +502,14 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
         coach_name, first_name, nightly_name = names[1], names[3], names[4]
 
         def fresh(name: str) -> None:
-            subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                                f'CREATE DATABASE "{name}" TEMPLATE "{coach_name}"'), check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                psql(
+                    f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                    f'CREATE DATABASE "{name}" TEMPLATE "{coach_name}"',
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
         fresh(nightly_name)
         run(coach(nightly_db, *evaluate))
@@ -418,21 +519,32 @@ def postgresql_figures(server: str, folder: Path, roster: Path, agents: list[str
             "AND o.observed_at >= CAST(g.start_date AS TEXT) AND o.observed_at < CAST(g.due_date AS TEXT) || 'T24' "
             "GROUP BY g.id"
         )
-        timings = in_turn(7, {
-            "raw": psql(raw_sql, database=coach_db),
-            "empty": coach(empty_db, *evaluate),
-            "first": coach(first_db, *evaluate),
-            "nightly": coach(nightly_db, *evaluate),
-        }, before={"first": lambda: fresh(first_name)})
+        timings = in_turn(
+            7,
+            {
+                "raw": psql(raw_sql, database=coach_db),
+                "empty": coach(empty_db, *evaluate),
+                "first": coach(first_db, *evaluate),
+                "nightly": coach(nightly_db, *evaluate),
+            },
+            before={"first": lambda: fresh(first_name)},
+        )
         best = {key: min(times) for key, times in timings.items()}
         typical = {key: statistics.median(times) for key, times in timings.items()}
-        for key, what in (("first", "first run (every goal ends: 10,000 updates and history rows, "
-                                    "10,000 notifications and one digest per coach)"),
-                          ("nightly", "nightly run with nothing to change")):
+        for key, what in (
+            (
+                "first",
+                "first run (every goal ends: 10,000 updates and history rows, "
+                "10,000 notifications and one digest per coach)",
+            ),
+            ("nightly", "nightly run with nothing to change"),
+        ):
             work = best[key] - best["empty"]
-            print(f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
-                  f"{work:.2f}s vs raw SQL aggregate in psql {best['raw']:.2f}s ({work / best['raw']:.2f}x, "
-                  f"target <= 3x; medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x)")
+            print(
+                f"minigoal evaluate, {what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = "
+                f"{work:.2f}s vs raw SQL aggregate in psql {best['raw']:.2f}s ({work / best['raw']:.2f}x, "
+                f"target <= 3x; medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x)"
+            )
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
@@ -450,9 +562,15 @@ def report_impact_case(folder: Path, kpi_db: Path, agents: list[str], days: int)
     run(coach(reports_db, "--as", "boss", "session", "import", str(sessions)))
     # Stands in for 10,000 runs of `coach session coach`: the imported
     # sessions become coached on their scheduled day.
-    subprocess.run(["sqlite3", str(reports_db),
-                    "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
-                    "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled';"], check=True)
+    subprocess.run(
+        [
+            "sqlite3",
+            str(reports_db),
+            "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
+            "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled';",
+        ],
+        check=True,
+    )
     empty = folder / "empty-reports.db"
     run(coach(empty, "init"))
     run(coach(empty, "user", "import", str(folder / "roster.csv")))
@@ -466,19 +584,24 @@ def report_impact_case(folder: Path, kpi_db: Path, agents: list[str], days: int)
         "WHERE s.state = 'coached' AND s.kpi IS NOT NULL GROUP BY s.id;"
     )
     report = ["--as", "boss", "report", "impact", "--by", "coach", "--window", str(window), "-o", "tsv"]
-    timings = in_turn(11, {
-        "raw": ["sqlite3", str(reports_db), raw_sql],
-        "empty": coach(empty, *report),
-        "report": coach(reports_db, *report),
-    })
+    timings = in_turn(
+        11,
+        {
+            "raw": ["sqlite3", str(reports_db), raw_sql],
+            "empty": coach(empty, *report),
+            "report": coach(reports_db, *report),
+        },
+    )
     best = {key: min(times) for key, times in timings.items()}
     typical = {key: statistics.median(times) for key, times in timings.items()}
     work = best["report"] - best["empty"]
-    print(f"report impact --by coach, 10,000 coached sessions (control group included): {best['report']:.2f}s, "
-          f"minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs raw SQL before/after averages "
-          f"{best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
-          f"medians {(typical['report'] - typical['empty']) / typical['raw']:.2f}x; "
-          f"whole command {best['report'] / best['raw']:.2f}x)")
+    print(
+        f"report impact --by coach, 10,000 coached sessions (control group included): {best['report']:.2f}s, "
+        f"minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs raw SQL before/after averages "
+        f"{best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
+        f"medians {(typical['report'] - typical['empty']) / typical['raw']:.2f}x; "
+        f"whole command {best['report'] / best['raw']:.2f}x)"
+    )
 
 
 def fresh_copy(source: Path, copy: Path) -> None:

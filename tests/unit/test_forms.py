@@ -420,7 +420,7 @@ def test_parse_assignments_splits_on_the_first_equals_sign():
     ("pair", "expected"),
     [
         ("greeting", '--set "greeting": expected KEY=VALUE, e.g. --set greeting=4'),
-        ("=4", '--set "=4": a field key is needed before \'=\', e.g. --set greeting=4'),
+        ("=4", "--set \"=4\": a field key is needed before '=', e.g. --set greeting=4"),
         ("  =4", '--set "  =4": a field key is needed'),
     ],
 )
@@ -456,8 +456,15 @@ def test_missing_required_lists_unanswered_required_fields_in_form_order():
 
 @pytest.mark.parametrize(
     ("field", "value", "shown"),
-    [(HOLD, True, "yes"), (HOLD, False, "no"), (GREETING, None, ""), (GREETING, 4, "4"), (SCORE, 12.5, "12.5"),
-     (CHANNEL, "chat", "chat"), (NOTES, "Recap", "Recap")],
+    [
+        (HOLD, True, "yes"),
+        (HOLD, False, "no"),
+        (GREETING, None, ""),
+        (GREETING, 4, "4"),
+        (SCORE, 12.5, "12.5"),
+        (CHANNEL, "chat", "chat"),
+        (NOTES, "Recap", "Recap"),
+    ],
 )
 def test_format_answer(field, value, shown):
     assert format_answer(field, value) == shown
@@ -465,21 +472,15 @@ def test_format_answer(field, value, shown):
 
 # --- properties: any input gives a result or a CoachError, never a crash -------------
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=20)
-)
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_like = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
-one_line_text = st.text(
-    alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=12
-).filter(str.strip)
+one_line_text = st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=12).filter(
+    str.strip
+)
 finite_floats = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
 
 
@@ -496,7 +497,7 @@ def valid_fields(draw) -> dict:
         field |= {"min": lowest, "max": lowest + draw(st.integers(1, 10))}
     if field_type == "number":
         bounds = sorted(draw(st.lists(finite_floats, min_size=2, max_size=2, unique=True)))
-        field |= {name: bound for name, bound in zip(("min", "max"), bounds) if draw(st.booleans())}
+        field |= {name: bound for name, bound in zip(("min", "max"), bounds, strict=True) if draw(st.booleans())}
     if field_type == "choice":
         field["options"] = draw(
             st.lists(one_line_text, min_size=1, max_size=4, unique_by=lambda option: option.strip().casefold())
@@ -601,4 +602,3 @@ def test_merge_answers_result_only_holds_coerced_values(updates):
     assert merged == merge_answers(FORM, merged, {})
     if "notes" not in updates:
         assert merged["notes"] == "kept unless updated"
-

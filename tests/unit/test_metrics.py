@@ -111,9 +111,7 @@ class TestFindMetric:
         assert find_metric(metric.name.lower()) is metric
         assert find_metric(f"  {metric.name.upper()}\t") is metric
 
-    @pytest.mark.parametrize(
-        "text", ["handle time", "Handle_Time", "HANDLE-TIME", " handle  time ", "handle__time"]
-    )
+    @pytest.mark.parametrize("text", ["handle time", "Handle_Time", "HANDLE-TIME", " handle  time ", "handle__time"])
     def test_spaces_and_underscores_stand_for_hyphens(self, text):
         assert find_metric(text) is HANDLE_TIME
 
@@ -163,9 +161,7 @@ class TestParseTarget:
         hold_time = find_metric("Hold Time")
         assert parse_target("300", hold_time) == parse_target("5m", hold_time) == 300
 
-    @pytest.mark.parametrize(
-        "text", ["", "abc", "5x", "m", "1:75:00", "4:3", "4:60", "5m5h", "1h-30m", "--5"]
-    )
+    @pytest.mark.parametrize("text", ["", "abc", "5x", "m", "1:75:00", "4:3", "4:60", "5m5h", "1h-30m", "--5"])
     def test_unreadable_time_targets(self, text):
         with pytest.raises(CoachError, match="5m"):
             parse_target(text, HANDLE_TIME)
@@ -222,9 +218,7 @@ class TestParseTarget:
 
 
 class TestCheckValue:
-    @pytest.mark.parametrize(
-        ("value", "expected"), [("42", 42.0), (" 87.5 ", 87.5), (0, 0.0), (350.25, 350.25)]
-    )
+    @pytest.mark.parametrize(("value", "expected"), [("42", 42.0), (" 87.5 ", 87.5), (0, 0.0), (350.25, 350.25)])
     def test_numbers_are_returned_as_floats(self, value, expected):
         result = check_value(value, HANDLE_TIME)
         assert result == expected
@@ -331,7 +325,12 @@ class TestReportValues:
 
     @pytest.mark.parametrize(
         ("text", "metric", "expected"),
-        [("300,5", HANDLE_TIME, 300.5), ("6:40,5", HANDLE_TIME, 400.5), ("95,5 %", ADHERENCE, 95.5), ("7,0", CONTACTS_HANDLED, 7.0)],
+        [
+            ("300,5", HANDLE_TIME, 300.5),
+            ("6:40,5", HANDLE_TIME, 400.5),
+            ("95,5 %", ADHERENCE, 95.5),
+            ("7,0", CONTACTS_HANDLED, 7.0),
+        ],
     )
     def test_decimal_commas_when_the_file_uses_them(self, text, metric, expected):
         assert check_value(text, metric, decimal_comma=True) == expected

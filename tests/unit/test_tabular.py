@@ -40,7 +40,7 @@ def test_line_numbers_count_blank_lines_before_the_data():
 
 
 def test_a_row_of_the_wrong_shape_is_reported_as_that_rows_problem():
-    (line, problem), = rows("agent,metric,observed_at,value\nalex,adherence\n")
+    ((line, problem),) = rows("agent,metric,observed_at,value\nalex,adherence\n")
     assert line == 2 and isinstance(problem, ValueError)
 
 
@@ -108,7 +108,12 @@ def test_decimal_commas_become_points_only_in_number_columns():
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("Observed At", "observedat"), ("observed_at", "observedat"), ("OBSERVED-AT", "observedat"), (" Agent  ID ", "agentid")],
+    [
+        ("Observed At", "observedat"),
+        ("observed_at", "observedat"),
+        ("OBSERVED-AT", "observedat"),
+        (" Agent  ID ", "agentid"),
+    ],
 )
 def test_headers_match_without_case_spaces_underscores_or_hyphens(name, key):
     assert header_key(name) == key
@@ -142,7 +147,15 @@ def test_a_cell_reads_as_a_report_prints_it(value, number_format, text):
 
 
 def test_a_sheet_s_header_is_its_first_row_with_a_value_and_rows_keep_their_numbers():
-    sheet = Sheet([(1, ["", ""]), (2, ["agent", "metric", "observed_at", "value", ""]), (3, ["a", "m", "d"]), (4, []), (5, ["b", "m", "d", "2", "", ""])])
+    sheet = Sheet(
+        [
+            (1, ["", ""]),
+            (2, ["agent", "metric", "observed_at", "value", ""]),
+            (3, ["a", "m", "d"]),
+            (4, []),
+            (5, ["b", "m", "d", "2", "", ""]),
+        ]
+    )
     table = open_table(sheet, "s.xlsx")
     assert table.names == ["agent", "metric", "observed_at", "value"]
     assert list(table.rows_as(COLUMNS, ("agent",))) == [(3, ("a", "m", "d", "")), (5, ("b", "m", "d", "2"))]
@@ -190,7 +203,9 @@ def test_any_text_file_gives_rows_or_a_clean_error(lines, delimiter, newline):
     st.sampled_from(["General", "0%", "yyyy-mm-dd", None]),
 )
 def test_any_sheet_gives_rows_or_a_clean_error(rows_of_cells, number_format):
-    sheet = Sheet((number, [cell_text(cell, number_format) for cell in cells]) for number, cells in enumerate(rows_of_cells, 1))
+    sheet = Sheet(
+        (number, [cell_text(cell, number_format) for cell in cells]) for number, cells in enumerate(rows_of_cells, 1)
+    )
     try:
         table = open_table(sheet, "any.xlsx")
         result = list(table.rows(list))
