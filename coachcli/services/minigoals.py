@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, case, func, literal, not_
 from sqlalchemy.sql.expression import ColumnElement
@@ -230,7 +232,7 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     the target, whether it would meet it now, and the daily averages."""
     goal, handle = find_minigoal(db, actor, goal_id)
     window_end = min(goal.due_date, today)
-    days: list = []
+    days: Sequence[Any] = []
     running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
         in_window = and_(
