@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, not_
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
@@ -46,7 +47,7 @@ def score_of(average: ColumnElement, samples: ColumnElement) -> ColumnElement:
     return case((samples > 0, rounded(average, SCORE_DECIMALS)), else_=None)
 
 
-def meets_target(score: ColumnElement, target: ColumnElement, metric: ColumnElement) -> ColumnElement:
+def meets_target(score: SQLCoreOperations, target: SQLCoreOperations, metric: SQLCoreOperations) -> ColumnElement:
     """M6: a (rounded) score meets its target by the metric's direction: at
     most the target when lower is better, at least it otherwise."""
     lower = metric.in_(LOWER_IS_BETTER)
