@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import ActionItem, CoachingSession, User
+from coachcli.db.models import ActionItem, CoachingSession, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.parse import parse_date
@@ -28,7 +28,7 @@ _DoneBy = aliased(User, name="done_by")
 
 def _action_query():
     return (
-        select(ActionItem, CoachingSession.plan_id, _Agent.handle, _Owner.handle, _DoneBy.handle)
+        select(ActionItem, CoachingSession.plan_id, _Agent.handle, _Owner.handle, _DoneBy.handle)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .join(CoachingSession, CoachingSession.id == ActionItem.session_id)
         .join(_Agent, _Agent.id == CoachingSession.agent_id)
         .join(_Owner, _Owner.id == ActionItem.owner_id)
@@ -89,12 +89,16 @@ def add_action(
     if owner not in OWNERS:
         raise CoachError(f"bad --owner '{owner}': use agent or coach")
     due_date = parse_date(due, today) if due and due.strip() else None
+    owner_id = session.agent_id if owner == "agent" else session.coach_id
+    if owner_id is None:
+        # A requested session saved before anyone coached it has no coach yet.
+        raise refused(f"session {session.id} has no coach yet, so an item cannot be the coach's; use --owner agent")
     item = ActionItem(
-        session_id=session.id,
-        owner_id=session.agent_id if owner == "agent" else session.coach_id,
+        session_id=stored_id(session),
+        owner_id=owner_id,
         text=text,
         due_date=due_date,
-        created_by_id=actor.id,
+        created_by_id=stored_id(actor),
     )
     db.add(item)
     db.flush()
@@ -129,8 +133,10 @@ def complete_action(db: Session, actor: User, item_id: int, note: str | None = N
     """Mark an item done, by its owner, the session's coach or an admin; once."""
     item = find_action(db, actor, item_id)
     session = db.get(CoachingSession, item.session_id)
+    assert session is not None  # item.session_id is a foreign key
     if actor.role != "admin" and actor.id not in (item.owner_id, session.coach_id):
         owner = db.get(User, item.owner_id)
+        assert owner is not None  # item.owner_id is a foreign key (an erased user keeps their row)
         raise forbidden(
             f"only the owner of action item {item.id} ('{owner.handle}'), the session's coach "
             "or an admin can mark it done"
@@ -152,7 +158,7 @@ def complete_action(db: Session, actor: User, item_id: int, note: str | None = N
 def is_overdue(today: dt.date) -> ColumnElement[bool]:
     """SQL condition: the action item is overdue, open and due before today
     (an item due today is not overdue yet)."""
-    return and_(ActionItem.state == "open", col(ActionItem.due_date) < today)
+    return and_(col(ActionItem.state) == "open", col(ActionItem.due_date) < today)
 
 
 def list_actions(

@@ -53,7 +53,8 @@ def metric_records() -> list[dict]:
 
 def agent_ids_by_handle(db: Session) -> dict[str, int]:
     """Every user's id by handle, in one query: the import's only lookup."""
-    return dict(db.exec(select(User.handle, User.id)).all())
+    # A stored user always has an id; the filter only narrows its type.
+    return {handle: user_id for handle, user_id in db.exec(select(User.handle, User.id)) if user_id is not None}
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,9 @@ class _Importer:
         append = batch.append
         for line, values in self.table.rows_as(COLUMNS, COLUMNS, ALIASES):
             try:
-                agent, metric_text, observed_text, value = values
+                # A refused row (a ValueError) fails to unpack: the TypeError
+                # branch below reports it, keeping the hot path to one step.
+                agent, metric_text, observed_text, value = values  # type: ignore[misc]  # see above
                 agent_id = agent_ids.get(agent)
                 if agent_id is None:
                     agent_id = self._agent_not_found(line, agent, 1)
@@ -312,7 +315,8 @@ def _metric_cell(value: str, column: str, metric: Metric, decimal_comma: bool) -
 
 
 def _metric_entry(text: object) -> tuple[str, float, Metric]:
-    metric = find_metric(text)
+    # A JSON cell may be any value; find_metric refuses a non-text one by name.
+    metric = find_metric(text)  # type: ignore[arg-type]  # find_metric checks isinstance(text, str)
     # The largest finite float as the bound also refuses infinity and NaN.
     upper_bound = PERCENT_MAXIMUM if metric.unit == "percent" else sys.float_info.max
     return metric.key, upper_bound, metric

@@ -17,8 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, case, func, literal, not_
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
@@ -44,7 +47,7 @@ def score_of(average: ColumnElement, samples: ColumnElement) -> ColumnElement:
     return case((samples > 0, rounded(average, SCORE_DECIMALS)), else_=None)
 
 
-def meets_target(score: ColumnElement, target: ColumnElement, metric: ColumnElement) -> ColumnElement:
+def meets_target(score: SQLCoreOperations, target: SQLCoreOperations, metric: SQLCoreOperations) -> ColumnElement:
     """M6: a (rounded) score meets its target by the metric's direction: at
     most the target when lower is better, at least it otherwise."""
     lower = metric.in_(LOWER_IS_BETTER)
@@ -230,7 +233,7 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     the target, whether it would meet it now, and the daily averages."""
     goal, handle = find_minigoal(db, actor, goal_id)
     window_end = min(goal.due_date, today)
-    days: list = []
+    days: Sequence[Any] = []
     running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
         in_window = and_(

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from coachcli.db.models import CoachingSession, Form, Plan, User
+from coachcli.db.models import CoachingSession, Form, Plan, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec
@@ -29,7 +29,7 @@ _Closer = aliased(User, name="closer")
 
 def _plan_query():
     return (
-        select(Plan, _Agent.handle, Form.name, _Coach.handle, _Closer.handle)
+        select(Plan, _Agent.handle, Form.name, _Coach.handle, _Closer.handle)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .join(_Agent, _Agent.id == Plan.agent_id)
         .join(_Coach, _Coach.id == Plan.coach_id)
         .join(_Closer, _Closer.id == Plan.closed_by_id, isouter=True)
@@ -46,6 +46,8 @@ def _sessions_by_plan(db: Session, plan_ids: list[int]) -> dict[int, list[tuple[
     ).all()
     sessions: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for plan_id, session_id, state in rows:
+        # Stored rows of the plans asked for: neither id is None.
+        assert plan_id is not None and session_id is not None
         sessions[plan_id].append((session_id, state))
     return sessions
 
@@ -118,7 +120,7 @@ def add_plan(db: Session, actor: User, agent_handle: str, form_name: str, purpos
     purpose = purpose.strip()
     if not purpose:
         raise CoachError("a plan needs a purpose: what should the agent achieve? pass --purpose TEXT")
-    plan = Plan(agent_id=agent.id, form_id=form.id, purpose=purpose, coach_id=actor.id)
+    plan = Plan(agent_id=stored_id(agent), form_id=stored_id(form), purpose=purpose, coach_id=stored_id(actor))
     db.add(plan)
     db.flush()
     audit.record(db, actor, "plan.add", "plan", plan.id, agent=agent, form=form.name)
@@ -128,7 +130,9 @@ def add_plan(db: Session, actor: User, agent_handle: str, form_name: str, purpos
 
 def _coachable_plan(db: Session, actor: User, plan_id: int, doing: str) -> Plan:
     plan = find_plan(db, actor, plan_id)
-    coachable_agent(db, actor, db.get(User, plan.agent_id).handle, doing)
+    agent = db.get(User, plan.agent_id)
+    assert agent is not None  # plan.agent_id is a foreign key
+    coachable_agent(db, actor, agent.handle, doing)
     return plan
 
 
@@ -148,6 +152,7 @@ def edit_plan(db: Session, actor: User, plan_id: int) -> tuple[CoachingSession, 
     count = db.exec(select(func.count()).where(CoachingSession.plan_id == plan.id)).one()
     agent = db.get(User, plan.agent_id)
     form = db.get(Form, plan.form_id)
+    assert agent is not None and form is not None  # foreign keys of the plan
     return create_draft(db, actor, agent, form, _session_title(plan, count + 1), plan), True
 
 
@@ -210,4 +215,9 @@ def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | 
 
 def plan_form(db: Session, plan_id: int) -> FormSpec:
     """The form every session of the plan uses (P2)."""
-    return form_spec(db.get(Form, db.get(Plan, plan_id).form_id))
+    plan = db.get(Plan, plan_id)
+    if plan is None:
+        raise not_found(f"no performance plan {plan_id}; see `coach plan list --state all`")
+    form = db.get(Form, plan.form_id)
+    assert form is not None  # plan.form_id is a foreign key
+    return form_spec(form)

@@ -83,7 +83,7 @@ def upcoming_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
     # PostgreSQL's need not match Python's). So SQL narrows the sessions down
     # by date, and Python places the few candidates exactly.
     candidates = db.exec(
-        select(
+        select(  # type: ignore[call-overload, misc]  # sqlmodel types select() for at most 4 columns
             session.id,
             session.title,
             session.date,
@@ -151,7 +151,7 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
     samples = func.count(col(observation.value))
     score = score_of(func.avg(observation.value), samples)
     rows = db.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
             goal.id,
             goal.name,
             goal.metric,
@@ -183,7 +183,7 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
             col(goal.due_date).between(as_of.today, as_of.today + dt.timedelta(days=AT_RISK_DAYS)),
         )
         .group_by(goal.id, assignee.id, coach.id)
-        .having(or_(score.is_(None), not_(meets_target(score, goal.target, goal.metric))))
+        .having(or_(score.is_(None), not_(meets_target(score, col(goal.target), col(goal.metric)))))
         .order_by(col(goal.id))
     ).all()
     reminders = []
@@ -226,7 +226,7 @@ def unacknowledged_sessions(db: Session, as_of: AsOf) -> list[Reminder]:
     as-of moment that its agent has not acknowledged, to the agent."""
     session = CoachingSession
     rows = db.exec(
-        select(session.id, session.title, session.coached_at, User.id, User.handle)
+        select(session.id, session.title, session.coached_at, User.id, User.handle)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .join(User, User.id == session.agent_id)
         .where(
             session.state == "coached",
@@ -254,7 +254,7 @@ def actions_due(db: Session, as_of: AsOf) -> list[Reminder]:
     overdue, to its owner."""
     tomorrow = as_of.today + dt.timedelta(days=1)
     rows = db.exec(
-        select(ActionItem.id, ActionItem.text, ActionItem.due_date, ActionItem.session_id, User.id, User.handle)
+        select(ActionItem.id, ActionItem.text, ActionItem.due_date, ActionItem.session_id, User.id, User.handle)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .join(User, User.id == ActionItem.owner_id)
         .where(ActionItem.state == "open", col(ActionItem.due_date) <= tomorrow)
         .order_by(col(ActionItem.id))

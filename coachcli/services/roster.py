@@ -40,10 +40,22 @@ def _teams(value: object) -> list[str] | None:
 
 
 def _authorize(db: Session, actor: User | None) -> None:
-    if not bootstrapping(db, actor, "importing users") and actor.role != "admin":
+    if bootstrapping(db, actor, "importing users"):
+        return
+    assert actor is not None  # bootstrapping() refuses a missing actor once there is an admin
+    if actor.role != "admin":
         raise forbidden(
             f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}"
         )
+
+
+def _team_ids(db: Session, names: list[str]) -> dict[str, int]:
+    """The ids of the stored teams among `names`, by name."""
+    found: dict[str, int] = {}
+    for team_id, name in db.exec(select(Team.id, Team.name).where(col(Team.name).in_(names))):
+        assert team_id is not None  # a stored row's primary key
+        found[name] = team_id
+    return found
 
 
 def import_roster(db: Session, actor: User | None, content: Content, source: str) -> dict[str, int]:
@@ -78,28 +90,25 @@ def import_roster(db: Session, actor: User | None, content: Content, source: str
         wanted[handle] = (name, role, teams)
     problems.raise_if_any()
     handles = list(wanted)
-    existing: dict[str, tuple[int, str, str]] = {}
+    # Rows read back from the database: their ids are never None.
+    existing: dict[str, tuple[int, str | None, str | None]] = {}
     for chunk in chunks(handles):
         for user_id, handle, name, role in db.exec(
             select(User.id, User.handle, User.name, User.role).where(col(User.handle).in_(chunk))
         ):
+            assert user_id is not None  # a stored row's primary key
             existing[handle] = (user_id, name, role)
 
     team_names = sorted({team for _, _, teams in wanted.values() for team in teams or []})
     team_ids: dict[str, int] = {}
     for chunk in chunks(team_names):
-        team_ids.update(
-            (name, team_id) for team_id, name in db.exec(select(Team.id, Team.name).where(col(Team.name).in_(chunk)))
-        )
+        team_ids.update(_team_ids(db, chunk))
     new_teams = [name for name in team_names if name not in team_ids]
     now = utc_now()
     if new_teams:
         db.execute(insert(Team.__table__), [{"name": name, "created_at": now} for name in new_teams])
         for chunk in chunks(new_teams):
-            team_ids.update(
-                (name, team_id)
-                for team_id, name in db.exec(select(Team.id, Team.name).where(col(Team.name).in_(chunk)))
-            )
+            team_ids.update(_team_ids(db, chunk))
 
     current: dict[int, set[int]] = {}
     existing_ids = [user_id for user_id, _, _ in existing.values()]
@@ -118,6 +127,7 @@ def import_roster(db: Session, actor: User | None, content: Content, source: str
         db.execute(insert(User.__table__), additions)
         for chunk in chunks([row["handle"] for row in additions]):
             for user_id, handle in db.exec(select(User.id, User.handle).where(col(User.handle).in_(chunk))):
+                assert user_id is not None  # a stored row's primary key
                 existing.setdefault(handle, (user_id, None, None))
                 current.setdefault(user_id, set())
 

@@ -10,6 +10,7 @@ from importlib.resources import files
 
 from sqlmodel import Session
 
+from coachcli.db.models import stored_id
 from coachcli.errors import refused
 from coachcli.forms import parse_form
 from coachcli.services import forms, kpi, minigoals, paths, plans, scheduling, sessions, users
@@ -128,11 +129,9 @@ def load_sample(db: Session, today: dt.date) -> None:
     if users.has_users(db):
         raise refused("the database already has users; `--sample` fills only a new, empty database")
     people = {}
-    admin = None
+    handle, name, role, _ = _PEOPLE[0]
+    admin = people[handle] = users.add_user(db, None, handle, name, role, [])
     for team in ("Inbound East", "Chat Support"):
-        if admin is None:
-            handle, name, role, _ = _PEOPLE[0]
-            admin = people[handle] = users.add_user(db, None, handle, name, role, [])
         users.add_team(db, admin, team)
     for handle, name, role, teams in _PEOPLE[1:]:
         people[handle] = users.add_user(db, admin, handle, name, role, teams)
@@ -144,32 +143,32 @@ def load_sample(db: Session, today: dt.date) -> None:
     hold_plan, first = plans.add_plan(
         db, calvin, "alex", form.name, "Bring average hold time under 5 minutes while keeping empathy at 4+"
     )
-    _coached(db, calvin, first.id, hold_etiquette=False, empathy=3, opportunities="Long silent holds.")
+    _coached(db, calvin, stored_id(first), hold_etiquette=False, empathy=3, opportunities="Long silent holds.")
     for empathy in (4, 4):
-        session, _ = plans.edit_plan(db, calvin, hold_plan.id)
-        _coached(db, calvin, session.id, empathy=empathy)
-    draft, _ = plans.edit_plan(db, calvin, hold_plan.id)
-    sessions.autofill_session(db, calvin, draft.id)
+        session, _ = plans.edit_plan(db, calvin, stored_id(hold_plan))
+        _coached(db, calvin, stored_id(session), empathy=empathy)
+    draft, _ = plans.edit_plan(db, calvin, stored_id(hold_plan))
+    sessions.autofill_session(db, calvin, stored_id(draft))
 
     closed_plan, first = plans.add_plan(
         db, calvin, "maria", form.name, "Read every required disclosure on recorded calls"
     )
-    _coached(db, calvin, first.id, compliance=False, opportunities="Skipped the recording disclosure twice.")
-    session, _ = plans.edit_plan(db, calvin, closed_plan.id)
-    _coached(db, calvin, session.id)
+    _coached(db, calvin, stored_id(first), compliance=False, opportunities="Skipped the recording disclosure twice.")
+    session, _ = plans.edit_plan(db, calvin, stored_id(closed_plan))
+    _coached(db, calvin, stored_id(session))
     plans.close_plan(
         db,
         calvin,
-        closed_plan.id,
+        stored_id(closed_plan),
         "Disclosures read on 40 of 40 audited calls over four weeks; purpose met.",
     )
 
     chat_plan, first = plans.add_plan(
         db, priya, "sam", form.name, "Resolve chats on first contact instead of escalating"
     )
-    _coached(db, priya, first.id, channel="chat", resolution="escalated")
+    _coached(db, priya, stored_id(first), channel="chat", resolution="escalated")
 
     standalone = sessions.new_session(db, calvin, "jordan", form.name, "Monthly call review")
-    _coached(db, calvin, standalone.id, greeting=5)
+    _coached(db, calvin, stored_id(standalone), greeting=5)
 
     _mini_goals(db, people, today)

@@ -18,7 +18,15 @@ from sqlmodel import Session, col, select
 
 from coachcli.db import bulk
 from coachcli.db.bulk import chunks
-from coachcli.db.models import CoachingSession, MiniGoal, PathAssignment, PerformancePath, TeamMembership, User
+from coachcli.db.models import (
+    CoachingSession,
+    MiniGoal,
+    PathAssignment,
+    PerformancePath,
+    TeamMembership,
+    User,
+    stored_id,
+)
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.metrics import find_metric, parse_target
@@ -96,22 +104,30 @@ def _handle(value: object) -> str | None:
     return text.lower() if text else None
 
 
-def load_directory(db: Session, actor: User, handles: Iterable[str], path_names: Iterable[str]) -> Directory:
+def load_directory(
+    db: Session, actor: User, handles: Iterable[str | None], path_names: Iterable[str | None]
+) -> Directory:
+    """Blank handles and path names (None or empty) are skipped. Every id read
+    here is a stored row's, so never None."""
     directory = Directory(actor=actor)
     wanted = sorted({handle for handle in handles if handle})
     for chunk in chunks(wanted):
         for user_id, handle, role in db.exec(
             select(User.id, User.handle, User.role).where(col(User.handle).in_(chunk))
         ):
+            assert user_id is not None  # a stored row's primary key
             directory.users[handle] = (user_id, role)
     ids = sorted(user_id for user_id, _ in directory.users.values())
     for chunk in chunks(ids):
-        directory.in_scope.update(db.exec(select(User.id).where(col(User.id).in_(chunk), in_scope(actor, User.id))))
+        for user_id in db.exec(select(col(User.id)).where(col(User.id).in_(chunk), in_scope(actor, User.id))):
+            assert user_id is not None  # a stored row's primary key
+            directory.in_scope.add(user_id)
     names = sorted({name for name in path_names if name})
     for chunk in chunks(names):
         for path_id, name in db.exec(
             select(PerformancePath.id, PerformancePath.name).where(col(PerformancePath.name).in_(chunk))
         ):
+            assert path_id is not None  # a stored row's primary key
             directory.paths[name] = path_id
     path_ids = sorted(directory.paths.values())
     if path_ids and ids:
@@ -305,6 +321,7 @@ def schedule_session(
     if from_request is not None:
         request = _open_request(db, actor, from_request)
         requester = db.get(User, request.agent_id)
+        assert requester is not None  # request.agent_id is a foreign key
         if _handle(agent) not in (None, requester.handle):
             raise refused(
                 f"request {request.id} was made by '{requester.handle}', so the session is theirs; leave out --agent"
@@ -313,7 +330,9 @@ def schedule_session(
         if _text(title) is None:
             values["title"] = request.title
         if _text(path) is None and request.path_id is not None:
-            values["path"] = db.get(PerformancePath, request.path_id).name
+            requested_path = db.get(PerformancePath, request.path_id)
+            assert requested_path is not None  # request.path_id is a foreign key
+            values["path"] = requested_path.name
         if _text(kpi) is None:
             values["kpi"] = request.kpi
         if notes is None:
@@ -322,7 +341,7 @@ def schedule_session(
         db, actor, [_handle(values["agent"]), _handle(coach) or actor.handle], [_text(values["path"])]
     )
     checked = check_schedule(directory, values, today=today)
-    form_id = find_form(db, form).id if _text(form) else (request.form_id if request else None)
+    form_id = find_form(db, form).id if form is not None and _text(form) else (request.form_id if request else None)
     if request is None:
         session = CoachingSession(**checked.session, form_id=form_id)
     else:
@@ -333,9 +352,10 @@ def schedule_session(
         session.updated_at = utc_now()
     db.add(session)
     db.flush()
+    assert session.date is not None  # check_schedule gives a scheduled session its date
     goal = None
     if checked.minigoal is not None:
-        goal = MiniGoal(session_id=session.id, **checked.minigoal)
+        goal = MiniGoal(session_id=stored_id(session), **checked.minigoal)
         db.add(goal)
         db.flush()
     audit.record(
@@ -357,7 +377,7 @@ def schedule_session(
             f"Your coaching request {session.id} “{session.title}” is scheduled for "
             f"{session.date.isoformat()} {session.start} ({session.timezone}) by {actor.name}.",
             "session",
-            session.id,
+            stored_id(session),
         )
     return session
 
@@ -377,15 +397,16 @@ def _supervisors(db: Session, agent: User) -> list[int]:
     so that a request never goes unseen."""
     teams = select(TeamMembership.team_id).where(TeamMembership.user_id == agent.id)
     coaches = db.exec(
-        select(User.id)
+        select(col(User.id))
         .join(TeamMembership, col(TeamMembership.user_id) == User.id)
         .where(col(TeamMembership.team_id).in_(teams), User.role == "coach")
         .distinct()
-        .order_by(User.id)
+        .order_by(col(User.id))
     ).all()
-    if coaches:
-        return list(coaches)
-    return list(db.exec(select(User.id).where(User.role == "admin").order_by(User.id)).all())
+    if not coaches:
+        coaches = db.exec(select(col(User.id)).where(User.role == "admin").order_by(col(User.id))).all()
+    # Stored users' ids: the filter only narrows the type.
+    return [user_id for user_id in coaches if user_id is not None]
 
 
 def request_session(
@@ -407,14 +428,14 @@ def request_session(
     if not title:
         raise CoachError("a request needs a title: what would you like coaching on? pass --title TEXT")
     path_id = None
-    if _text(path):
+    if path is not None and _text(path):
         found = find_path(db, path)
         require_assigned(db, found, actor)
         path_id = found.id
-    metric = find_metric(kpi) if _text(kpi) else None
+    metric = find_metric(kpi) if kpi is not None and _text(kpi) else None
     session = CoachingSession(
         title=title,
-        agent_id=actor.id,
+        agent_id=stored_id(actor),
         coach_id=None,
         requested_by_id=actor.id,
         state="requested",
@@ -432,7 +453,7 @@ def request_session(
             f"{actor.name} ({actor.handle}) requested coaching: “{title}” (request {session.id}); "
             f"schedule it with `coach session schedule --from-request {session.id} --date D --start HH:MM`.",
             "session",
-            session.id,
+            stored_id(session),
         )
     audit.record(db, actor, "session.request", "session", session.id)
     return session
@@ -446,11 +467,11 @@ def import_sessions(db: Session, actor: User, content: Content, source: str, *, 
     require_coaching_role(actor, "import coaching sessions")
     problems = Problems(source)
     rows: list[tuple[int, dict]] = []
-    for line, values in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target",)):
-        if isinstance(values, ValueError):
-            problems.add(line, str(values))
+    for line, cells in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target",)):
+        if isinstance(cells, ValueError):
+            problems.add(line, str(cells))
             continue
-        rows.append((line, dict(zip(IMPORT_COLUMNS, values, strict=True))))
+        rows.append((line, dict(zip(IMPORT_COLUMNS, cells, strict=True))))
     directory = load_directory(
         db,
         actor,
@@ -487,7 +508,7 @@ def import_sessions(db: Session, actor: User, content: Content, source: str, *, 
 
 def _insert_sessions(db: Session, sessions: list[dict]) -> list[int]:
     now = utc_now()
-    extra = {
+    extra: dict[str, object] = {
         "form_id": None,
         "plan_id": None,
         "answers": {},

@@ -15,6 +15,7 @@ from coachcli.db.models import (
     Plan,
     SessionAcknowledgement,
     User,
+    stored_id,
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -31,7 +32,7 @@ _Coach = aliased(User, name="coach")
 
 def _session_query():
     return (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
             CoachingSession,
             _Agent.handle,
             _Coach.handle,
@@ -144,7 +145,9 @@ def _coachable_session(db: Session, actor: User, session_id: int, doing: str) ->
     require_coaching_role(actor, doing)
     session = find_session(db, actor, session_id)
     if session.coach_id != actor.id:
-        coachable_agent(db, actor, db.get(User, session.agent_id).handle, doing)
+        agent = db.get(User, session.agent_id)
+        assert agent is not None  # session.agent_id is a foreign key
+        coachable_agent(db, actor, agent.handle, doing)
     return session
 
 
@@ -164,7 +167,9 @@ def _require_open(session: CoachingSession, doing: str) -> None:
 def session_form(db: Session, session: CoachingSession) -> FormSpec | None:
     if session.form_id is None:
         return None
-    return form_spec(db.get(Form, session.form_id))
+    form = db.get(Form, session.form_id)
+    assert form is not None  # session.form_id is a foreign key
+    return form_spec(form)
 
 
 def create_draft(
@@ -176,7 +181,7 @@ def create_draft(
         raise CoachError("a session needs a title; pass --title TEXT")
     session = CoachingSession(
         title=title,
-        agent_id=agent.id,
+        agent_id=stored_id(agent),
         coach_id=actor.id,
         form_id=form.id if form else None,
         plan_id=plan.id if plan else None,
@@ -295,7 +300,7 @@ def coach_session(
         "session.coached",
         f"Coaching session {session.id} “{session.title}” was completed by {actor.name}.",
         "session",
-        session.id,
+        stored_id(session),
     )
     audit.record(
         db, actor, "session.coach", "session", session.id, private_notes=True if private_notes is not None else None
@@ -308,6 +313,7 @@ def acknowledge_session(db: Session, actor: User, session_id: int, comment: str 
     the coach is notified. It is kept beside the session, whose record stays final."""
     session = find_session(db, actor, session_id)
     agent = db.get(User, session.agent_id)
+    assert agent is not None  # session.agent_id is a foreign key
     if actor.id != agent.id:
         raise forbidden(f"only the session's agent ('{agent.handle}') can acknowledge session {session.id}")
     if session.state != "coached":
@@ -322,16 +328,18 @@ def acknowledge_session(db: Session, actor: User, session_id: int, comment: str 
             "an acknowledgement is given once and never changed"
         )
     comment = (comment or "").strip() or None
-    db.add(SessionAcknowledgement(session_id=session.id, comment=comment))
+    db.add(SessionAcknowledgement(session_id=stored_id(session), comment=comment))
     db.flush()
     said = f" with the comment “{comment}”" if comment else ""
+    # Coaching a session names its coach (coach_session), so a coached one has one.
+    assert session.coach_id is not None
     notify(
         db,
         session.coach_id,
         "session.acknowledged",
         f"{agent.name} ({agent.handle}) acknowledged coaching session {session.id} “{session.title}”{said}.",
         "session",
-        session.id,
+        stored_id(session),
     )
     audit.record(db, actor, "session.ack", "session", session.id, comment=True if comment else None)
     return session
@@ -378,7 +386,9 @@ def autofill_session(db: Session, actor: User, session_id: int) -> tuple[Coachin
     if source is None:
         where = "in its plan" if session.plan_id else "for this agent on this form"
         raise refused(f"session {session.id} has no previous session {where} to fill from")
-    session.answers = merge_answers(session_form(db, session), source.answers, session.answers)
+    form = session_form(db, session)
+    assert form is not None  # the session has a form_id, checked above
+    session.answers = merge_answers(form, source.answers, session.answers)
     session.state = "draft"
     session.updated_at = utc_now()
     db.add(session)
@@ -425,6 +435,7 @@ def coach_again(db: Session, actor: User, session_id: int) -> CoachingSession:
     """Coach Again: a new standalone draft, same form and agent, never in a plan."""
     source = _coachable_session(db, actor, session_id, "start coaching sessions")
     agent = db.get(User, source.agent_id)
+    assert agent is not None  # source.agent_id is a foreign key
     form = db.get(Form, source.form_id) if source.form_id else None
     # A plan session's title ("Plan 3: session 2") would wrongly place the copy in the plan.
     title = f"{form.name}: {agent.name}" if source.plan_id is not None and form else source.title

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import Team, TeamMembership, User
+from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.services import audit
 from coachcli.services.people import ROLES, acting_user, in_scope, require_coaching_role
@@ -83,7 +83,10 @@ def bootstrapping(db: Session, actor: User | None, doing: str) -> bool:
 
 def _authorize_user_change(db: Session, actor: User | None, role: str, teams: list[Team]) -> None:
     """Admins manage everyone; a coach may add agents to the teams they supervise."""
-    if bootstrapping(db, actor, "adding a user") or actor.role == "admin":
+    if bootstrapping(db, actor, "adding a user"):
+        return
+    assert actor is not None  # bootstrapping() refuses a missing actor once there is an admin
+    if actor.role == "admin":
         return
     require_coaching_role(actor, "add users")
     if role != "agent":
@@ -109,7 +112,7 @@ def add_user(db: Session, actor: User | None, handle: str, name: str, role: str,
     db.add(user)
     db.flush()
     for team in teams:
-        db.add(TeamMembership(team_id=team.id, user_id=user.id))
+        db.add(TeamMembership(team_id=stored_id(team), user_id=stored_id(user)))
     audit.record(db, actor, "user.add", "user", user.id, role=role, teams=[t.name for t in teams])
     return user
 
@@ -138,8 +141,8 @@ def list_users(db: Session, actor: User, role: str | None = None, team: str | No
         members = select(TeamMembership.user_id).where(TeamMembership.team_id == find_team(db, team).id)
         query = query.where(col(User.id).in_(members))
     users = db.exec(query).all()
-    teams = team_names_by_user(db, [user.id for user in users])
-    return [user_record(user, teams.get(user.id, [])) for user in users]
+    teams = team_names_by_user(db, [stored_id(user) for user in users])
+    return [user_record(user, teams.get(stored_id(user), [])) for user in users]
 
 
 def add_team(db: Session, actor: User, name: str) -> Team:
@@ -152,7 +155,7 @@ def add_team(db: Session, actor: User, name: str) -> Team:
     db.flush()
     if actor.role == "coach":
         # A coach who creates a team supervises it; otherwise nobody could.
-        db.add(TeamMembership(team_id=team.id, user_id=actor.id))
+        db.add(TeamMembership(team_id=stored_id(team), user_id=stored_id(actor)))
     audit.record(db, actor, "team.add", "team", team.id, name=name)
     return team
 
@@ -161,7 +164,7 @@ def list_teams(db: Session, actor: User) -> list[dict]:
     """Teams with their coaches and agents: an admin sees all; others the
     teams they belong to, and an agent no other agent."""
     query = (
-        select(Team.id, Team.name, User.id, User.handle, User.role)
+        select(Team.id, Team.name, User.id, User.handle, User.role)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .join(TeamMembership, TeamMembership.team_id == Team.id, isouter=True)
         .join(User, User.id == TeamMembership.user_id, isouter=True)
         .order_by(Team.name, User.handle)
