@@ -270,23 +270,26 @@ def test_remind_prints_what_it_wrote_and_nothing_when_nothing(cli):
     assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
 
 
-def test_remind_json_always_prints_the_summary_and_quiet_prints_nothing(cli):
-    assert (
-        cli(
-            "session",
-            "schedule",
-            "--title",
-            "Review",
-            "--agent",
-            "alex",
-            "--date",
-            "2026-12-02",
-            "--start",
-            "09:00",
-            user="calvin",
-        ).exit_code
-        == 0
+def schedule_review(cli) -> None:
+    """A session for alex at 09:00 UTC on December 2nd, through the command line."""
+    scheduled = cli(
+        "session",
+        "schedule",
+        "--title",
+        "Review",
+        "--agent",
+        "alex",
+        "--date",
+        "2026-12-02",
+        "--start",
+        "09:00",
+        user="calvin",
     )
+    assert scheduled.exit_code == 0, scheduled.stderr
+
+
+def test_remind_json_always_prints_the_summary_and_quiet_prints_nothing(cli):
+    schedule_review(cli)
     quiet = cli("remind", "--as-of", "2026-12-01T10:00Z", "--quiet")
     assert quiet.exit_code == 0 and quiet.stdout == ""
     assert cli.query("SELECT count(*) FROM notifications WHERE kind = 'session.upcoming'") == [(2,)]
@@ -336,22 +339,7 @@ def test_remind_needs_no_acting_user_and_defaults_to_now(cli):
     "as_of", ["soon", "2026-13-01", "03/04/2026 10:00", "2026-12-01T25:00", "9999-12-31T23:00-05:00"]
 )
 def test_a_bad_as_of_is_one_line_exit_2_and_writes_nothing(cli, as_of):
-    assert (
-        cli(
-            "session",
-            "schedule",
-            "--title",
-            "Review",
-            "--agent",
-            "alex",
-            "--date",
-            "2026-12-02",
-            "--start",
-            "09:00",
-            user="calvin",
-        ).exit_code
-        == 0
-    )
+    schedule_review(cli)
     before = cli.dump()
     result = cli("remind", "--as-of", as_of)
     assert result.exit_code == 2
