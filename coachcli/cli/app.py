@@ -35,7 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "action": ("action", "Action items agreed in sessions: add, done, list."),
     "calendar": ("calendar", "Scheduled sessions in your scope as an iCalendar file (RFC 5545), for any calendar app."),
     "inbox": ("inbox", "Your notifications."),
-    "remind": ("remind", "Reminders for cron: sessions within 24 hours, mini-goals at risk (once each)."),
+    "remind": (
+        "remind",
+        "Reminders for cron: upcoming sessions, acknowledgements and action items due, mini-goals at risk (once each).",
+    ),
     "notify": ("notify", "Deliver pending notifications through COACH_NOTIFY_COMMAND."),
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
     "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),
@@ -134,7 +137,7 @@ def _fail(message: str, code: ExitCode) -> None:
 app = typer.Typer(
     cls=CoachGroup,
     name="coach",
-    help="Contact-center coaching from a SQLite file: performance plans, coaching sessions, mini-goals.",
+    help="Contact-center coaching from a SQLite file or a PostgreSQL server: performance plans, coaching sessions, mini-goals.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -151,7 +154,7 @@ def _show_version(value: bool) -> None:
 def main_options(
     database: Annotated[
         str | None,
-        typer.Option("--db", envvar="COACH_DB", help="Database file or SQLAlchemy URL.", show_default=False),
+        typer.Option("--db", envvar="COACH_DB", help="Database file, or a postgresql:// URL.", show_default=False),
     ] = None,
     acting: Annotated[
         str | None,

@@ -1,4 +1,5 @@
-"""coach remind: reminders for cron — upcoming sessions, mini-goals at risk."""
+"""coach remind: reminders for cron — upcoming sessions, sessions not acknowledged,
+action items due, mini-goals at risk."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ def remind(
     """Write the reminders that are due (run from cron, e.g. hourly).
 
     A scheduled session starting within 24 hours (to its agent and coach); a
-    mini-goal in progress, due within 3 days, whose score so far would miss
-    its target (to its assignee and coach). Each reminder goes out once,
+    session coached 3 or more days ago and not acknowledged (to its agent); an
+    open action item due by tomorrow or overdue (to its owner); a mini-goal in
+    progress, due within 3 days, whose score so far would miss its target (to
+    its assignee and coach). Each reminder goes out once,
     however often this runs. Prints what it wrote, and nothing when nothing
     (-o json always prints the summary); `coach notify send` delivers them."""
     from coachcli.db.types import utc_now
