@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
     "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),
     "report": ("report", "Reports: does coaching work? Impact against a control group; coaching cadence."),
+    "rules": ("rules", "Rules as code: coaching requests that start themselves from KPI data (cron)."),
 }
 
 
