@@ -44,6 +44,7 @@ from coachcli.metrics import find_metric
 from coachcli.services.actions import is_overdue
 from coachcli.services.people import find_user, in_scope, require_coaching_role
 from coachcli.services.users import find_team, team_names_by_user
+from coachcli.stats import mean_interval
 
 DEFAULT_WINDOW_DAYS = 14
 MAX_WINDOW_DAYS = 365
@@ -350,6 +351,7 @@ def _none_last(key: str | None) -> tuple[bool, str]:
 def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
     gains = [session.gain for session in sessions if session.gain is not None]
     impacts = [session.impact for session in sessions if session.impact is not None]
+    interval = mean_interval(impacts)
     return {
         by: key,
         "sessions": len(sessions),
@@ -357,6 +359,10 @@ def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
         "improved": sum(1 for session in sessions if session.record["improved"]),
         "mean_gain": round_figure(_mean(gains)),
         "mean_impact": round_figure(_mean(impacts)),
+        # The 95% confidence interval of the mean impact (Student's t over the
+        # sessions measured against a control); none below two of them.
+        "ci_low": round_figure(interval[0]) if interval else None,
+        "ci_high": round_figure(interval[1]) if interval else None,
     }
 
 
