@@ -224,8 +224,8 @@ def test_a_firing_is_a_coaching_request_with_its_proposed_goal(db, center, path)
         request.id,
     )
     (entry,) = db.exec(select(AuditEntry).where(AuditEntry.action == "rule.fire")).all()
-    assert (entry.actor_id, entry.record_id, entry.details["firing_id"]) == (None, request.id, kept.id)
-    assert entry.details["agent_user_id"] == center.alex.id
+    assert (entry.actor_id, entry.record_type, entry.record_id) == (None, "session", request.id)
+    assert entry.details == {"agent_user_id": center.alex.id, "metric": "handle-time", "as_of": "2026-06-15"}
 
 
 def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):

@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import AuditEntry, User
+from coachcli.db.types import utc_now
 from coachcli.errors import CoachError
 
 # A person in the details is stored as `<key>_user_id` (one) or
@@ -36,6 +38,42 @@ def record(
 ) -> None:
     """Append one entry. A detail that is a User, or a list of Users, is kept
     as their ids."""
+    db.add(
+        AuditEntry(
+            actor_id=actor.id if actor else None,
+            action=action,
+            record_type=record_type,
+            record_id=record_id,
+            details=_stored(details),
+        )
+    )
+
+
+def record_many(
+    db: Session, actor: User | None, action: str, record_type: str, entries: list[tuple[int | None, dict]]
+) -> None:
+    """Append one entry a (record id, details) pair, as `record` would, in
+    one statement however many."""
+    if not entries:
+        return
+    now = utc_now()
+    db.execute(
+        insert(AuditEntry.__table__),
+        [
+            {
+                "at": now,
+                "actor_id": actor.id if actor else None,
+                "action": action,
+                "record_type": record_type,
+                "record_id": record_id,
+                "details": _stored(details),
+            }
+            for record_id, details in entries
+        ],
+    )
+
+
+def _stored(details: dict) -> dict[str, object]:
     stored: dict[str, object] = {}
     for key, value in details.items():
         if value is None:
@@ -46,15 +84,7 @@ def record(
             stored[key + _PEOPLE] = [person.id for person in value]
         else:
             stored[key] = value
-    db.add(
-        AuditEntry(
-            actor_id=actor.id if actor else None,
-            action=action,
-            record_type=record_type,
-            record_id=record_id,
-            details=stored,
-        )
-    )
+    return stored
 
 
 def search(

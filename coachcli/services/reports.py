@@ -7,10 +7,11 @@ team-mates who were not coached on the metric around then (the control
 group): impact = the agent's gain − the control group's mean gain.
 
 One SQL statement does the work for every session at once: the sessions and
-their window bounds; the team-mates who qualify as controls; every window's
-average as a correlated subquery, one range scan of kpi_observations'
-primary key (agent_id, metric, observed_at) each; and the control group's
-mean change per session. (Subqueries rather than one join grouped by
+their window bounds; the team-mates who qualify as controls; the coached
+agent's window averages and each control's change as correlated subqueries,
+range scans of kpi_observations' primary key (agent_id, metric,
+observed_at) — one over D−N … D+N for a control's change; and the control
+group's mean change per session. (Subqueries rather than one join grouped by
 window: on SQLite the grouping sorted every joined observation, ten times
 slower at 10,000 sessions.) Python then applies the metric's direction,
 rounds, and groups the rows for `--by coach|metric`.
@@ -190,7 +191,7 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     mate = users.alias("mate")
     other = coached.alias("other_session")
     candidates = (
-        select(chosen.c.id.label("session_id"), mate_team.c.user_id.label("agent_id"), *_window_bounds(chosen))
+        select(chosen.c.id.label("session_id"), mate_team.c.user_id.label("agent_id"))
         .distinct()
         .select_from(chosen)
         .join(own_team, own_team.c.user_id == chosen.c.agent_id)
@@ -207,15 +208,12 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
         .cte("control_candidates")
         .prefix_with("MATERIALIZED")
     )
-    # A candidate without data in either window has a NULL change, and is no control.
+    # A candidate's change in one range scan over D−N … D+N; without data in
+    # either window it is NULL, and the candidate is no control.
     changes = (
-        select(
-            candidates.c.session_id,
-            (
-                _after(func.avg, candidates.c.agent_id, candidates)
-                - _before(func.avg, candidates.c.agent_id, candidates)
-            ).label("change"),
-        )
+        select(candidates.c.session_id, _change(candidates.c.agent_id, chosen).label("change"))
+        .select_from(candidates)
+        .join(chosen, chosen.c.id == candidates.c.session_id)
         .cte("control_changes")
         .prefix_with("MATERIALIZED")
     )
@@ -253,10 +251,23 @@ def _impact_statement(actor: User, filters: _SessionFilters, window: int, zone: 
     )
 
 
-def _window_bounds(sessions) -> tuple:
-    """The columns that place a session's two windows: its metric, day D, and
-    D−N, D+1 and D+N as 'YYYY-MM-DD' text."""
-    return (sessions.c.metric, sessions.c.day, sessions.c.before_from, sessions.c.after_from, sessions.c.after_to)
+def _change(agent_id, sessions):
+    """The agent's average over the after window minus the before one, as
+    one range scan of kpi_observations' primary key over D−N … D+N (day D
+    itself in neither window)."""
+    kpi = KpiObservation.__table__.c
+    before = case((kpi.observed_at < sessions.c.day, kpi.value))
+    after = case((kpi.observed_at >= sessions.c.after_from, kpi.value))
+    return (
+        select(func.avg(after) - func.avg(before))
+        .where(
+            kpi.agent_id == agent_id,
+            kpi.metric == sessions.c.metric,
+            kpi.observed_at >= sessions.c.before_from,
+            kpi.observed_at < sessions.c.after_to + END_OF_DAY,
+        )
+        .scalar_subquery()
+    )
 
 
 def _window(aggregate, agent_id, metric, lowest: object, below: object):

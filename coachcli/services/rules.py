@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, false, func, literal, not_, select, union
 from sqlmodel import Session
 
+from coachcli.db import bulk
 from coachcli.db.expressions import END_OF_DAY
 from coachcli.db.models import (
     CoachingSession,
@@ -34,7 +35,6 @@ from coachcli.db.models import (
     RuleFiring,
     TeamMembership,
     User,
-    stored_id,
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import format_value
@@ -253,63 +253,96 @@ def _path_assigned(path_id: int | None, agent_id):
     return exists().where(assignments.path_id == path_id, assignments.user_id == agent_id)
 
 
+# A rule's request, beside what each firing says: no coach yet, no requester,
+# nothing scheduled, no form or answers (see `session schedule --from-request`).
+_REQUEST_BLANKS: dict[str, object] = {
+    "coach_id": None,
+    "form_id": None,
+    "plan_id": None,
+    "state": "requested",
+    "date": None,
+    "start": None,
+    "timezone": None,
+    "duration_minutes": None,
+    "meeting_link": None,
+    "answers": {},
+    "requested_by_id": None,
+    "coached_at": None,
+    "coached_by_id": None,
+    "private_notes": "",
+}
+FIRING_COLUMNS = ("rule", "agent_id", "metric", "as_of", "value", "samples", "session_id", "fired_at")
+
+
 def _request_coaching(db: Session, fired: list[tuple[Rule, Match]], paths: dict[str, int], as_of: dt.date) -> list[int]:
     """A coaching request a firing, as M2 makes them but asked by the rule
     (no requester): its title, metric, and the proposed path (when assigned
     to the agent), target and due date; the coaches are told; the firing is
-    kept and audited. Returns the requests' session ids."""
-    requests = [
-        CoachingSession(
-            title=rule.title,
-            agent_id=match.agent_id,
-            coach_id=None,
-            requested_by_id=None,
-            state="requested",
-            path_id=paths[rule.path] if rule.path is not None and match.path_assigned else None,
-            kpi=rule.metric.key,
-            target=rule.target,
-            target_date=rule.due_date(as_of),
-            notes=_why(rule, match, as_of),
-        )
-        for rule, match in fired
-    ]
-    db.add_all(requests)
-    db.flush()
+    kept and audited. A few statements however many firings. Returns the
+    requests' session ids."""
     now = utc_now()
-    firings = [
-        RuleFiring(
-            rule=rule.name,
-            agent_id=match.agent_id,
-            metric=rule.metric.key,
-            as_of=as_of,
-            value=match.value,
-            samples=match.samples,
-            session_id=stored_id(request),
-            fired_at=now,
-        )
-        for (rule, match), request in zip(fired, requests, strict=True)
-    ]
-    db.add_all(firings)
-    db.flush()
+    session_ids = bulk.insert_sessions_in_order(
+        db,
+        [
+            {
+                **_REQUEST_BLANKS,
+                "title": rule.title,
+                "agent_id": match.agent_id,
+                "path_id": paths[rule.path] if rule.path is not None and match.path_assigned else None,
+                "kpi": rule.metric.key,
+                "target": rule.target,
+                "target_date": rule.due_date(as_of),
+                "notes": _why(rule, match, as_of),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for rule, match in fired
+        ],
+    )
+    stamp = bulk.stored_timestamp(now)
+    bulk.insert_rows(
+        db,
+        RuleFiring.__table__,
+        FIRING_COLUMNS,
+        [
+            (
+                rule.name,
+                match.agent_id,
+                rule.metric.key,
+                as_of.isoformat(),
+                match.value,
+                match.samples,
+                session_id,
+                stamp,
+            )
+            for (rule, match), session_id in zip(fired, session_ids, strict=True)
+        ],
+    )
     notify_of_requests(
         db,
-        requests,
-        [f"Rule “{rule.name}” requested coaching for {match.name} ({match.handle})" for rule, match in fired],
+        [
+            (
+                session_id,
+                match.agent_id,
+                rule.title,
+                f"Rule “{rule.name}” requested coaching for {match.name} ({match.handle})",
+            )
+            for (rule, match), session_id in zip(fired, session_ids, strict=True)
+        ],
     )
-    for (rule, match), request, firing in zip(fired, requests, firings, strict=True):
-        # No free text in the log: the rule's name stays on its firing.
-        audit.record(
-            db,
-            None,
-            "rule.fire",
-            "session",
-            request.id,
-            firing_id=firing.id,
-            agent_user_id=match.agent_id,
-            metric=rule.metric.key,
-            as_of=as_of.isoformat(),
-        )
-    return [stored_id(request) for request in requests]
+    # No free text in the log: the rule's name stays on its firing (found by
+    # the request's id, or by agent and as-of date once a request is deleted).
+    audit.record_many(
+        db,
+        None,
+        "rule.fire",
+        "session",
+        [
+            (session_id, {"agent_user_id": match.agent_id, "metric": rule.metric.key, "as_of": as_of.isoformat()})
+            for (rule, match), session_id in zip(fired, session_ids, strict=True)
+        ],
+    )
+    return session_ids
 
 
 def _why(rule: Rule, match: Match, as_of: dt.date) -> str:

@@ -21,6 +21,7 @@ from coachcli.db.bulk import chunks
 from coachcli.db.models import (
     CoachingSession,
     MiniGoal,
+    Notification,
     PathAssignment,
     PerformancePath,
     TeamMembership,
@@ -40,6 +41,7 @@ from coachcli.parse import (
 )
 from coachcli.services import audit
 from coachcli.services.forms import find_form
+from coachcli.services.minigoals import NOTIFICATION_COLUMNS
 from coachcli.services.notifications import notify
 from coachcli.services.paths import find_path, not_assigned_message, require_assigned
 from coachcli.services.people import in_scope, require_coaching_role
@@ -437,24 +439,28 @@ def _supervisors(db: Session, agent_ids: list[int]) -> dict[int, list[int]]:
     return found
 
 
-def notify_of_requests(db: Session, requests: list[CoachingSession], who_asked: list[str]) -> None:
+def notify_of_requests(db: Session, requests: list[tuple[int, int, str, str]]) -> None:
     """Tell the coaches of each request's agent about it (`session.requested`),
-    with the command that schedules it; `who_asked` says, a request each, who
-    asked and for whom (e.g. "Alex Moreno (alex) requested coaching"). One
-    query finds the coaches of every agent."""
-    coaches = _supervisors(db, [request.agent_id for request in requests])
-    for request, asked in zip(requests, who_asked, strict=True):
-        session_id = stored_id(request)
-        for coach_id in coaches[request.agent_id]:
-            notify(
-                db,
-                coach_id,
-                "session.requested",
-                f"{asked}: “{request.title}” (request {session_id}); "
-                f"schedule it with `coach session schedule --from-request {session_id} --date D --start HH:MM`.",
-                "session",
-                session_id,
-            )
+    with the command that schedules it. `requests` are (session id, agent id,
+    title, who asked — e.g. "Alex Moreno (alex) requested coaching"). One
+    query finds the coaches of every agent, one statement tells them all."""
+    coaches = _supervisors(db, [agent_id for _, agent_id, _, _ in requests])
+    stamp = bulk.stored_timestamp(utc_now())
+    rows = [
+        (
+            coach_id,
+            "session.requested",
+            f"{asked}: “{title}” (request {session_id}); "
+            f"schedule it with `coach session schedule --from-request {session_id} --date D --start HH:MM`.",
+            "session",
+            session_id,
+            stamp,
+            0,
+        )
+        for session_id, agent_id, title, asked in requests
+        for coach_id in coaches[agent_id]
+    ]
+    bulk.insert_rows(db, Notification.__table__, NOTIFICATION_COLUMNS, rows)
 
 
 def request_session(
@@ -493,7 +499,9 @@ def request_session(
     )
     db.add(session)
     db.flush()
-    notify_of_requests(db, [session], [f"{actor.name} ({actor.handle}) requested coaching"])
+    notify_of_requests(
+        db, [(stored_id(session), stored_id(actor), title, f"{actor.name} ({actor.handle}) requested coaching")]
+    )
     audit.record(db, actor, "session.request", "session", session.id)
     return session
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import os
 import random
 import shutil
@@ -312,6 +313,7 @@ def main() -> None:
     options.add_argument("--only-postgres", action="store_true", help="skip the SQLite figures")
     options.add_argument("--imports", action="store_true", help="only the KPI file formats (long, wide, .xlsx)")
     options.add_argument("--start-up", action="store_true", help="only start-up and the read commands")
+    options.add_argument("--coaching", action="store_true", help="only report impact and rules run, on both backends")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -340,6 +342,15 @@ def main() -> None:
         return
     if args.imports:
         kpi_formats(folder, roster, agents, kpi, kpi_rows)
+        shutil.rmtree(folder)
+        return
+    if args.coaching:
+        db = prepared_database(folder, "coach.db", roster, agents)
+        run(coach(db, "kpi", "import", str(kpi)))
+        report_impact_case(folder, db, agents, days)
+        rules_run_case(folder, db, days)
+        if args.postgres:
+            postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days, coaching_only=True)
         shutil.rmtree(folder)
         return
 
@@ -371,6 +382,7 @@ def main() -> None:
     kpi_formats(folder, roster, agents, kpi, kpi_rows)
 
     report_impact_case(folder, db, agents, days)
+    rules_run_case(folder, db, days)
 
     # Mini-goal evaluation: 10k goals, then 100k, against the raw aggregate.
     sessions = folder / "sessions-10k.csv"
@@ -418,14 +430,23 @@ def main() -> None:
 
 
 def postgresql_figures(
-    server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int, days: int
+    server: str,
+    folder: Path,
+    roster: Path,
+    agents: list[str],
+    kpi: Path,
+    kpi_rows: int,
+    days: int,
+    coaching_only: bool = False,
 ) -> None:
-    """The same KPI import and evaluation on PostgreSQL, against psql."""
+    """The same KPI import, evaluation, impact report and rules run on
+    PostgreSQL, against psql (`coaching_only`: the last two)."""
     if not shutil.which("psql"):
         sys.exit("bench: --postgres needs the psql client")
     base, _, _ = server.rpartition("/")
-    names = [f"coach_bench_{os.getpid()}_{what}" for what in ("raw", "coach", "empty", "first", "nightly")]
-    raw_db, coach_db, empty_db, first_db, nightly_db = (f"{base}/{name}" for name in names)
+    kinds = ("raw", "coach", "empty", "first", "nightly", "reports", "reports_empty", "rules", "rules_empty")
+    names = [f"coach_bench_{os.getpid()}_{what}" for what in kinds]
+    raw_db, coach_db, empty_db, first_db, nightly_db = (f"{base}/{name}" for name in names[:5])
 
     def psql(*commands: str, database: str = server) -> list[str]:
         return ["psql", "-q", "-v", "ON_ERROR_STOP=1", database, *(part for c in commands for part in ("-c", c))]
@@ -438,6 +459,11 @@ def postgresql_figures(
                 stdout=subprocess.DEVNULL,
             )
         print("postgresql:")
+        if coaching_only:
+            prepared_database(folder, "", roster, agents, db=coach_db)
+            run(coach(coach_db, "kpi", "import", str(kpi)))
+            postgresql_coaching_figures(psql, folder, agents, days, coach_db, *(f"{base}/{name}" for name in names[5:]))
+            return
         # The raw side: the same CSV with psql's \copy into a table with the
         # same unique index, and into one that also has kpi_observations'
         # foreign key to the people (as coach's table must).
@@ -514,62 +540,239 @@ def postgresql_figures(
             before={"first": lambda: fresh(first_name)},
         )
         print_evaluation_figures(timings, "raw SQL aggregate in psql")
+        postgresql_coaching_figures(psql, folder, agents, days, coach_db, *(f"{base}/{name}" for name in names[5:]))
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+
+
+def postgresql_coaching_figures(
+    psql,
+    folder: Path,
+    agents: list[str],
+    days: int,
+    kpi_db: str,
+    reports_db: str,
+    reports_empty: str,
+    rules_db: str,
+    rules_empty: str,
+) -> None:
+    """report impact and rules run on PostgreSQL, against the same raw
+    statements in psql (the same figures as on SQLite)."""
+    kpi_name = kpi_db.rpartition("/")[2]
+
+    def copy_of_kpi_db(target: str) -> None:
+        name = target.rpartition("/")[2]
+        subprocess.run(
+            psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" TEMPLATE "{kpi_name}"'),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    copy_of_kpi_db(reports_db)
+    sessions = write_coached_sessions_for_impact(folder, agents, days)
+    run(coach(reports_db, "--as", "boss", "session", "import", str(sessions)))
+    subprocess.run(psql(COACH_THEM, "ANALYZE", database=reports_db), check=True, stdout=subprocess.DEVNULL)
+    prepared_database(folder, "", folder / "roster.csv", agents, db=reports_empty)
+    timings = in_turn(
+        7,
+        {
+            "raw": psql(raw_impact_sql(postgresql_shift), database=reports_db),
+            "empty": coach(reports_empty, *IMPACT_REPORT),
+            "report": coach(reports_db, *IMPACT_REPORT),
+        },
+    )
+    print_versus_raw(
+        "report impact --by coach, 10,000 coached sessions (control group included)",
+        timings,
+        "report",
+        "raw SQL before/after averages in psql",
+    )
+    rules = write_rules(folder)
+    as_of = START + dt.timedelta(days=days)
+    command = ["rules", "run", str(rules), "--as-of", as_of.isoformat(), "-q"]
+    run(coach(rules_empty, "init"))
+    copy_of_kpi_db(rules_db)
+    fired = json.loads(
+        subprocess.run(
+            coach(rules_db, *command[:-1], "--dry-run", "-o", "json"), capture_output=True, text=True, check=True
+        ).stdout
+    )
+    timings = in_turn(
+        7,
+        {
+            "raw": psql(raw_rules_sql(as_of), database=kpi_db),
+            "empty": coach(rules_empty, *command),
+            "rules": coach(rules_db, *command),
+        },
+        before={"rules": lambda: copy_of_kpi_db(rules_db)},
+    )
+    print_versus_raw(
+        f"rules run, {len(BENCH_RULES)} rules ({len(fired['fired'])} requests made, {fired['held']} held)",
+        timings,
+        "rules",
+        f"raw SQL in psql, one aggregate a rule ({len(BENCH_RULES)} statements)",
+    )
+
+
+IMPACT_WINDOW = 14
+
+
+def write_coached_sessions_for_impact(folder: Path, agents: list[str], days: int) -> Path:
+    sessions = folder / "sessions-coached.csv"
+    write_coached_sessions(sessions, agents, max(1, len(agents) // 25), 10_000, days, IMPACT_WINDOW)
+    return sessions
+
+
+# Stands in for 10,000 runs of `coach session coach`: the imported sessions
+# become coached on their scheduled day.
+COACH_THEM = (
+    "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
+    "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled'"
+)
+IMPACT_REPORT = ["--as", "boss", "report", "impact", "--by", "coach", "--window", str(IMPACT_WINDOW), "-o", "tsv"]
+
+
+def raw_impact_sql(shift) -> str:
+    """One statement computing only the coached sessions' own before/after
+    averages; `shift(column, days)` spells a shifted date as text."""
+    window = IMPACT_WINDOW
+    return (
+        f"SELECT s.id, avg(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        f"count(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
+        f"avg(CASE WHEN o.observed_at >= {shift('s.date', 1)} THEN o.value END), "
+        f"count(CASE WHEN o.observed_at >= {shift('s.date', 1)} THEN o.value END) "
+        "FROM sessions s LEFT JOIN kpi_observations o ON o.agent_id = s.agent_id AND o.metric = s.kpi "
+        f"AND o.observed_at >= {shift('s.date', -window)} AND o.observed_at < {shift('s.date', window)} || 'T24' "
+        "WHERE s.state = 'coached' AND s.kpi IS NOT NULL GROUP BY s.id"
+    )
+
+
+def sqlite_shift(column: str, days: int) -> str:
+    return f"date({column}, '{days:+d} days')"
+
+
+def postgresql_shift(column: str, days: int) -> str:
+    return f"CAST({column} + {days} AS TEXT)"
 
 
 def report_impact_case(folder: Path, kpi_db: Path, agents: list[str], days: int) -> None:
     """`report impact --by coach` over 10,000 coached sessions, against one raw
     statement computing the same before/after averages, without the control
     group, in the sqlite3 shell."""
-    window = 14
     reports_db = folder / "coach-reports.db"
     fresh_copy(kpi_db, reports_db)
-    sessions = folder / "sessions-coached.csv"
-    write_coached_sessions(sessions, agents, max(1, len(agents) // 25), 10_000, days, window)
+    sessions = write_coached_sessions_for_impact(folder, agents, days)
     run(coach(reports_db, "--as", "boss", "session", "import", str(sessions)))
-    # Stands in for 10,000 runs of `coach session coach`: the imported
-    # sessions become coached on their scheduled day.
-    subprocess.run(
-        [
-            "sqlite3",
-            str(reports_db),
-            "UPDATE sessions SET state = 'coached', coached_by_id = coach_id, "
-            "coached_at = CAST(date AS TEXT) || 'T15:00:00+00:00' WHERE state = 'scheduled';",
-        ],
-        check=True,
-    )
+    subprocess.run(["sqlite3", str(reports_db), COACH_THEM + ";"], check=True)
     empty = folder / "empty-reports.db"
     run(coach(empty, "init"))
     run(coach(empty, "user", "import", str(folder / "roster.csv")))
-    raw_sql = (
-        "SELECT s.id, avg(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
-        "count(CASE WHEN o.observed_at < CAST(s.date AS TEXT) THEN o.value END), "
-        "avg(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END), "
-        "count(CASE WHEN o.observed_at >= date(s.date, '+1 day') THEN o.value END) "
-        "FROM sessions s LEFT JOIN kpi_observations o ON o.agent_id = s.agent_id AND o.metric = s.kpi "
-        f"AND o.observed_at >= date(s.date, '-{window} days') AND o.observed_at < date(s.date, '+{window} days') || 'T24' "
-        "WHERE s.state = 'coached' AND s.kpi IS NOT NULL GROUP BY s.id;"
-    )
-    report = ["--as", "boss", "report", "impact", "--by", "coach", "--window", str(window), "-o", "tsv"]
     timings = in_turn(
         11,
         {
-            "raw": ["sqlite3", str(reports_db), raw_sql],
-            "empty": coach(empty, *report),
-            "report": coach(reports_db, *report),
+            "raw": ["sqlite3", str(reports_db), raw_impact_sql(sqlite_shift) + ";"],
+            "empty": coach(empty, *IMPACT_REPORT),
+            "report": coach(reports_db, *IMPACT_REPORT),
         },
     )
-    best = {key: min(times) for key, times in timings.items()}
-    typical = {key: statistics.median(times) for key, times in timings.items()}
-    work = best["report"] - best["empty"]
+    print_versus_raw(
+        "report impact --by coach, 10,000 coached sessions (control group included)",
+        timings,
+        "report",
+        "raw SQL before/after averages",
+    )
+
+
+BENCH_RULES = [
+    ("Long handle time", "handle-time", "threshold = 360"),
+    ("Slowest handle time of the team", "handle-time", "below_percentile = 10"),
+    ("Handle time outlier", "handle-time", "deviations = 1.5"),
+    ("Long holds", "hold-time", "threshold = 380"),
+    ("Longest holds of the team", "hold-time", "below_percentile = 10"),
+    ("Hold outlier", "hold-time", "deviations = 2"),
+    ("Low adherence", "adherence", "threshold = 60"),
+    ("Lowest adherence of the team", "adherence", "below_percentile = 10"),
+    ("Few contacts", "contacts-handled", "threshold = 250"),
+    ("Contacts outlier", "contacts-handled", "deviations = 1.5"),
+]
+RULES_WINDOW = 14
+
+
+def write_rules(folder: Path) -> Path:
+    """Ten rules, the three kinds of condition, over the bench's four metrics."""
+    path = folder / "rules.toml"
+    lines = []
+    for priority, (name, metric, condition) in enumerate(BENCH_RULES, start=1):
+        lines += [
+            "[[rule]]",
+            f'name = "{name}"',
+            f'metric = "{metric}"',
+            condition,
+            f"window = {RULES_WINDOW}",
+            "min_samples = 5",
+            f"priority = {priority}",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def raw_rules_sql(as_of: dt.date) -> str:
+    """One raw aggregate a rule: each agent's average of the rule's metric
+    over its window."""
+    first = (as_of - dt.timedelta(days=RULES_WINDOW)).isoformat()
+    return " ".join(
+        f"SELECT agent_id, avg(value), count(value) FROM kpi_observations WHERE metric = '{metric}' "
+        f"AND observed_at >= '{first}' AND observed_at < '{as_of.isoformat()}' GROUP BY agent_id;"
+        for _, metric, _ in BENCH_RULES
+    )
+
+
+def rules_run_case(folder: Path, kpi_db: Path, days: int) -> None:
+    """`rules run` of ten rules over the KPI data, making its requests (each
+    run on a fresh copy), against one raw aggregate statement a rule in the
+    sqlite3 shell."""
+    rules = write_rules(folder)
+    as_of = START + dt.timedelta(days=days)
+    command = ["rules", "run", str(rules), "--as-of", as_of.isoformat(), "-q"]
+    fresh = folder / "coach-rules.db"
+    empty = folder / "empty-rules.db"
+    run(coach(empty, "init"))
+    fresh_copy(kpi_db, fresh)
+    fired = json.loads(
+        subprocess.run(
+            coach(fresh, *command[:-1], "--dry-run", "-o", "json"), capture_output=True, text=True, check=True
+        ).stdout
+    )
+    timings = in_turn(
+        11,
+        {
+            "raw": ["sqlite3", str(kpi_db), raw_rules_sql(as_of)],
+            "empty": coach(empty, *command),
+            "rules": coach(fresh, *command),
+        },
+        before={"rules": lambda: fresh_copy(kpi_db, fresh)},
+    )
+    print_versus_raw(
+        f"rules run, {len(BENCH_RULES)} rules ({len(fired['fired'])} requests made, {fired['held']} held)",
+        timings,
+        "rules",
+        f"raw SQL, one aggregate a rule ({len(BENCH_RULES)} statements)",
+    )
+
+
+def print_versus_raw(what: str, timings: dict[str, list[float]], key: str, raw_what: str) -> None:
+    """A command's time minus the same command on an empty database, against
+    the raw statements: best to best, and median to median beside it."""
+    best = {name: min(times) for name, times in timings.items()}
+    typical = {name: statistics.median(times) for name, times in timings.items()}
+    work = best[key] - best["empty"]
     print(
-        f"report impact --by coach, 10,000 coached sessions (control group included): {best['report']:.2f}s, "
-        f"minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs raw SQL before/after averages "
+        f"{what}: {best[key]:.2f}s, minus empty-database run {best['empty']:.2f}s = {work:.2f}s vs {raw_what} "
         f"{best['raw']:.2f}s ({work / best['raw']:.2f}x, target <= 3x; "
-        f"medians {(typical['report'] - typical['empty']) / typical['raw']:.2f}x; "
-        f"whole command {best['report'] / best['raw']:.2f}x)"
+        f"medians {(typical[key] - typical['empty']) / typical['raw']:.2f}x; "
+        f"whole command {best[key] / best['raw']:.2f}x)"
     )
 
 
