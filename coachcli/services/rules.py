@@ -130,9 +130,7 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
     observations = KpiObservation.__table__
     agents = User.__table__.alias("agent")
     metric = literal(rule.metric.key)
-    first, last = rule.window_days(as_of)
     samples = func.count(observations.c.value)
-    # Each agent's window: anything on the last day sorts before '<last>T24'.
     windowed = (
         select(
             agents.c.id.label("agent_id"),
@@ -142,16 +140,8 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
             samples.label("samples"),
         )
         .select_from(agents)
-        .join(
-            observations,
-            and_(
-                observations.c.agent_id == agents.c.id,
-                observations.c.metric == rule.metric.key,
-                observations.c.observed_at >= first.isoformat(),
-                observations.c.observed_at < last.isoformat() + END_OF_DAY,
-            ),
-        )
-        .where(agents.c.role == "agent", agents.c.erased_at.is_(None))
+        .join(observations, _in_window(rule, as_of, agents.c.id))
+        .where(*_counted(agents))
         .group_by(agents.c.id, agents.c.handle, agents.c.name)
         .having(samples >= rule.min_samples)
         .cte("windowed")
@@ -171,7 +161,7 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
         # Worse than the threshold: the score would not meet it as a target.
         fires = not_(meets_target(windowed.c.score, literal(rule.amount), metric))
     else:
-        team = _team_figures(windowed, metric)
+        team = _team_figures(rule, as_of, windowed, metric)
         statement = statement.join(team, team.c.agent_id == windowed.c.agent_id)
         if rule.condition == "below_percentile":
             # In the worst p%: the agent's place counted from the worst
@@ -189,35 +179,74 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
     return statement.where(fires).order_by(windowed.c.handle)
 
 
-def _team_figures(windowed, metric):
+def _in_window(rule: Rule, as_of: dt.date, agent_id):
+    """An agent's observations of the rule's metric in its window: a range
+    scan of kpi_observations' primary key (anything on the last day sorts
+    before '<last>T24')."""
+    observations = KpiObservation.__table__.c
+    first, last = rule.window_days(as_of)
+    return and_(
+        observations.agent_id == agent_id,
+        observations.metric == rule.metric.key,
+        observations.observed_at >= first.isoformat(),
+        observations.observed_at < last.isoformat() + END_OF_DAY,
+    )
+
+
+def _counted(users) -> tuple:
+    """Who a rule looks at: agents (an erased person is the agent of nothing new)."""
+    return users.c.role == "agent", users.c.erased_at.is_(None)
+
+
+def _team_figures(rule: Rule, as_of: dt.date, windowed, metric):
     """For each agent with data: their team-mates with data (the agent among
     them, each counted once however many teams they share), how many of
     those are worse than the agent, and the mean and mean square of their
-    scores (the population standard deviation follows)."""
+    scores (the population standard deviation follows).
+
+    Every join goes from a CTE read once to an index (memberships, then each
+    team-mate's window scanned again), so no plan — a fresh import has no
+    statistics yet — can join two CTEs row by row."""
     mine = TeamMembership.__table__.alias("mine")
     theirs = TeamMembership.__table__.alias("theirs")
-    with_data = select(windowed.c.agent_id)
-    peers = union(
-        select(mine.c.user_id.label("agent_id"), theirs.c.user_id.label("peer_id"))
-        .join(theirs, theirs.c.team_id == mine.c.team_id)
-        .where(mine.c.user_id.in_(with_data), theirs.c.user_id.in_(with_data)),
-        select(windowed.c.agent_id, windowed.c.agent_id.label("peer_id")),
-    ).cte("peers")
-    me = windowed.alias("me")
-    peer = windowed.alias("peer")
+    pairs = (
+        union(
+            select(windowed.c.agent_id, windowed.c.score.label("own_score"), theirs.c.user_id.label("mate_id"))
+            .select_from(windowed)
+            .join(mine, mine.c.user_id == windowed.c.agent_id)
+            .join(theirs, theirs.c.team_id == mine.c.team_id),
+            select(windowed.c.agent_id, windowed.c.score, windowed.c.agent_id),
+        )
+        .cte("team_pairs")
+        .prefix_with("MATERIALIZED")
+    )
+    mate = User.__table__.alias("mate")
+    observations = KpiObservation.__table__
+    samples = func.count(observations.c.value)
+    mates = (
+        select(
+            pairs.c.agent_id,
+            pairs.c.own_score,
+            score_of(func.avg(observations.c.value), samples).label("score"),
+        )
+        .select_from(pairs)
+        .join(mate, and_(mate.c.id == pairs.c.mate_id, *_counted(mate)))
+        .join(observations, _in_window(rule, as_of, pairs.c.mate_id))
+        .group_by(pairs.c.agent_id, pairs.c.own_score, pairs.c.mate_id)
+        .having(samples >= rule.min_samples)
+        .subquery("team_scores")
+    )
     return (
         select(
-            peers.c.agent_id,
+            mates.c.agent_id,
             func.count().label("team_size"),
-            func.count(case((not_(meets_target(peer.c.score, me.c.score, metric)), 1))).label("worse"),
-            func.avg(peer.c.score).label("mean"),
-            func.avg(peer.c.score * peer.c.score).label("mean_square"),
+            func.count(case((not_(meets_target(mates.c.score, mates.c.own_score, metric)), 1))).label("worse"),
+            func.avg(mates.c.score).label("mean"),
+            func.avg(mates.c.score * mates.c.score).label("mean_square"),
         )
-        .select_from(peers)
-        .join(me, me.c.agent_id == peers.c.agent_id)
-        .join(peer, peer.c.agent_id == peers.c.peer_id)
-        .group_by(peers.c.agent_id)
+        .group_by(mates.c.agent_id)
         .cte("team_figures")
+        .prefix_with("MATERIALIZED")
     )
 
 
