@@ -3,7 +3,7 @@ consistent copy of it onto either backend (`coach db info|check|copy`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, insert, inspect, select, text, union_all
+from sqlalchemy import CompoundSelect, Engine, String, func, insert, inspect, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
@@ -26,11 +26,21 @@ def _tables() -> list:
     return list(SQLModel.metadata.sorted_tables)
 
 
+def counting_statement() -> CompoundSelect:
+    """Every table's row count, in one statement. Each row carries its
+    table's name: SQL gives a UNION ALL no order, and a parallel plan may
+    return the branches in whatever order its workers finish."""
+    return union_all(
+        *(
+            select(literal(table.name, String).label("table"), func.count().label("rows")).select_from(table)
+            for table in _tables()
+        )
+    )
+
+
 def row_counts(connection) -> dict[str, int]:
-    """Every table's row count, in one statement."""
-    tables = _tables()
-    counts = union_all(*(select(func.count().label("rows")).select_from(table) for table in tables))
-    return dict(zip((table.name for table in tables), connection.execute(counts).scalars(), strict=True))
+    by_name = {name: rows for name, rows in connection.execute(counting_statement())}
+    return {table.name: by_name[table.name] for table in _tables()}
 
 
 def info(engine: Engine) -> dict:
