@@ -33,6 +33,40 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
     A missing file is an error unless `create`: a typo in --db should not
     silently start an empty database.
     """
+    url = checked_url(target)
+    path = sqlite_file(url)
+    stored_version = None
+    if path is not None:
+        if path.is_dir():
+            raise CoachError(
+                f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE
+            )
+        if not path.exists():
+            if not create:
+                raise CoachError(
+                    f"no coach database at {path}; run `coach init` first "
+                    "(or point --db / COACH_DB at an existing one)",
+                    ExitCode.DATABASE,
+                )
+            create_private_file(path)
+        _refuse_damaged_file(path)
+        stored_version = _refuse_foreign_or_newer(path)
+    engine = new_engine(url)
+    if stored_version == migrations.LATEST_VERSION:
+        # Already read through the plain connection: no second look at the
+        # schema (an inspector's queries) on every command.
+        return engine
+    try:
+        upgrade(engine, create=create)
+    except DBAPIError as error:
+        engine.dispose()
+        raise describe_database_error(error, url) from error
+    return engine
+
+
+def checked_url(target: str | None) -> str:
+    """The URL a --db / COACH_DB (or `db copy --to`) value names, refused
+    unless coach runs on its backend."""
     url = database_url(target)
     try:
         backend = make_url(url).get_backend_name()
@@ -51,25 +85,13 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
         )
     if backend == "sqlite":
         require_sqlite_features()
-    path = sqlite_file(url)
-    stored_version = None
-    if path is not None:
-        if path.is_dir():
-            raise CoachError(
-                f"{path} is a folder; give --db / COACH_DB a file name, e.g. {path / 'coach.db'}", ExitCode.DATABASE
-            )
-        if not path.exists():
-            if not create:
-                raise CoachError(
-                    f"no coach database at {path}; run `coach init` first "
-                    "(or point --db / COACH_DB at an existing one)",
-                    ExitCode.DATABASE,
-                )
-            create_private_file(path)
-        _refuse_damaged_file(path)
-        stored_version = _refuse_foreign_or_newer(path)
+    return url
+
+
+def new_engine(url: str) -> Engine:
+    """The engine for a checked URL; a missing driver or a bad URL is one line."""
     try:
-        engine = make_engine(url)
+        return make_engine(url)
     except (NoSuchModuleError, ImportError) as error:
         raise CoachError(
             f"cannot open {_without_password(url)}: PostgreSQL needs psycopg 3 ({error}); "
@@ -81,16 +103,6 @@ def open_database(target: str | None, *, create: bool = False) -> Engine:
             f"cannot open {_without_password(url)}: {error}; give --db / COACH_DB a file path or a postgresql:// URL",
             ExitCode.DATABASE,
         ) from error
-    if stored_version == migrations.LATEST_VERSION:
-        # Already read through the plain connection: no second look at the
-        # schema (an inspector's queries) on every command.
-        return engine
-    try:
-        upgrade(engine, create=create)
-    except DBAPIError as error:
-        engine.dispose()
-        raise describe_database_error(error, url) from error
-    return engine
 
 
 def _without_password(url: str) -> str:

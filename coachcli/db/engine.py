@@ -198,6 +198,17 @@ def describe_database_error(error: DBAPIError, url: str) -> CoachError:
     return CoachError(message, ExitCode.DATABASE)
 
 
+def file_fault(error: OSError, path: Path) -> CoachError:
+    """A file or folder coach may not read or write (permissions, a
+    read-only file system, a full disk): one line with the path and the
+    reason, exit 6."""
+    where = error.filename or path
+    reason = error.strerror or type(error).__name__
+    return CoachError(
+        f"cannot use {where}: {reason}; check that coach may read and write it and its folder", ExitCode.DATABASE
+    )
+
+
 def _primary_message(error: DBAPIError) -> str:
     """The driver's own message, without the context lines PostgreSQL adds
     (which PL/pgSQL function, which connection attempt)."""

@@ -558,12 +558,18 @@ def upgrade(engine: Engine, *, create: bool) -> int:
         # Re-read under the write lock: another process may have upgraded.
         current = schema_version(connection)
         refuse_newer(current)
-        if current is None:
-            connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
-            connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
-            current = 0
-        for migration in MIGRATIONS[current:]:
-            for statement in migration[engine.dialect.name]:
-                connection.exec_driver_sql(statement)
-        connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})
+        migrate(connection, current)
     return found or 0
+
+
+def migrate(connection: Connection, current: int | None) -> None:
+    """Every version after `current` (None: no coach schema yet), inside the
+    caller's transaction."""
+    if current is None:
+        connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
+        connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
+        current = 0
+    for migration in MIGRATIONS[current:]:
+        for statement in migration[connection.dialect.name]:
+            connection.exec_driver_sql(statement)
+    connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})
