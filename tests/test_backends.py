@@ -201,7 +201,7 @@ def test_without_psycopg_a_postgresql_url_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)
     result = Cli("postgresql://u:s3cr3t-pw@localhost/x")("plan", "list", user="dana")
     line = one_line(result, ExitCode.DATABASE)
-    assert "pip install 'coach[postgres]'" in line and "s3cr3t-pw" not in line
+    assert "pip install 'coachcli[postgres]'" in line and "s3cr3t-pw" not in line
 
 
 def test_a_failed_copy_leaves_no_file_behind(cli, tmp_path, monkeypatch):

@@ -95,7 +95,7 @@ def new_engine(url: str) -> Engine:
     except (NoSuchModuleError, ImportError) as error:
         raise CoachError(
             f"cannot open {_without_password(url)}: PostgreSQL needs psycopg 3 ({error}); "
-            "install it with: pip install 'coach[postgres]'",
+            "install it with: pip install 'coachcli[postgres]'",
             ExitCode.DATABASE,
         ) from error
     except ArgumentError as error:
