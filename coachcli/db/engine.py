@@ -95,10 +95,40 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args=_connect_args(url))
+def read_only_reason(path: Path) -> str | None:
+    """Why coach may not write this SQLite file, or None when it may. SQLite
+    needs the folder too: it makes the -wal and -shm files there."""
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return "it is on a read-only file system"
+    if not os.access(path, os.W_OK):
+        return "coach may not write the file"
+    if not os.access(path.parent, os.W_OK):
+        return "coach may not write its folder"
+    return None
+
+
+def read_only_uris(path: Path) -> list[str]:
+    """How to read a file coach may not write, best first: read-only mode,
+    then (where SQLite cannot make the shared-memory file a WAL reader needs,
+    in a read-only folder or mount) as an immutable file, which reads the
+    main file alone — right only when no WAL holds newer pages."""
+    base = path.absolute().as_uri()
+    return [f"{base}?mode=ro", f"{base}?immutable=1"]
+
+
+def make_engine(url: str, *, read_only: str | None = None) -> Engine:
+    """The engine for `url`; for a SQLite file coach may not write,
+    `read_only` is the URI its connections read it through (read_only_uris)."""
+    if read_only is None:
+        engine = create_engine(url, connect_args=_connect_args(url))
+    else:
+        uri = read_only
+        engine = create_engine(
+            url,
+            creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False),
+        )
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only is not None)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     return engine
@@ -122,7 +152,7 @@ def _connect_args(url: str) -> dict:
     return {}
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
         # pysqlite's own transaction handling would begin transactions lazily
@@ -131,7 +161,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:  # switching to WAL writes the file
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         # Deleted and overwritten content is zeroed, not left in free space:
         # the file holds personal data, and an erasure must leave no copy.
@@ -144,6 +175,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the write lock up front, so two writers queue on the
         # busy timeout instead of failing mid-transaction with "locked".
         if connection.get_execution_options().get(_WRITE_OPTION):
+            if read_only:
+                path = sqlite_file(engine.url.render_as_string(hide_password=False))
+                assert path is not None  # a read-only engine is a SQLite file's
+                raise CoachError(
+                    f"{path} is read-only ({read_only_reason(path)}): reading commands work on it, "
+                    "this one writes — run it where coach may write the file and its folder",
+                    ExitCode.DATABASE,
+                )
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
@@ -189,6 +228,8 @@ def describe_database_error(error: DBAPIError, url: str) -> CoachError:
         )
     elif "not a database" in text or "malformed" in text:
         message = f"{where} is not a readable coach database ({text}); check --db / COACH_DB"
+    elif sqlstate == "25006":  # read_only_sql_transaction: a standby, or a read-only default
+        message = f"the database {where} is read-only ({text}): reading commands work on it, this one writes"
     elif "readonly" in text or "unable to open" in text:
         message = f"cannot write {where} ({text}); check the path and its permissions"
     elif sqlstate is None and make_url(url).get_backend_name() == "postgresql":
@@ -202,10 +243,9 @@ def file_fault(error: OSError, path: Path) -> CoachError:
     """A file or folder coach may not read or write (permissions, a
     read-only file system, a full disk): one line with the path and the
     reason, exit 6."""
-    where = error.filename or path
     reason = error.strerror or type(error).__name__
     return CoachError(
-        f"cannot use {where}: {reason}; check that coach may read and write it and its folder", ExitCode.DATABASE
+        f"cannot use {path}: {reason}; check that coach may read and write it and its folder", ExitCode.DATABASE
     )
 
 
