@@ -195,6 +195,8 @@ def test_an_empty_window_gives_nulls_and_counts_in_no_mean(db, center, worked_ex
         "improved": 1,
         "mean_gain": 60.0,
         "mean_impact": 50.0,
+        "ci_low": None,
+        "ci_high": None,
     }
 
 
@@ -225,12 +227,48 @@ def test_summaries_by_coach_and_by_metric(db, center):
     observe(db, center.alex, "adherence", ("2026-05-10", 70), ("2026-05-20", 71))
     by_coach = report(db, center.dana, by="coach")
     assert by_coach == [
-        {"coach": "calvin", "sessions": 2, "measured": 1, "improved": 1, "mean_gain": 60.0, "mean_impact": 50.0},
-        {"coach": "priya", "sessions": 2, "measured": 2, "improved": 1, "mean_gain": 1.5, "mean_impact": -3.0},
+        {
+            "coach": "calvin",
+            "sessions": 2,
+            "measured": 1,
+            "improved": 1,
+            "mean_gain": 60.0,
+            "mean_impact": 50.0,
+            "ci_low": None,
+            "ci_high": None,
+        },
+        {
+            "coach": "priya",
+            "sessions": 2,
+            "measured": 2,
+            "improved": 1,
+            "mean_gain": 1.5,
+            "mean_impact": -3.0,
+            "ci_low": None,
+            "ci_high": None,
+        },
     ]
     assert report(db, center.dana, by="metric") == [
-        {"metric": "adherence", "sessions": 3, "measured": 2, "improved": 1, "mean_gain": 1.5, "mean_impact": -3.0},
-        {"metric": "handle-time", "sessions": 1, "measured": 1, "improved": 1, "mean_gain": 60.0, "mean_impact": 50.0},
+        {
+            "metric": "adherence",
+            "sessions": 3,
+            "measured": 2,
+            "improved": 1,
+            "mean_gain": 1.5,
+            "mean_impact": -3.0,
+            "ci_low": None,
+            "ci_high": None,
+        },
+        {
+            "metric": "handle-time",
+            "sessions": 1,
+            "measured": 1,
+            "improved": 1,
+            "mean_gain": 60.0,
+            "mean_impact": 50.0,
+            "ci_low": None,
+            "ci_high": None,
+        },
     ]
     assert report(db, center.dana, by="metric", metric="Adherence")[0]["sessions"] == 3
     assert [row["coach"] for row in report(db, center.dana, coach="PRIYA")] == ["priya", "priya"]
@@ -388,6 +426,8 @@ def test_report_impact_json(example_cli):
         "improved": 1,
         "mean_gain": 60,
         "mean_impact": 50,
+        "ci_low": None,
+        "ci_high": None,
     }
 
 
@@ -395,8 +435,8 @@ def test_report_impact_tsv_when_piped(example_cli):
     result = example_cli("report", "impact", "--by", "coach", user="dana")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "coach\tsessions\tmeasured\timproved\tmean_gain\tmean_impact",
-        "calvin\t1\t1\t1\t60\t50",
+        "coach\tsessions\tmeasured\timproved\tmean_gain\tmean_impact\tci_low\tci_high",
+        "calvin\t1\t1\t1\t60\t50\t\t",
     ]
 
 

@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "The audit trail: who changed what, and when (admins)."),
     "db": ("db", "The database itself: info, check, copy (backups, moving to PostgreSQL)."),
     "report": ("report", "Reports: does coaching work? Impact against a control group; coaching cadence."),
+    "prep": ("prep", "The 1:1 sheet: what the next conversation with an agent needs, on one page."),
+    "rules": ("rules", "Rules as code: coaching requests that start themselves from KPI data (cron)."),
 }
 
 

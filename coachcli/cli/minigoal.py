@@ -156,10 +156,14 @@ def _trend_text(record: dict, metric) -> str:
     return f"{line}  target {sparkline([record['target']], record['target'], values)} ({better} is better)"
 
 
-def sparkline(values: list[float | None], target: float, scale: list[float | None] | None = None) -> str:
+def sparkline(values: list[float | None], target: float | None, scale: list[float | None] | None = None) -> str:
     """Unicode blocks ▁…█ scaled between the smallest and largest of the values
-    and the target (or of `scale`, to draw the target on another line's scale)."""
-    known = [value for value in (scale if scale is not None else values) if value is not None] + [target]
+    and the target, if any (or of `scale`, to draw the target on another
+    line's scale)."""
+    known = [value for value in (scale if scale is not None else values) if value is not None]
+    known += [target] if target is not None else []
+    if not known:
+        return NO_DATA_MARK * len(values)
     low, high = min(known), max(known)
     blocks = []
     for value in values:

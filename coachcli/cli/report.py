@@ -35,6 +35,7 @@ SUMMARY_COLUMNS = [
     ("improved", "Improved"),
     ("mean_gain", "Mean gain"),
     ("mean_impact", "Mean impact"),
+    ("interval", "95% CI of impact"),
 ]
 GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
 CADENCE_COLUMNS = [
@@ -254,9 +255,14 @@ def _displayed_summary(record: dict, grouping: str) -> dict:
         grouping: label,
         "mean_gain": _signed(record["mean_gain"]),
         "mean_impact": _signed(record["mean_impact"]),
+        "interval": "needs 2 impacts"
+        if record["ci_low"] is None
+        else f"{_signed(record['ci_low'])} to {_signed(record['ci_high'])}",
         # For the chart beside the table.
         "chart_gain": record["mean_gain"],
         "chart_impact": record["mean_impact"],
+        "chart_ci_low": record["ci_low"],
+        "chart_ci_high": record["ci_high"],
     }
 
 
@@ -289,6 +295,7 @@ def _summary_chart(grouping: str):
             "chart_gain",
             "chart_impact",
             f"Mean gain, and mean impact beyond the control group, by {grouping}",
+            interval_keys=("chart_ci_low", "chart_ci_high"),
         )
 
     return chart

@@ -471,6 +471,58 @@ _V4_POSTGRESQL_GUARDS = [
 ]
 
 
+# Rules as code (SPEC §16): every time a rule fires for an agent, kept for
+# good — the cooldown counts from it, and it says which rule made a coaching
+# request (sessions carry no column for it, so their own guards stay as they
+# are). A request may still be deleted (P9): its firing then forgets the
+# session (ON DELETE SET NULL), the one change the database lets through.
+_RULE_FIRINGS = [
+    """CREATE TABLE rule_firings (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        agent_id INTEGER NOT NULL REFERENCES users(id),
+        metric TEXT NOT NULL,
+        as_of DATE NOT NULL,
+        value FLOAT NOT NULL,
+        samples INTEGER NOT NULL,
+        session_id INTEGER UNIQUE REFERENCES sessions(id) ON DELETE SET NULL,
+        fired_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX rule_firings_by_agent ON rule_firings(agent_id, rule, as_of)",
+]
+
+_RULE_FIRINGS_SQLITE_GUARDS = [
+    """CREATE TRIGGER rule_firings_are_never_deleted BEFORE DELETE ON rule_firings
+       BEGIN SELECT RAISE(ABORT, 'rule firings are kept: they cannot be deleted'); END""",
+    """CREATE TRIGGER rule_firings_are_final BEFORE UPDATE ON rule_firings
+       WHEN NOT (
+           NEW.id IS OLD.id AND NEW.rule IS OLD.rule AND NEW.agent_id IS OLD.agent_id
+           AND NEW.metric IS OLD.metric AND NEW.as_of IS OLD.as_of AND NEW.value IS OLD.value
+           AND NEW.samples IS OLD.samples AND NEW.fired_at IS OLD.fired_at
+           AND (NEW.session_id IS OLD.session_id OR (
+               NEW.session_id IS NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id))))
+       BEGIN SELECT RAISE(ABORT, 'a rule firing cannot be changed'); END""",
+]
+
+_RULE_FIRINGS_POSTGRESQL_GUARDS = [
+    """CREATE FUNCTION coach_rule_firing_forgets_only_its_deleted_session() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           IF (to_jsonb(NEW) - 'session_id') IS DISTINCT FROM (to_jsonb(OLD) - 'session_id')
+              OR (NEW.session_id IS DISTINCT FROM OLD.session_id AND (
+                  NEW.session_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessions WHERE id = OLD.session_id))) THEN
+               RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = 'a rule firing cannot be changed';
+           END IF;
+           RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER rule_firings_are_never_deleted BEFORE DELETE ON rule_firings FOR EACH ROW
+       EXECUTE FUNCTION coach_refuse('rule firings are kept: they cannot be deleted')""",
+    """CREATE TRIGGER rule_firings_are_never_truncated BEFORE TRUNCATE ON rule_firings FOR EACH STATEMENT
+       EXECUTE FUNCTION coach_refuse('rule firings are kept: they cannot be deleted')""",
+    """CREATE TRIGGER rule_firings_are_final BEFORE UPDATE ON rule_firings FOR EACH ROW
+       EXECUTE FUNCTION coach_rule_firing_forgets_only_its_deleted_session()""",
+]
+
+
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
 
@@ -495,12 +547,22 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     _migration(_V2, _V2_SQLITE_GUARDS, _V2_POSTGRESQL_GUARDS),
     _migration(_V3, [], []),
     _migration(_V4, _V4_SQLITE_GUARDS, _V4_POSTGRESQL_GUARDS),
+    _migration(_RULE_FIRINGS, _RULE_FIRINGS_SQLITE_GUARDS, _RULE_FIRINGS_POSTGRESQL_GUARDS),
 ]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
 PROTECTING_TRIGGERS = {
-    "sqlite": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS + _V2_SQLITE_GUARDS))),
-    "postgresql": sorted(re.findall(r"CREATE TRIGGER (\w+)", " ".join(_V1_POSTGRESQL_GUARDS + _V2_POSTGRESQL_GUARDS))),
+    "sqlite": sorted(
+        re.findall(
+            r"CREATE TRIGGER (\w+)", " ".join(_V1_SQLITE_GUARDS + _V2_SQLITE_GUARDS + _RULE_FIRINGS_SQLITE_GUARDS)
+        )
+    ),
+    "postgresql": sorted(
+        re.findall(
+            r"CREATE TRIGGER (\w+)",
+            " ".join(_V1_POSTGRESQL_GUARDS + _V2_POSTGRESQL_GUARDS + _RULE_FIRINGS_POSTGRESQL_GUARDS),
+        )
+    ),
 }
 LATEST_VERSION = len(MIGRATIONS)
 _VERSION_TABLE = "coach_schema"

@@ -222,3 +222,20 @@ class AuditEntry(TableModel, table=True):
     record_type: str
     record_id: int | None = None
     details: dict = Field(default_factory=dict, sa_column=Column(JSONText, nullable=False))
+
+
+class RuleFiring(TableModel, table=True):
+    """A rule of a rules file that fired for an agent (SPEC §16), and the
+    coaching request it made; kept for good (the session id becomes empty
+    only when that request is deleted)."""
+
+    __tablename__ = "rule_firings"
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    agent_id: int = Field(foreign_key="users.id")
+    metric: str
+    as_of: dt.date
+    value: float
+    samples: int
+    session_id: int | None = Field(default=None, foreign_key="sessions.id", ondelete="SET NULL")
+    fired_at: dt.datetime = _timestamp()

@@ -44,6 +44,7 @@ from coachcli.metrics import find_metric
 from coachcli.services.actions import is_overdue
 from coachcli.services.people import find_user, in_scope, require_coaching_role
 from coachcli.services.users import find_team, team_names_by_user
+from coachcli.stats import mean_interval
 
 DEFAULT_WINDOW_DAYS = 14
 MAX_WINDOW_DAYS = 365
@@ -280,14 +281,14 @@ def _after(aggregate, agent_id, sessions):
     return _window(aggregate, agent_id, sessions.c.metric, sessions.c.after_from, sessions.c.after_to + END_OF_DAY)
 
 
-def _gain(change: float | None, metric_key: str) -> float | None:
+def gain_of(change: float | None, metric_key: str) -> float | None:
     """Positive means better: after − before, or before − after when lower is better."""
     if change is None:
         return None
     return -change if find_metric(metric_key).lower_is_better else change
 
 
-def _rounded(value: float | None) -> float | None:
+def round_figure(value: float | None) -> float | None:
     return None if value is None else round(value, DECIMALS) + 0.0  # + 0.0: never "-0.0"
 
 
@@ -314,8 +315,8 @@ def _measured(row) -> _Measured:
         control_change,
         control_agents,
     ) = row
-    gain = _gain(after - before, metric) if before_samples and after_samples else None
-    control_gain = _gain(control_change, metric) if control_agents else None
+    gain = gain_of(after - before, metric) if before_samples and after_samples else None
+    control_gain = gain_of(control_change, metric) if control_agents else None
     impact = gain - control_gain if gain is not None and control_gain is not None else None
     record = {
         "session_id": session_id,
@@ -323,14 +324,14 @@ def _measured(row) -> _Measured:
         "coach": coach,
         "metric": metric,
         "date": dt.date.fromisoformat(day),
-        "before": _rounded(before),
+        "before": round_figure(before),
         "before_samples": before_samples,
-        "after": _rounded(after),
+        "after": round_figure(after),
         "after_samples": after_samples,
-        "gain": _rounded(gain),
-        "control_gain": _rounded(control_gain),
+        "gain": round_figure(gain),
+        "control_gain": round_figure(control_gain),
         "control_agents": control_agents,
-        "impact": _rounded(impact),
+        "impact": round_figure(impact),
         "improved": None if gain is None else round(gain, DECIMALS) > 0,
     }
     return _Measured(record, gain, impact)
@@ -350,13 +351,18 @@ def _none_last(key: str | None) -> tuple[bool, str]:
 def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
     gains = [session.gain for session in sessions if session.gain is not None]
     impacts = [session.impact for session in sessions if session.impact is not None]
+    interval = mean_interval(impacts)
     return {
         by: key,
         "sessions": len(sessions),
         "measured": len(gains),
         "improved": sum(1 for session in sessions if session.record["improved"]),
-        "mean_gain": _rounded(_mean(gains)),
-        "mean_impact": _rounded(_mean(impacts)),
+        "mean_gain": round_figure(_mean(gains)),
+        "mean_impact": round_figure(_mean(impacts)),
+        # The 95% confidence interval of the mean impact (Student's t over the
+        # sessions measured against a control); none below two of them.
+        "ci_low": round_figure(interval[0]) if interval else None,
+        "ci_high": round_figure(interval[1]) if interval else None,
     }
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
+from sqlalchemy import and_, insert
 from sqlmodel import Session, col, select
 
 from coachcli.db import bulk
@@ -335,6 +335,13 @@ def schedule_session(
             values["path"] = requested_path.name
         if _text(kpi) is None:
             values["kpi"] = request.kpi
+        # A rule's request proposes a mini-goal: its target (in the request's
+        # metric) and due date stand unless the coach gives others.
+        if request.kpi is not None and _same_metric(values["kpi"], request.kpi):
+            if _text(target) is None and request.target is not None:
+                values["target"] = request.target
+            if _text(target_date) is None and request.target_date is not None:
+                values["target_date"] = request.target_date.isoformat()
         if notes is None:
             values["notes"] = request.notes
     directory = load_directory(
@@ -382,6 +389,18 @@ def schedule_session(
     return session
 
 
+def _same_metric(given: object, key: str) -> bool:
+    """Whether a metric as typed (key, name or alias) is the metric `key`; a
+    metric that names nothing is refused later, where every input is checked."""
+    text = _text(given)
+    if text is None:
+        return False
+    try:
+        return find_metric(text).key == key
+    except CoachError:
+        return False
+
+
 def _open_request(db: Session, actor: User, session_id: int) -> CoachingSession:
     session = find_session(db, actor, session_id)
     if session.state != "requested":
@@ -392,21 +411,50 @@ def _open_request(db: Session, actor: User, session_id: int) -> CoachingSession:
     return session
 
 
-def _supervisors(db: Session, agent: User) -> list[int]:
-    """The coaches of the agent's teams; the admins when no coach supervises them,
-    so that a request never goes unseen."""
-    teams = select(TeamMembership.team_id).where(TeamMembership.user_id == agent.id)
-    coaches = db.exec(
-        select(col(User.id))
-        .join(TeamMembership, col(TeamMembership.user_id) == User.id)
-        .where(col(TeamMembership.team_id).in_(teams), User.role == "coach")
-        .distinct()
-        .order_by(col(User.id))
-    ).all()
-    if not coaches:
-        coaches = db.exec(select(col(User.id)).where(User.role == "admin").order_by(col(User.id))).all()
-    # Stored users' ids: the filter only narrows the type.
-    return [user_id for user_id in coaches if user_id is not None]
+def _supervisors(db: Session, agent_ids: list[int]) -> dict[int, list[int]]:
+    """Each agent's coaches (of the agent's teams); the admins for an agent no
+    coach supervises, so that a request never goes unseen. Ids in order."""
+    mine = TeamMembership.__table__.alias("mine")
+    theirs = TeamMembership.__table__.alias("theirs")
+    coaches = User.__table__.alias("coach")
+    found: dict[int, list[int]] = {agent_id: [] for agent_id in agent_ids}
+    for chunk in chunks(sorted(found)):
+        for agent_id, coach_id in db.execute(
+            select(mine.c.user_id, coaches.c.id)
+            .join(theirs, theirs.c.team_id == mine.c.team_id)
+            .join(coaches, and_(coaches.c.id == theirs.c.user_id, coaches.c.role == "coach"))
+            .where(mine.c.user_id.in_(chunk))
+            .distinct()
+            .order_by(mine.c.user_id, coaches.c.id)
+        ):
+            found[agent_id].append(coach_id)
+    if not all(found.values()):
+        admins = list(db.exec(select(col(User.id)).where(User.role == "admin").order_by(col(User.id))).all())
+        for coach_ids in found.values():
+            if not coach_ids:
+                # Stored users' ids: the filter only narrows the type.
+                coach_ids.extend(user_id for user_id in admins if user_id is not None)
+    return found
+
+
+def notify_of_requests(db: Session, requests: list[CoachingSession], who_asked: list[str]) -> None:
+    """Tell the coaches of each request's agent about it (`session.requested`),
+    with the command that schedules it; `who_asked` says, a request each, who
+    asked and for whom (e.g. "Alex Moreno (alex) requested coaching"). One
+    query finds the coaches of every agent."""
+    coaches = _supervisors(db, [request.agent_id for request in requests])
+    for request, asked in zip(requests, who_asked, strict=True):
+        session_id = stored_id(request)
+        for coach_id in coaches[request.agent_id]:
+            notify(
+                db,
+                coach_id,
+                "session.requested",
+                f"{asked}: “{request.title}” (request {session_id}); "
+                f"schedule it with `coach session schedule --from-request {session_id} --date D --start HH:MM`.",
+                "session",
+                session_id,
+            )
 
 
 def request_session(
@@ -445,16 +493,7 @@ def request_session(
     )
     db.add(session)
     db.flush()
-    for coach_id in _supervisors(db, actor):
-        notify(
-            db,
-            coach_id,
-            "session.requested",
-            f"{actor.name} ({actor.handle}) requested coaching: “{title}” (request {session.id}); "
-            f"schedule it with `coach session schedule --from-request {session.id} --date D --start HH:MM`.",
-            "session",
-            stored_id(session),
-        )
+    notify_of_requests(db, [session], [f"{actor.name} ({actor.handle}) requested coaching"])
     audit.record(db, actor, "session.request", "session", session.id)
     return session
 

@@ -13,6 +13,7 @@ from coachcli.db.models import (
     MiniGoal,
     PerformancePath,
     Plan,
+    RuleFiring,
     SessionAcknowledgement,
     User,
     stored_id,
@@ -41,6 +42,7 @@ def _session_query():
             MiniGoal.id,
             SessionAcknowledgement.acknowledged_at,
             SessionAcknowledgement.comment,
+            RuleFiring.rule,
         )
         .join(_Agent, _Agent.id == CoachingSession.agent_id)
         .join(_Coach, _Coach.id == CoachingSession.coach_id, isouter=True)
@@ -48,6 +50,7 @@ def _session_query():
         .join(PerformancePath, PerformancePath.id == CoachingSession.path_id, isouter=True)
         .join(MiniGoal, MiniGoal.session_id == CoachingSession.id, isouter=True)
         .join(SessionAcknowledgement, SessionAcknowledgement.session_id == CoachingSession.id, isouter=True)
+        .join(RuleFiring, RuleFiring.session_id == CoachingSession.id, isouter=True)
     )
 
 
@@ -57,7 +60,7 @@ def sees_private_notes(viewer: User) -> bool:
 
 
 def _record(row, viewer: User) -> dict:
-    session, agent, coach, form, path, minigoal_id, acknowledged_at, agent_comment = row
+    session, agent, coach, form, path, minigoal_id, acknowledged_at, agent_comment, rule = row
     record = {
         "id": session.id,
         "title": session.title,
@@ -82,6 +85,8 @@ def _record(row, viewer: User) -> dict:
         "minigoal_id": minigoal_id,
         "acknowledged_at": acknowledged_at,
         "agent_comment": agent_comment,
+        # The rule whose firing requested this session (SPEC §16), or None.
+        "rule": rule,
     }
     if sees_private_notes(viewer):
         record["private_notes"] = session.private_notes
