@@ -162,13 +162,17 @@ def writer(engine: Engine) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
-    """One unit of work: commits once on success, rolls back on any error."""
+def transaction(engine: Engine, *, write: bool, commit: bool = True) -> Iterator[Session]:
+    """One unit of work: commits once on success (unless `commit` is False:
+    a dry run, which does all its work and keeps none), rolls back on any error."""
     bound = writer(engine) if write else engine
     with Session(bound, expire_on_commit=False, autoflush=True) as session:
         try:
             yield session
-            session.commit()
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
         except BaseException:
             session.rollback()
             raise
