@@ -4,10 +4,9 @@ consistent copy of it onto either backend (`coach db info|check|copy`)."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, insert, inspect, select, text, union_all
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from coachcli.db.engine import database_url, sqlite_file, writer
+from coachcli.db.engine import database_url, shown_url, sqlite_file, writer
 from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS
 from coachcli.errors import CoachError, ExitCode
 
@@ -17,7 +16,7 @@ COPY_BATCH = 10_000
 def location(engine: Engine) -> str:
     """Where the database is, the password never shown."""
     path = sqlite_file(engine.url.render_as_string(hide_password=False))
-    return str(path) if path else engine.url.render_as_string(hide_password=True)
+    return str(path) if path else shown_url(engine.url)
 
 
 def _tables() -> list:
@@ -105,9 +104,8 @@ def refuse_unless_new(target: str) -> None:
     finally:
         engine.dispose()
     if tables:
-        shown = make_url(url).render_as_string(hide_password=True)
         raise CoachError(
-            f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
+            f"{shown_url(url)} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
             ExitCode.REFUSED,
         )
 
