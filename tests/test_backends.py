@@ -96,8 +96,11 @@ def test_four_inits_at_once_on_a_new_postgresql_database_all_succeed(postgres_da
             subprocess.Popen([COACH, "init"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(4)
         ]
-        results = [(process.wait(timeout=60), process.stderr.read()) for process in processes]
-        assert all(code == 0 for code, _ in results), results
+        results = [(process.wait(timeout=120), process.stderr.read().strip()) for process in processes]
+        report = "\n".join(
+            f"init {number}: exit {code}: {stderr!r}" for number, (code, stderr) in enumerate(results, 1)
+        )
+        assert all(code == 0 for code, _ in results), report
         assert query(target, "SELECT version FROM coach_schema") == [(LATEST_VERSION,)]
 
 

@@ -19,8 +19,10 @@ from coachcli.db.engine import (
     read_only_reason,
     read_only_uris,
     require_sqlite_features,
+    shown_url,
     sqlite_file,
     transaction,
+    without_secrets,
 )
 from coachcli.db.migrations import _VERSION_TABLE as VERSION_TABLE
 from coachcli.db.migrations import refuse_foreign, refuse_newer, upgrade
@@ -108,22 +110,16 @@ def new_engine(url: str, *, read_only: str | None = None) -> Engine:
         return make_engine(url, read_only=read_only)
     except (NoSuchModuleError, ImportError) as error:
         raise CoachError(
-            f"cannot open {_without_password(url)}: PostgreSQL needs psycopg 3 ({error}); "
+            f"cannot open {shown_url(url)}: PostgreSQL needs psycopg 3 ({without_secrets(str(error), url)}); "
             "install it with: pip install 'coachcli[postgres]'",
             ExitCode.DATABASE,
         ) from error
     except ArgumentError as error:
         raise CoachError(
-            f"cannot open {_without_password(url)}: {error}; give --db / COACH_DB a file path or a postgresql:// URL",
+            f"cannot open {shown_url(url)}: {without_secrets(str(error), url)}; "
+            "give --db / COACH_DB a file path or a postgresql:// URL",
             ExitCode.DATABASE,
         ) from error
-
-
-def _without_password(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 def _refuse_damaged_file(path: Path) -> None:

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from coachcli.db.expressions import register_sqlite_functions
@@ -59,7 +59,42 @@ def shown_location(target: str | None) -> str:
     """Where --db / COACH_DB points, as a user may see it: the file, or the URL
     with its password hidden."""
     url = database_url(target)
-    return str(sqlite_file(url) or make_url(url).render_as_string(hide_password=True))
+    return str(sqlite_file(url) or shown_url(url))
+
+
+# Query parameters of a URL that libpq reads as a secret.
+_SECRET_PARAMETERS = ("password", "sslpassword")
+
+
+def shown_url(url: str | URL) -> str:
+    """A database URL as people may see it (every message, `db info`, `init`):
+    a password is shown as ***, wherever the URL carries it — `user:pw@` or
+    a query parameter (`?password=`)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "the database URL given"  # unparsable: not echoed, as it may hold a password
+    secret = [key for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    public = parsed.difference_update_query(secret)
+    shown = public.render_as_string(hide_password=True)
+    if secret:
+        shown += ("&" if public.query else "?") + "&".join(f"{key}=***" for key in secret)
+    return shown
+
+
+def without_secrets(text: str, url: str | URL) -> str:
+    """A driver's message with every password the URL carries replaced by ***
+    (drivers may quote what they were given)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return text
+    values = [parsed.password] + [parsed.query[key] for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    for value in values:
+        for secret in [value] if isinstance(value, str) else list(value or ()):
+            if secret:
+                text = text.replace(secret, "***")
+    return text
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -201,13 +236,17 @@ def writer(engine: Engine) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
-    """One unit of work: commits once on success, rolls back on any error."""
+def transaction(engine: Engine, *, write: bool, commit: bool = True) -> Iterator[Session]:
+    """One unit of work: commits once on success (unless `commit` is False:
+    a dry run, which does all its work and keeps none), rolls back on any error."""
     bound = writer(engine) if write else engine
     with Session(bound, expire_on_commit=False, autoflush=True) as session:
         try:
             yield session
-            session.commit()
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
         except BaseException:
             session.rollback()
             raise
@@ -215,8 +254,8 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
 
 def describe_database_error(error: DBAPIError, url: str) -> CoachError:
     """Turn a driver error into one line a user can act on (never the password)."""
-    text = _primary_message(error)
-    where = sqlite_file(url) or make_url(url).render_as_string(hide_password=True)
+    text = without_secrets(_primary_message(error), url)
+    where = sqlite_file(url) or shown_url(url)
     sqlstate = getattr(error.orig, "sqlstate", None)
     if isinstance(error, IntegrityError):
         # The schema's own guards (triggers, constraints) speak for themselves.

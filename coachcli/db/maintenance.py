@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from coachcli.db.engine import describe_database_error, file_fault, sqlite_file, writer
+from coachcli.db.engine import describe_database_error, file_fault, shown_url, sqlite_file, writer
 from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS, migrate
 from coachcli.errors import CoachError, ExitCode
 
@@ -37,7 +37,7 @@ COPY_BATCH = 10_000
 def location(engine: Engine) -> str:
     """Where the database is, the password never shown."""
     path = sqlite_file(engine.url.render_as_string(hide_password=False))
-    return str(path) if path else engine.url.render_as_string(hide_password=True)
+    return str(path) if path else shown_url(engine.url)
 
 
 def _tables() -> list:
@@ -282,9 +282,8 @@ def _refuse_unless_empty(writing: Connection) -> None:
     """Checked under the target's write lock, inside the copy's transaction."""
     tables = inspect(writing).get_table_names()
     if tables:
-        shown = writing.engine.url.render_as_string(hide_password=True)
         raise CoachError(
-            f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
+            f"{shown_url(writing.engine.url)} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
             ExitCode.REFUSED,
         )
 
