@@ -1,4 +1,4 @@
-"""Runs as of a moment (`minigoal evaluate`, `remind`): time only moves forward
+"""Runs as of a moment (`minigoal evaluate`, `remind`, `rules run`): time only moves forward
 (SPEC §14).
 
 What a run writes is told to people (a goal ended, a reminder sent), so:
