@@ -356,7 +356,7 @@ def read_sheet(file: IO[bytes], source: str, sheet: str | None = None) -> Sheet:
     except ImportError:
         raise CoachError(
             "reading .xlsx workbooks needs openpyxl, which coach depends on: reinstall coach "
-            "(pip install --force-reinstall coach) or pip install openpyxl, or save the sheet as CSV"
+            "(pip install --force-reinstall coachcli) or pip install openpyxl, or save the sheet as CSV"
         ) from None
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)

@@ -34,10 +34,10 @@ printf '$ coach kpi import - < kpi.csv   # again: every row unchanged\n'
 coach kpi import - -o json < "$here/kpi.csv"
 
 step "The nightly job. On Dec 25 the Dec 15-25 goal is still In Progress..."
-run coach minigoal evaluate --as-of 2026-12-25
+run coach minigoal evaluate --as-of 2025-12-25
 step "...and the next day every goal is final. A second run changes nothing."
-run coach minigoal evaluate --as-of 2026-12-26
-run coach minigoal evaluate --as-of 2026-12-26
+run coach minigoal evaluate --as-of 2025-12-26
+run coach minigoal evaluate --as-of 2025-12-26
 run coach minigoal list
 
 step "Scripts read any list as JSON: who missed a goal?"

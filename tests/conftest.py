@@ -210,10 +210,19 @@ def snapshot(target: str) -> dict[str, list[str]]:
         with engine.connect() as connection:
             tables = sorted(sqlalchemy.inspect(connection).get_table_names())
             return {
-                table: sorted(map(repr, connection.exec_driver_sql(f"SELECT * FROM {table}").all())) for table in tables
+                table: sorted(map(_backend_neutral, connection.exec_driver_sql(f"SELECT * FROM {table}").all()))
+                for table in tables
             }
     finally:
         engine.dispose()
+
+
+def _backend_neutral(row) -> str:
+    """A row as text that is the same on both backends: a DATE column is a
+    date on PostgreSQL and its ISO text on SQLite."""
+    import datetime as dt
+
+    return repr(tuple(value.isoformat() if type(value) is dt.date else value for value in row))
 
 
 class Cli:

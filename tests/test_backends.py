@@ -96,8 +96,11 @@ def test_four_inits_at_once_on_a_new_postgresql_database_all_succeed(postgres_da
             subprocess.Popen([COACH, "init"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(4)
         ]
-        results = [(process.wait(timeout=60), process.stderr.read()) for process in processes]
-        assert all(code == 0 for code, _ in results), results
+        results = [(process.wait(timeout=120), process.stderr.read().strip()) for process in processes]
+        report = "\n".join(
+            f"init {number}: exit {code}: {stderr!r}" for number, (code, stderr) in enumerate(results, 1)
+        )
+        assert all(code == 0 for code, _ in results), report
         assert query(target, "SELECT version FROM coach_schema") == [(LATEST_VERSION,)]
 
 
@@ -201,7 +204,7 @@ def test_without_psycopg_a_postgresql_url_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)
     result = Cli("postgresql://u:s3cr3t-pw@localhost/x")("plan", "list", user="dana")
     line = one_line(result, ExitCode.DATABASE)
-    assert "pip install 'coach[postgres]'" in line and "s3cr3t-pw" not in line
+    assert "pip install 'coachcli[postgres]'" in line and "s3cr3t-pw" not in line
 
 
 def test_a_failed_copy_leaves_no_file_behind(cli, tmp_path, monkeypatch):

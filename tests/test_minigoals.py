@@ -392,22 +392,36 @@ def test_show_computes_the_running_score_and_daily_trend(db, center):
 # --- the command line -------------------------------------------------------
 
 
+# A run as of a day after today is a dry run (time only moves forward), so
+# the commands' own runs are in a December already past.
+LAST_DEC = {day: dt.date(2025, 12, day) for day in range(1, 32)}
+
+
 @pytest.fixture
 def goals(cli, engine):
     """Two goals in the seeded database: alex's (due Dec 25, data averaging 350)
-    and sam's (due Dec 31, no data)."""
+    and sam's (due Dec 31, no data), last December."""
     with transaction(engine, write=True) as db:
         people = {user.handle: user for user in db.exec(select(User))}
-        alex = make_goal(db, people["alex"], people["calvin"], name="Lower handle time")
-        sam = make_goal(
-            db, people["sam"], people["priya"], metric="adherence", target=90, due=DEC[31], name="Adherence up"
+        alex = make_goal(
+            db, people["alex"], people["calvin"], start=LAST_DEC[15], due=LAST_DEC[25], name="Lower handle time"
         )
-        observe(db, people["alex"], "handle-time", ("2026-12-16", 300.0), ("2026-12-18", 400.0))
+        sam = make_goal(
+            db,
+            people["sam"],
+            people["priya"],
+            metric="adherence",
+            target=90,
+            start=LAST_DEC[15],
+            due=LAST_DEC[31],
+            name="Adherence up",
+        )
+        observe(db, people["alex"], "handle-time", ("2025-12-16", 300.0), ("2025-12-18", 400.0))
         return alex.id, sam.id
 
 
 def test_cli_evaluate_prints_only_what_changed(cli, goals):
-    first = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    first = cli("minigoal", "evaluate", "--as-of", "2025-12-26")
     assert first.exit_code == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0].split("\t") == ["id", "name", "assignee", "metric", "from", "to", "score"]
@@ -421,7 +435,7 @@ def test_cli_evaluate_prints_only_what_changed(cli, goals):
         "350",
     ]
     assert len(lines) == 2
-    again = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    again = cli("minigoal", "evaluate", "--as-of", "2025-12-26")
     assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
 
 
@@ -430,7 +444,7 @@ def test_a_rule_failing_inside_the_evaluation_surfaces_as_itself_with_nothing_wr
     with transaction(engine, write=True) as db:
         db.get(MiniGoal, alex_goal).metric = "bogus"
     before = cli.json("log", user="dana")
-    result = cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    result = cli("minigoal", "evaluate", "--as-of", "2025-12-26")
     assert result.exit_code == ExitCode.BAD_INPUT
     assert result.stderr.startswith("coach: unknown metric 'bogus'") and "internal error" not in result.stderr
     assert cli.json("log", user="dana") == before
@@ -439,10 +453,10 @@ def test_a_rule_failing_inside_the_evaluation_surfaces_as_itself_with_nothing_wr
 
 
 def test_cli_evaluate_json_and_quiet(cli, goals):
-    quiet = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "--quiet")
+    quiet = cli("minigoal", "evaluate", "--as-of", "2026-01-05", "--quiet")
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
-    assert cli.json("minigoal", "evaluate", "--as-of", "2027-01-05") == {
-        "as_of": "2027-01-05",
+    assert cli.json("minigoal", "evaluate", "--as-of", "2026-01-05") == {
+        "as_of": "2026-01-05",
         "evaluated": 2,
         "updated": 0,
         "changes": [],
@@ -452,18 +466,18 @@ def test_cli_evaluate_json_and_quiet(cli, goals):
 
 
 def test_cli_evaluate_defaults_to_today_and_table_shows_labels(cli, goals):
-    result = cli("minigoal", "evaluate", "-o", "json")
-    assert json.loads(result.stdout)["as_of"] == today_in("UTC").isoformat()
-    table = cli("minigoal", "evaluate", "--as-of", "2027-01-05", "-o", "table")
+    table = cli("minigoal", "evaluate", "--as-of", "2026-01-05", "-o", "table")
     assert table.exit_code == 0
     assert "Achieved" in table.stdout and "Missed" in table.stdout and "no data" in table.stdout
+    result = cli("minigoal", "evaluate", "-o", "json")
+    assert json.loads(result.stdout)["as_of"] == today_in("UTC").isoformat()
     bad = cli("minigoal", "evaluate", "--as-of", "someday")
     assert bad.exit_code == 2 and "not a valid date" in bad.stderr
 
 
 def test_cli_list_columns_and_scope(cli, goals, monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
-    cli("minigoal", "evaluate", "--as-of", "2026-12-26")
+    cli("minigoal", "evaluate", "--as-of", "2025-12-26")
     table = cli("minigoal", "list", "-o", "table", user="dana")
     assert table.exit_code == 0
     header = next(line for line in table.stdout.splitlines() if "Name" in line)

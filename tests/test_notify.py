@@ -3,10 +3,15 @@ without a shell, under a timeout, retried until delivered."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -128,3 +133,77 @@ def test_settings_are_checked():
     for bad in ("0", "-1", "soon", "nan"):
         with pytest.raises(CoachError, match="COACH_NOTIFY_TIMEOUT"):
             delivery.hook_timeout({"COACH_NOTIFY_TIMEOUT": bad})
+
+
+# --- each notification delivered once, however many runs overlap ---------------------------
+
+COACH = shutil.which("coach") or str(Path(sys.executable).parent / "coach")
+
+
+@pytest.fixture
+def nine_pending(cli, engine):
+    with transaction(engine, write=True) as db:
+        alex = db.exec(select(User).where(User.handle == "alex")).one()
+        for number in range(1, 10):
+            notify(db, alex.id, "session.coached", f"Your session {number} was coached", "session", number)
+    return cli
+
+
+def test_overlapping_runs_deliver_each_notification_once(nine_pending, tmp_path):
+    """Two `notify send` processes at once, with a hook that takes 0.5 s:
+    each of the nine notifications is delivered once (it used to be twice)."""
+    deliveries = tmp_path / "deliveries"
+    hook = script(tmp_path, "slow.sh", f'sleep 0.5\ncat >> "{deliveries}"\necho >> "{deliveries}"\n')
+    env = {**os.environ, "COACH_DB": nine_pending.target, "COACH_NOTIFY_COMMAND": hook}
+    runs = []
+    for _ in range(3):
+        runs.append(
+            subprocess.Popen(
+                [COACH, "notify", "send", "-o", "json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        time.sleep(0.3)  # the later runs start while the first is delivering
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0], results
+    delivered = [json.loads(line)["id"] for line in deliveries.read_text().splitlines() if line.strip()]
+    assert sorted(delivered) == list(range(1, 10))
+    assert sum(json.loads(stdout)["delivered"] for _, stdout, _ in results) == 9
+    assert nine_pending.query(
+        "SELECT count(*) FROM notifications WHERE delivered_at IS NOT NULL AND claim IS NULL AND attempts = 1"
+    ) == [(9,)]
+
+
+def test_a_claim_is_taken_over_only_when_its_run_has_died(nine_pending, tmp_path, monkeypatch):
+    """A claim older than 15 minutes was left by a run that died: the next
+    run delivers it. A younger claim belongs to a run still delivering."""
+    from coachcli.db.types import stored_utc, utc_now
+
+    now = utc_now()
+    nine_pending.query(
+        f"UPDATE notifications SET claim = 'died', claimed_at = '{stored_utc(now - dt.timedelta(minutes=16))}' "
+        "WHERE id IN (1, 2)"
+    )
+    nine_pending.query(
+        f"UPDATE notifications SET claim = 'running', claimed_at = '{stored_utc(now - dt.timedelta(minutes=14))}' "
+        "WHERE id = 3"
+    )
+    inbox = tmp_path / "delivered"
+    inbox.mkdir()
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", script(tmp_path, "deliver.sh", f'cat > "{inbox}/$$.json"\n'))
+    assert nine_pending.json("notify", "send") == {"delivered": 8, "failed": 0}
+    assert sorted(json.loads(p.read_text())["id"] for p in inbox.iterdir()) == [1, 2, 4, 5, 6, 7, 8, 9]
+    assert nine_pending.query("SELECT id, claim FROM notifications WHERE delivered_at IS NULL") == [(3, "running")]
+
+
+def test_a_hook_may_run_at_most_ten_minutes_so_a_batch_outlives_no_claim():
+    assert delivery.hook_timeout({"COACH_NOTIFY_TIMEOUT": "600"}) == 600
+    for bad in ("601", "3600"):
+        with pytest.raises(CoachError, match="between 0 and 600"):
+            delivery.hook_timeout({"COACH_NOTIFY_TIMEOUT": bad})
+    worst_case = dt.timedelta(seconds=delivery.batch_size(600) * 600)
+    assert worst_case < delivery.CLAIM_LIFETIME
+    assert delivery.batch_size(10) * 10 <= 600 and delivery.batch_size(0.3) > 1

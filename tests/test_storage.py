@@ -254,8 +254,8 @@ def statements_of(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = coachcli.db.make_engine
 
-    def recording(url):
-        engine = real(url)
+    def recording(url, **options):
+        engine = real(url, **options)
         event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: seen.append(sql))
         return engine
 

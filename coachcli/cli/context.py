@@ -41,11 +41,16 @@ settings = Settings()
 
 @contextmanager
 def unit_of_work(
-    *, write: bool, create: bool = False, after_commit: Callable[[Engine], None] | None = None
+    *,
+    write: bool,
+    create: bool = False,
+    dry_run: bool = False,
+    after_commit: Callable[[Engine], None] | None = None,
 ) -> Iterator[Session]:
     """One transaction for the whole command: services run inside it, and it
-    commits once at the end (BEGIN IMMEDIATE when it writes). `after_commit`
-    then runs on the engine, for work no transaction may hold (VACUUM)."""
+    commits once at the end (BEGIN IMMEDIATE when it writes; a `dry_run`
+    rolls everything back instead). `after_commit` then runs on the engine,
+    for work no transaction may hold (VACUUM)."""
     from sqlalchemy.exc import DBAPIError
 
     from coachcli.db import open_database, transaction
@@ -53,9 +58,9 @@ def unit_of_work(
 
     engine = open_database(settings.database, create=create)
     try:
-        with transaction(engine, write=write) as db:
+        with transaction(engine, write=write, commit=not dry_run) as db:
             yield db
-        if after_commit is not None:
+        if after_commit is not None and not dry_run:
             after_commit(engine)
     except DBAPIError as error:
         raise describe_database_error(error, database_url(settings.database)) from error

@@ -73,17 +73,9 @@ def copy(
     format: FormatOption = None,
 ) -> None:
     """Copy the whole database, as one consistent snapshot, into a new SQLite file or an empty PostgreSQL database."""
-    from coachcli.db.maintenance import copy as copy_database
-    from coachcli.db.maintenance import location, refuse_unless_new, remove_new_file
+    from coachcli.db.maintenance import copy_to
 
     with _database(settings.database) as source:
-        refuse_unless_new(to)
-        try:
-            with _database(to, create=True) as target:
-                tables = copy_database(source, target)
-                where = location(target)
-        except BaseException:
-            remove_new_file(to)
-            raise
+        where, tables = copy_to(source, to)
     say(f"Copied into {where}")
     _with_tables({"target": where, "tables": tables}, "Rows copied", format)

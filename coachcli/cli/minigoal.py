@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, Section, View, emit, resolve
+from coachcli.cli.output import (
+    AgentFilter,
+    DryRunOption,
+    FormatOption,
+    OutputFormat,
+    Section,
+    View,
+    emit,
+    resolve,
+    say,
+)
 
 app = command_group()
 
@@ -182,20 +192,27 @@ def evaluate(
         str | None,
         typer.Option("--as-of", help="Evaluate as of this date (default: today in COACH_TZ).", show_default=False),
     ] = None,
+    dry_run: DryRunOption = False,
     format: FormatOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Compute and store every goal's score and state (run nightly from cron).
 
     Idempotent: a second run changes nothing. Prints only what changed, and
-    nothing at all when nothing did (-o json always prints the summary)."""
+    nothing at all when nothing did (-o json always prints the summary).
+    Time only moves forward: an --as-of after today is a dry run, and one
+    before the latest evaluation is refused."""
     from coachcli.parse import default_timezone_name, parse_date, today_in
-    from coachcli.services import minigoals
+    from coachcli.services import minigoals, runs
 
-    today = today_in(default_timezone_name())
+    zone = default_timezone_name()
+    today = today_in(zone)
     day = parse_date(as_of, today) if as_of else today
-    with unit_of_work(write=True) as db:
+    why_dry = runs.dry_run_reason(day, zone, requested=dry_run)
+    with unit_of_work(write=True, dry_run=why_dry is not None) as db:
         result = minigoals.evaluate(db, day, with_changes=not quiet)
+    if why_dry:
+        say(why_dry)
     if quiet:
         return
     chosen = resolve(format)

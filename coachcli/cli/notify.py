@@ -29,23 +29,32 @@ def send(format: FormatOption = None) -> None:
     record_type, record_id, created_at. Exit status 0 means delivered; anything
     else, or running longer than COACH_NOTIFY_TIMEOUT seconds (default 10),
     leaves the notification pending for the next run, and this command exits 7.
+    Runs that overlap deliver each notification once: each claims what it sends.
     """
     from coachcli.services import delivery
 
     command = delivery.hook_command(os.environ)
     timeout = delivery.hook_timeout(os.environ)
-    # Read, deliver, record: no transaction stays open while hooks run.
-    with unit_of_work(write=False) as db:
-        notes = delivery.pending(db)
-    outcomes = [(note["id"], delivery.run_hook(command, note, timeout)) for note in notes]
-    if outcomes:
+    token, size = delivery.new_claim(), delivery.batch_size(timeout)
+    counts = {"delivered": 0, "failed": 0}
+    errors: list[str] = []
+    after_id = 0
+    # Claim a batch (committed before any hook runs, so an overlapping run
+    # skips it), deliver, record: no transaction stays open while hooks run.
+    while True:
         with unit_of_work(write=True) as db:
-            counts = delivery.record_outcomes(db, outcomes)
-    else:
-        counts = {"delivered": 0, "failed": 0}
+            notes = delivery.claim(db, token, after_id=after_id, limit=size)
+        if not notes:
+            break
+        after_id = notes[-1]["id"]
+        outcomes = [(note["id"], delivery.run_hook(command, note, timeout)) for note in notes]
+        with unit_of_work(write=True) as db:
+            batch = delivery.record_outcomes(db, token, outcomes)
+        counts = {key: counts[key] + batch[key] for key in counts}
+        errors += [error for _, error in outcomes if error is not None]
     emit(counts, format, View(title="Notifications sent", columns=SEND_COLUMNS))
     if counts["failed"]:
-        first = next(error for _, error in outcomes if error is not None)
+        first = errors[0]
         plural = "s" if counts["failed"] > 1 else ""
         raise CoachError(
             f"{counts['failed']} notification{plural} not delivered (first: {first}); "

@@ -38,6 +38,9 @@ FormatOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the new id.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print what would be written, and write nothing (notify no one).")
+]
 AgentFilter = Annotated[
     str | None,
     typer.Option(

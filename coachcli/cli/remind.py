@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.context import single_command, unit_of_work
-from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
+from coachcli.cli.output import DryRunOption, FormatOption, OutputFormat, View, emit, resolve, say
 
 app = single_command()
 
@@ -31,6 +31,7 @@ def remind(
             show_default=False,
         ),
     ] = None,
+    dry_run: DryRunOption = False,
     format: FormatOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
@@ -42,15 +43,19 @@ def remind(
     progress, due within 3 days, whose score so far would miss its target (to
     its assignee and coach). Each reminder goes out once,
     however often this runs. Prints what it wrote, and nothing when nothing
-    (-o json always prints the summary); `coach notify send` delivers them."""
+    (-o json always prints the summary); `coach notify send` delivers them.
+    An --as-of after now is a dry run: reminders are never used up in advance."""
     from coachcli.db.types import utc_now
     from coachcli.parse import default_timezone_name, parse_moment, today_in
-    from coachcli.services import reminders
+    from coachcli.services import reminders, runs
 
     zone = default_timezone_name()
     moment = parse_moment(as_of, zone, today_in(zone)) if as_of else utc_now()
-    with unit_of_work(write=True) as db:
+    why_dry = runs.dry_run_reason(moment, zone, requested=dry_run)
+    with unit_of_work(write=True, dry_run=why_dry is not None) as db:
         written = reminders.remind(db, moment, zone)
+    if why_dry:
+        say(why_dry)
     if quiet:
         return
     if resolve(format) is OutputFormat.json:

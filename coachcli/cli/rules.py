@@ -111,13 +111,13 @@ def run(
     `coach session schedule --from-request ID` or delete it. Prints what
     fired, nothing when nothing did (-o json always prints the summary)."""
     from coachcli.parse import default_timezone_name, parse_date, today_in
-    from coachcli.services.as_of import dry_run_reason
     from coachcli.services.rules import check_rules, run_rules
+    from coachcli.services.runs import dry_run_reason
 
     zone = default_timezone_name()
     day = parse_date(as_of, today_in(zone)) if as_of else today_in(zone)
     loaded = _load(path)
-    not_writing = dry_run_reason(day, zone, dry_run=dry_run)
+    not_writing = dry_run_reason(day, zone, requested=dry_run)
     with unit_of_work(write=not_writing is None) as db:
         paths = check_rules(db, loaded, str(path))
         result = run_rules(db, loaded, paths, day, write=not_writing is None)

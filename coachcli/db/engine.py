@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from coachcli.db.expressions import register_sqlite_functions
@@ -59,7 +59,42 @@ def shown_location(target: str | None) -> str:
     """Where --db / COACH_DB points, as a user may see it: the file, or the URL
     with its password hidden."""
     url = database_url(target)
-    return str(sqlite_file(url) or make_url(url).render_as_string(hide_password=True))
+    return str(sqlite_file(url) or shown_url(url))
+
+
+# Query parameters of a URL that libpq reads as a secret.
+_SECRET_PARAMETERS = ("password", "sslpassword")
+
+
+def shown_url(url: str | URL) -> str:
+    """A database URL as people may see it (every message, `db info`, `init`):
+    a password is shown as ***, wherever the URL carries it — `user:pw@` or
+    a query parameter (`?password=`)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "the database URL given"  # unparsable: not echoed, as it may hold a password
+    secret = [key for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    public = parsed.difference_update_query(secret)
+    shown = public.render_as_string(hide_password=True)
+    if secret:
+        shown += ("&" if public.query else "?") + "&".join(f"{key}=***" for key in secret)
+    return shown
+
+
+def without_secrets(text: str, url: str | URL) -> str:
+    """A driver's message with every password the URL carries replaced by ***
+    (drivers may quote what they were given)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return text
+    values = [parsed.password] + [parsed.query[key] for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    for value in values:
+        for secret in [value] if isinstance(value, str) else list(value or ()):
+            if secret:
+                text = text.replace(secret, "***")
+    return text
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -95,10 +130,40 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args=_connect_args(url))
+def read_only_reason(path: Path) -> str | None:
+    """Why coach may not write this SQLite file, or None when it may. SQLite
+    needs the folder too: it makes the -wal and -shm files there."""
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return "it is on a read-only file system"
+    if not os.access(path, os.W_OK):
+        return "coach may not write the file"
+    if not os.access(path.parent, os.W_OK):
+        return "coach may not write its folder"
+    return None
+
+
+def read_only_uris(path: Path) -> list[str]:
+    """How to read a file coach may not write, best first: read-only mode,
+    then (where SQLite cannot make the shared-memory file a WAL reader needs,
+    in a read-only folder or mount) as an immutable file, which reads the
+    main file alone — right only when no WAL holds newer pages."""
+    base = path.absolute().as_uri()
+    return [f"{base}?mode=ro", f"{base}?immutable=1"]
+
+
+def make_engine(url: str, *, read_only: str | None = None) -> Engine:
+    """The engine for `url`; for a SQLite file coach may not write,
+    `read_only` is the URI its connections read it through (read_only_uris)."""
+    if read_only is None:
+        engine = create_engine(url, connect_args=_connect_args(url))
+    else:
+        uri = read_only
+        engine = create_engine(
+            url,
+            creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False),
+        )
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only is not None)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     return engine
@@ -122,7 +187,7 @@ def _connect_args(url: str) -> dict:
     return {}
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
         # pysqlite's own transaction handling would begin transactions lazily
@@ -131,7 +196,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:  # switching to WAL writes the file
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         # Deleted and overwritten content is zeroed, not left in free space:
         # the file holds personal data, and an erasure must leave no copy.
@@ -144,6 +210,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the write lock up front, so two writers queue on the
         # busy timeout instead of failing mid-transaction with "locked".
         if connection.get_execution_options().get(_WRITE_OPTION):
+            if read_only:
+                path = sqlite_file(engine.url.render_as_string(hide_password=False))
+                assert path is not None  # a read-only engine is a SQLite file's
+                raise CoachError(
+                    f"{path} is read-only ({read_only_reason(path)}): reading commands work on it, "
+                    "this one writes — run it where coach may write the file and its folder",
+                    ExitCode.DATABASE,
+                )
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
@@ -162,13 +236,17 @@ def writer(engine: Engine) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
-    """One unit of work: commits once on success, rolls back on any error."""
+def transaction(engine: Engine, *, write: bool, commit: bool = True) -> Iterator[Session]:
+    """One unit of work: commits once on success (unless `commit` is False:
+    a dry run, which does all its work and keeps none), rolls back on any error."""
     bound = writer(engine) if write else engine
     with Session(bound, expire_on_commit=False, autoflush=True) as session:
         try:
             yield session
-            session.commit()
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
         except BaseException:
             session.rollback()
             raise
@@ -176,8 +254,8 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
 
 def describe_database_error(error: DBAPIError, url: str) -> CoachError:
     """Turn a driver error into one line a user can act on (never the password)."""
-    text = _primary_message(error)
-    where = sqlite_file(url) or make_url(url).render_as_string(hide_password=True)
+    text = without_secrets(_primary_message(error), url)
+    where = sqlite_file(url) or shown_url(url)
     sqlstate = getattr(error.orig, "sqlstate", None)
     if isinstance(error, IntegrityError):
         # The schema's own guards (triggers, constraints) speak for themselves.
@@ -189,6 +267,8 @@ def describe_database_error(error: DBAPIError, url: str) -> CoachError:
         )
     elif "not a database" in text or "malformed" in text:
         message = f"{where} is not a readable coach database ({text}); check --db / COACH_DB"
+    elif sqlstate == "25006":  # read_only_sql_transaction: a standby, or a read-only default
+        message = f"the database {where} is read-only ({text}): reading commands work on it, this one writes"
     elif "readonly" in text or "unable to open" in text:
         message = f"cannot write {where} ({text}); check the path and its permissions"
     elif sqlstate is None and make_url(url).get_backend_name() == "postgresql":
@@ -196,6 +276,16 @@ def describe_database_error(error: DBAPIError, url: str) -> CoachError:
     else:
         message = f"database error on {where}: {text}"
     return CoachError(message, ExitCode.DATABASE)
+
+
+def file_fault(error: OSError, path: Path) -> CoachError:
+    """A file or folder coach may not read or write (permissions, a
+    read-only file system, a full disk): one line with the path and the
+    reason, exit 6."""
+    reason = error.strerror or type(error).__name__
+    return CoachError(
+        f"cannot use {path}: {reason}; check that coach may read and write it and its folder", ExitCode.DATABASE
+    )
 
 
 def _primary_message(error: DBAPIError) -> str:

@@ -3,12 +3,32 @@ consistent copy of it onto either backend (`coach db info|check|copy`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, insert, inspect, select, text, union_all
-from sqlalchemy.engine import make_url
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from sqlalchemy import (
+    URL,
+    CompoundSelect,
+    Connection,
+    Engine,
+    String,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from coachcli.db.engine import database_url, sqlite_file, writer
-from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS
+from coachcli.db.engine import describe_database_error, file_fault, shown_url, sqlite_file, writer
+from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS, migrate
 from coachcli.errors import CoachError, ExitCode
 
 COPY_BATCH = 10_000
@@ -17,7 +37,7 @@ COPY_BATCH = 10_000
 def location(engine: Engine) -> str:
     """Where the database is, the password never shown."""
     path = sqlite_file(engine.url.render_as_string(hide_password=False))
-    return str(path) if path else engine.url.render_as_string(hide_password=True)
+    return str(path) if path else shown_url(engine.url)
 
 
 def _tables() -> list:
@@ -26,11 +46,21 @@ def _tables() -> list:
     return list(SQLModel.metadata.sorted_tables)
 
 
+def counting_statement() -> CompoundSelect:
+    """Every table's row count, in one statement. Each row carries its
+    table's name: SQL gives a UNION ALL no order, and a parallel plan may
+    return the branches in whatever order its workers finish."""
+    return union_all(
+        *(
+            select(literal(table.name, String).label("table"), func.count().label("rows")).select_from(table)
+            for table in _tables()
+        )
+    )
+
+
 def row_counts(connection) -> dict[str, int]:
-    """Every table's row count, in one statement."""
-    tables = _tables()
-    counts = union_all(*(select(func.count().label("rows")).select_from(table) for table in tables))
-    return dict(zip((table.name for table in tables), connection.execute(counts).scalars(), strict=True))
+    by_name = {name: rows for name, rows in connection.execute(counting_statement())}
+    return {table.name: by_name[table.name] for table in _tables()}
 
 
 def info(engine: Engine) -> dict:
@@ -86,45 +116,134 @@ def _unsound(reason: str) -> None:
     raise CoachError(f"the database is not sound: {reason}", ExitCode.DATABASE)
 
 
-def refuse_unless_new(target: str) -> None:
-    """A copy goes only into a new SQLite file or an empty PostgreSQL database."""
-    url = database_url(target)
+# The files SQLite keeps beside a database: a copy refuses to start while one
+# exists, because it would be taken for part of the new file.
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def copy_to(source: Engine, target: str) -> tuple[str, dict[str, int]]:
+    """Copy the database into `target` (--to): a new SQLite file, or an empty
+    PostgreSQL database. Returns where it went and the row counts.
+
+    A failed copy leaves nothing behind: on PostgreSQL the schema and the data
+    go in one transaction, so the database is as empty as before; a SQLite
+    copy is built in a private temporary file next to the target and linked
+    into place only when complete, never over an existing name.
+    """
+    from coachcli.db import checked_url
+
+    url = checked_url(target)
     path = sqlite_file(url)
-    if path is not None:
-        if path.exists():
-            raise CoachError(
-                f"{path} already exists; `db copy` writes only a new file — choose another name", ExitCode.REFUSED
-            )
-        return
-    from coachcli.db.engine import make_engine
+    if path is None:
+        engine = _target_engine(url)
+        try:
+            return location(engine), _copy_translated(source, engine, url)
+        finally:
+            engine.dispose()
+    with _new_sqlite_file(path) as building:
+        engine = _target_engine(URL.create("sqlite", database=str(building)).render_as_string())
+        try:
+            counts = _copy_translated(source, engine, url)
+            _self_contained(engine)
+        finally:
+            engine.dispose()
+    return str(path), counts
 
-    engine = make_engine(url)
+
+def _target_engine(url: str) -> Engine:
+    from coachcli.db import new_engine
+
+    return new_engine(url)
+
+
+def _copy_translated(source: Engine, target: Engine, url: str) -> dict[str, int]:
     try:
-        with engine.connect() as connection:
-            tables = inspect(connection).get_table_names()
+        return copy(source, target)
+    except DBAPIError as error:
+        raise describe_database_error(error, url) from error
+
+
+@contextmanager
+def _new_sqlite_file(path: Path) -> Iterator[Path]:
+    """A private temporary file beside `path` to build the copy in, linked to
+    `path` when the block succeeds; on any failure it goes, with its journal
+    files and any folder made for it. Refuses, touching nothing, when `path`
+    (even a dangling symlink) or a stray journal file of it exists."""
+    _refuse_taken(path)
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    building: Path | None = None
+    try:
+        for folder in reversed(made):
+            folder.mkdir(mode=0o700)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".copying", dir=path.parent)
+        os.close(handle)
+        building = Path(name)
+        yield building
+        _refuse_taken(path)
+        _link_into_place(building, path)
+    except OSError as error:
+        raise file_fault(error, path) from error
     finally:
-        engine.dispose()
-    if tables:
-        shown = make_url(url).render_as_string(hide_password=True)
+        if building is not None:
+            for leftover in (building, *_sidecars(building)):
+                leftover.unlink(missing_ok=True)
+        if not os.path.lexists(path):
+            for folder in made:
+                with suppress(OSError):
+                    folder.rmdir()
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in SIDECARS]
+
+
+def _refuse_taken(path: Path) -> None:
+    if os.path.lexists(path):
+        kind = " (a symbolic link)" if path.is_symlink() else ""
         raise CoachError(
-            f"{shown} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
-            ExitCode.REFUSED,
+            f"{path} already exists{kind}; `db copy` writes only a new file — choose another name", ExitCode.REFUSED
         )
+    for sidecar in _sidecars(path):
+        if os.path.lexists(sidecar):
+            raise CoachError(
+                f"{sidecar} exists (left by another program or a crash); `db copy` would take it for part of the "
+                "new file and does not remove what it did not make — move it away or choose another name",
+                ExitCode.REFUSED,
+            )
 
 
-def remove_new_file(target: str) -> None:
-    """After a failed copy, the SQLite file it made (and its WAL) goes, so
-    that trying again is not refused as "already exists"."""
-    path = sqlite_file(database_url(target))
-    if path is not None:
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)
+def _link_into_place(building: Path, path: Path) -> None:
+    """A hard link never replaces an existing name. A file system without
+    hard links gets a rename, just after checking again that the name is free."""
+    try:
+        os.link(building, path)
+    except FileExistsError:
+        _refuse_taken(path)
+        raise
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        _refuse_taken(path)
+        os.rename(building, path)
+
+
+def _self_contained(engine: Engine) -> None:
+    """The finished copy in one file, no -wal beside it: it is linked into
+    place alone, and opens even where no -shm file can be made (read-only
+    media). coach switches it back to WAL when it next writes to it."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode = DELETE")
+        cursor.close()
+    finally:
+        connection.close()
 
 
 def copy(source: Engine, target: Engine) -> dict[str, int]:
-    """Copy every table from a consistent snapshot of the source into the new,
-    migrated target, in one transaction on each side; returns the row counts,
-    checked equal on both sides.
+    """Copy every table from a consistent snapshot of the source into an empty
+    target, in one transaction on each side (the target's schema made in the
+    same one); returns the row counts, checked equal on both sides.
 
     The target's protecting triggers are dropped for the copy and made again
     before it commits: they refuse, rightly, what a copy must do (a closed
@@ -133,6 +252,8 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
     snapshot = {"isolation_level": "REPEATABLE READ"} if source.dialect.name == "postgresql" else {}
     dialect = target.dialect.name
     with source.connect().execution_options(**snapshot) as reading, writer(target).begin() as writing:
+        _refuse_unless_empty(writing)
+        migrate(writing, None)
         counts = row_counts(reading)
         for name in PROTECTING_TRIGGERS[dialect]:
             writing.exec_driver_sql(_drop_trigger(dialect, name))
@@ -155,6 +276,16 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
             )
         reading.rollback()
     return counts
+
+
+def _refuse_unless_empty(writing: Connection) -> None:
+    """Checked under the target's write lock, inside the copy's transaction."""
+    tables = inspect(writing).get_table_names()
+    if tables:
+        raise CoachError(
+            f"{shown_url(writing.engine.url)} is not empty ({len(tables)} tables); `db copy` writes only into an empty database",
+            ExitCode.REFUSED,
+        )
 
 
 def forget_old_pages(engine: Engine) -> bool:

@@ -523,6 +523,38 @@ _RULE_FIRINGS_POSTGRESQL_GUARDS = [
 ]
 
 
+# The edges a new user meets (SPEC §14).
+#
+# - Time only moves forward: run_marks keeps the latest as-of each kind of
+#   run was made for (`minigoal.evaluate`), so that a run in the past cannot
+#   undo results already told to people. An upgraded database starts from
+#   the latest evaluation its audit log records.
+# - Each notification is delivered once: a `notify send` run claims what it
+#   sends (its token, and when) in a transaction of its own before the hook
+#   runs; a claim left by a run that died is released after a while.
+_RUN_MARKS = [
+    """CREATE TABLE run_marks (
+        run TEXT PRIMARY KEY,
+        as_of DATE NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+]
+_NOTIFY_CLAIMS = [
+    "ALTER TABLE notifications ADD COLUMN claim TEXT",
+    "ALTER TABLE notifications ADD COLUMN claimed_at TEXT",
+]
+_RUN_MARKS_FROM_AUDIT_SQLITE = [
+    """INSERT INTO run_marks (run, as_of, recorded_at)
+       SELECT 'minigoal.evaluate', max(json_extract(details, '$.as_of')), max(at) FROM audit_log
+       WHERE action = 'minigoal.evaluate' HAVING count(*) > 0""",
+]
+_RUN_MARKS_FROM_AUDIT_POSTGRESQL = [
+    """INSERT INTO run_marks (run, as_of, recorded_at)
+       SELECT 'minigoal.evaluate', max(details::jsonb ->> 'as_of')::date, max(at) FROM audit_log
+       WHERE action = 'minigoal.evaluate' HAVING count(*) > 0""",
+]
+
+
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
 
@@ -548,6 +580,7 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     _migration(_V3, [], []),
     _migration(_V4, _V4_SQLITE_GUARDS, _V4_POSTGRESQL_GUARDS),
     _migration(_RULE_FIRINGS, _RULE_FIRINGS_SQLITE_GUARDS, _RULE_FIRINGS_POSTGRESQL_GUARDS),
+    _migration(_RUN_MARKS + _NOTIFY_CLAIMS, _RUN_MARKS_FROM_AUDIT_SQLITE, _RUN_MARKS_FROM_AUDIT_POSTGRESQL),
 ]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
@@ -620,12 +653,18 @@ def upgrade(engine: Engine, *, create: bool) -> int:
         # Re-read under the write lock: another process may have upgraded.
         current = schema_version(connection)
         refuse_newer(current)
-        if current is None:
-            connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
-            connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
-            current = 0
-        for migration in MIGRATIONS[current:]:
-            for statement in migration[engine.dialect.name]:
-                connection.exec_driver_sql(statement)
-        connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})
+        migrate(connection, current)
     return found or 0
+
+
+def migrate(connection: Connection, current: int | None) -> None:
+    """Every version after `current` (None: no coach schema yet), inside the
+    caller's transaction."""
+    if current is None:
+        connection.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")
+        connection.exec_driver_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (0)")
+        current = 0
+    for migration in MIGRATIONS[current:]:
+        for statement in migration[connection.dialect.name]:
+            connection.exec_driver_sql(statement)
+    connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})

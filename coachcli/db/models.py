@@ -211,6 +211,19 @@ class Notification(TableModel, table=True):
     delivered_at: dt.datetime | None = _timestamp(nullable=True)
     attempts: int = 0
     last_error: str | None = None
+    # The `notify send` run delivering it now (its token), and since when.
+    claim: str | None = None
+    claimed_at: dt.datetime | None = _timestamp(nullable=True)
+
+
+class RunMark(TableModel, table=True):
+    """The latest as-of a kind of run (`minigoal.evaluate`) was made for:
+    time only moves forward."""
+
+    __tablename__ = "run_marks"
+    run: str = Field(primary_key=True)
+    as_of: dt.date
+    recorded_at: dt.datetime = _timestamp()
 
 
 class AuditEntry(TableModel, table=True):

@@ -2,20 +2,30 @@
 
 The program gets one notification as a JSON object on stdin and exits 0 when
 it delivered it. It runs without a shell, under a timeout, and never while a
-write transaction is open: the caller reads the pending notifications in one
-short transaction, runs the hooks, and records the outcomes in another.
+write transaction is open: the caller claims a batch of pending
+notifications in one short transaction (committed before any hook runs),
+runs the hooks, and records the outcomes in another.
+
+Each notification is delivered once however many `notify send` runs
+overlap (a dead webhook makes every run last its timeouts, so the hourly and
+the nightly runs meet): a run claims what it sends with a token of its own,
+and another run skips what is claimed. A batch is small enough that its
+hooks end well within CLAIM_LIFETIME even if every one times out, so a claim
+older than that was left by a run that died, and the next run takes it over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shlex
 import signal
 import subprocess
+import uuid
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import Notification, User
@@ -26,6 +36,11 @@ from coachcli.services import audit
 COMMAND_VARIABLE = "COACH_NOTIFY_COMMAND"
 TIMEOUT_VARIABLE = "COACH_NOTIFY_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A hook may run up to 10 minutes: a batch of one then still ends within a claim's lifetime.
+MAXIMUM_TIMEOUT_SECONDS = 600.0
+CLAIM_LIFETIME = dt.timedelta(minutes=15)
+# The worst case of a batch (every hook timing out) is kept within this.
+_BATCH_SECONDS = 600.0
 ERROR_LENGTH = 300
 _ID_CHUNK = 500
 
@@ -48,7 +63,7 @@ def hook_command(environ: Mapping[str, str]) -> list[str]:
 
 
 def hook_timeout(environ: Mapping[str, str]) -> float:
-    """Seconds a hook may run: COACH_NOTIFY_TIMEOUT, default 10."""
+    """Seconds a hook may run: COACH_NOTIFY_TIMEOUT, default 10, at most 600."""
     raw = environ.get(TIMEOUT_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_TIMEOUT_SECONDS
@@ -56,17 +71,55 @@ def hook_timeout(environ: Mapping[str, str]) -> float:
         seconds = float(raw)
     except ValueError:
         seconds = 0.0
-    if not 0 < seconds <= 3600:
-        raise CoachError(f"{TIMEOUT_VARIABLE}={raw!r}: give seconds between 0 and 3600, e.g. 10 or 2.5")
+    if not 0 < seconds <= MAXIMUM_TIMEOUT_SECONDS:
+        raise CoachError(
+            f"{TIMEOUT_VARIABLE}={raw!r}: give seconds between 0 and {MAXIMUM_TIMEOUT_SECONDS:g}, e.g. 10 or 2.5"
+        )
     return seconds
 
 
-def pending(db: Session) -> list[dict]:
-    """Undelivered notifications, oldest first, as the JSON objects hooks receive."""
+def new_claim() -> str:
+    """A run's own token, for the notifications it claims."""
+    return uuid.uuid4().hex
+
+
+def batch_size(timeout: float) -> int:
+    """How many notifications a run claims at a time: as many as can all time
+    out well within a claim's lifetime."""
+    return max(1, int(_BATCH_SECONDS // timeout))
+
+
+def claim(db: Session, token: str, *, after_id: int, limit: int) -> list[dict]:
+    """Claim for this run up to `limit` undelivered notifications with ids
+    after `after_id`, oldest first: those no run has claimed, and those whose
+    claim is older than CLAIM_LIFETIME (its run died). Returns them as the
+    JSON objects hooks receive. The caller commits before running any hook."""
+    now = utc_now()
+    claimable = (
+        select(Notification.id)
+        .where(
+            col(Notification.delivered_at).is_(None),
+            col(Notification.id) > after_id,
+            or_(col(Notification.claim).is_(None), col(Notification.claimed_at) < now - CLAIM_LIFETIME),
+        )
+        .order_by(col(Notification.id))
+        .limit(limit)
+    )
+    db.exec(
+        update(Notification)
+        .where(col(Notification.id).in_(claimable.scalar_subquery()))
+        .values(claim=token, claimed_at=now)
+    )
+    return pending(db, token)
+
+
+def pending(db: Session, token: str) -> list[dict]:
+    """The undelivered notifications this run claimed, oldest first, as the
+    JSON objects hooks receive."""
     rows = db.exec(
         select(Notification, User.handle, User.name)
         .join(User, col(User.id) == Notification.user_id)
-        .where(col(Notification.delivered_at).is_(None))
+        .where(col(Notification.delivered_at).is_(None), col(Notification.claim) == token)
         .order_by(col(Notification.id))
     ).all()
     return [
@@ -127,23 +180,26 @@ def _kill(process: subprocess.Popen) -> None:
         pass  # something left its group and holds the pipe; do not wait on it
 
 
-def record_outcomes(db: Session, outcomes: Sequence[tuple[int, str | None]]) -> dict[str, int]:
+def record_outcomes(db: Session, token: str, outcomes: Sequence[tuple[int, str | None]]) -> dict[str, int]:
     """Mark delivered notifications, count a failed attempt on the others
-    (they stay pending for the next run). Returns {"delivered", "failed"}."""
+    (they stay pending for the next run), and release this run's claims.
+    Returns {"delivered", "failed"}."""
     now = utc_now()
     delivered = [note_id for note_id, error in outcomes if error is None]
     failed = [{"note_id": note_id, "error": error} for note_id, error in outcomes if error is not None]
+    released = {"claim": None, "claimed_at": None}
+    ours = col(Notification.claim) == token
     for start in range(0, len(delivered), _ID_CHUNK):
         db.exec(
             update(Notification)
-            .where(col(Notification.id).in_(delivered[start : start + _ID_CHUNK]))
-            .values(delivered_at=now, attempts=Notification.attempts + 1, last_error=None)
+            .where(col(Notification.id).in_(delivered[start : start + _ID_CHUNK]), ours)
+            .values(delivered_at=now, attempts=Notification.attempts + 1, last_error=None, **released)
         )
     if failed:
         db.connection().execute(
             update(Notification)
-            .where(col(Notification.id) == bindparam("note_id"))
-            .values(attempts=Notification.attempts + 1, last_error=bindparam("error")),
+            .where(col(Notification.id) == bindparam("note_id"), ours)
+            .values(attempts=Notification.attempts + 1, last_error=bindparam("error"), **released),
             failed,
         )
     counts = {"delivered": len(delivered), "failed": len(failed)}

@@ -31,7 +31,7 @@ from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, Notifi
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found
 from coachcli.metrics import METRICS, Metric, find_metric, format_value
-from coachcli.services import audit
+from coachcli.services import audit, runs
 from coachcli.services.people import find_user, in_scope
 
 STATES = ("in_progress", "achieved", "missed")
@@ -39,6 +39,8 @@ STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": 
 FINAL_STATES = ("achieved", "missed")
 SCORE_DECIMALS = 2
 LOWER_IS_BETTER = tuple(metric.key for metric in METRICS if metric.lower_is_better)
+# The nightly evaluation's name in run_marks: it never runs as of an earlier date.
+EVALUATION_RUN = "minigoal.evaluate"
 
 
 def score_of(average: ColumnElement, samples: ColumnElement) -> ColumnElement:
@@ -68,7 +70,8 @@ def state_of(
 
 
 def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
-    """M8: compute and store every goal's score, samples and state as of a date.
+    """M8: compute and store every goal's score, samples and state as of a date
+    (refused when earlier than the date of an evaluation already made).
 
     Only goals whose result changed are written (with evaluated_at), so a
     second run with the same data writes nothing. Each state change is kept in
@@ -79,6 +82,7 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
     "changes": [{"id", "name", "assignee", "metric", "from", "to", "score"}]}
     where changes are the state changes.
     """
+    runs.refuse_going_back(db, EVALUATION_RUN, as_of)
     now = utc_now()
     with bulk.GoalEvaluation(db, score=score_of, state=state_of) as run:
         evaluated, updated = run.decide(as_of)
@@ -97,6 +101,7 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
             state_changes=state_changes,
             notifications=notifications,
         )
+    runs.mark(db, EVALUATION_RUN, as_of)
     result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
     if with_changes:
         result["changes"] = [
