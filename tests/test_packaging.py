@@ -99,9 +99,12 @@ def test_every_command_of_the_crontab_lines_gets_its_environment(cli, tmp_path, 
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
     home = tmp_path / "cron-home"
     home.mkdir()
+    # The rules file is the example's, whose path the center has.
+    assert cli("path", "add", "Inbound basics", user="calvin").exit_code == 0
     places = {
         "/opt/coach/.venv/bin/coach": COACH,
         "/srv/coach/coach.db": cli.target,
+        "/srv/coach/rules.toml": str(REPO / "examples" / "rules.toml"),
         "/opt/coach/notify-to-chat": str(hook),
     }
 
