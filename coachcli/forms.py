@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from coachcli import strict_json
 from coachcli.errors import CoachError
 
 FieldType = Literal["text", "rating", "number", "yesno", "choice"]
@@ -450,9 +451,13 @@ def _decode_toml(text: str, source: str) -> object:
 
 def _decode_json(text: str, source: str) -> object:
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except json.JSONDecodeError as error:
         raise CoachError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except strict_json.RepeatedKey as repeated:
+        raise CoachError(
+            f"{source}: line {repeated.line}: key {_quote(repeated.key)} appears twice in one object; keep one"
+        ) from None
     except (ValueError, RecursionError):
         raise CoachError(f"{source}: invalid JSON: a value is too large or nested too deeply") from None
 

@@ -11,6 +11,9 @@ Direction = Literal["lower", "higher"]
 Unit = Literal["seconds", "percent", "count"]
 
 PERCENT_MAXIMUM = 100.0
+# The largest figure that can exist, by unit (SPEC §14): a time is of one
+# observation, so at most a day; a count at most a million; a percentage 100.
+MAXIMUM_BY_UNIT: dict[str, float] = {"seconds": 86_400.0, "count": 1_000_000.0, "percent": PERCENT_MAXIMUM}
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class Metric:
     @property
     def lower_is_better(self) -> bool:
         return self.direction == "lower"
+
+    @property
+    def maximum(self) -> float:
+        """The largest value (or target) the metric can have."""
+        return MAXIMUM_BY_UNIT[self.unit]
 
 
 METRICS: tuple[Metric, ...] = (
@@ -69,7 +77,11 @@ _METRICS_BY_FOLDED_NAME = {
     _folded(text): metric for metric in METRICS for text in (metric.key, metric.name, *ALIASES.get(metric.key, ()))
 }
 
-_TARGET_TIME_EXAMPLES = "e.g. 300, 300s, 5m, 1h30m, 4:30 or 1:02:03"
+_TARGET_EXAMPLES = {
+    "seconds": "e.g. 300, 300s, 5m, 1h30m, 4:30 or 1:02:03",
+    "percent": "e.g. 95, 95% or 87.5",
+    "count": "e.g. 70",
+}
 
 # "1h30m", "5m", "300s", "2.5m": any of the three units, in that order, at least one.
 _UNIT_DURATION = re.compile(
@@ -78,8 +90,6 @@ _UNIT_DURATION = re.compile(
     r"(?:(?P<seconds>\d+(?:\.\d+)?)\s*s)?",
     re.ASCII | re.IGNORECASE,
 )
-# "4:30" (m:ss) or "1:02:03" (h:mm:ss); the digit limit keeps int() far from its size cap.
-_CLOCK_DURATION = re.compile(r"(?:(?P<hours>\d{1,6}):)?(?P<minutes>\d{1,6}):(?P<seconds>[0-5]\d)", re.ASCII)
 
 
 def find_metric(text: str) -> Metric:
@@ -98,15 +108,18 @@ def find_metric(text: str) -> Metric:
 
 
 def parse_target(text: str, metric: Metric) -> float:
-    """A mini-goal target; time metrics also accept 5m, 1h30m, 4:30 and return seconds."""
+    """A mini-goal target, read as a file's value is (check_value: 400, 6:40,
+    95%) and, for a time metric, also as 5m, 1h30m or 300s; seconds for a
+    time. It must be a figure the metric can have (M4, SPEC §14)."""
     stripped = text.strip()
     try:
         number: float | None = float(stripped)
     except ValueError:
-        number = _parse_time_target(stripped) if metric.is_time else None
+        number = _report_form(stripped, metric, decimal_comma=False)
+        if number is None and metric.is_time:
+            number = _unit_duration(stripped)
     if number is None:
-        examples = _TARGET_TIME_EXAMPLES if metric.is_time else "e.g. 70 or 87.5"
-        raise CoachError(f"invalid target {text!r} for {metric.name}: give a number, {examples}")
+        raise CoachError(f"invalid target {text!r} for {metric.name}: give a number, {_TARGET_EXAMPLES[metric.unit]}")
     problem = _range_problem(number, metric)
     if problem:
         raise CoachError(f"invalid target {text!r} for {metric.name}: {problem}")
@@ -114,14 +127,8 @@ def parse_target(text: str, metric: Metric) -> float:
     return abs(number)
 
 
-def _parse_time_target(text: str) -> float | None:
-    clock = _CLOCK_DURATION.fullmatch(text)
-    if clock:
-        hours = int(clock["hours"] or 0)
-        minutes = int(clock["minutes"])
-        if clock["hours"] and minutes > 59:
-            return None
-        return hours * 3600.0 + minutes * 60.0 + int(clock["seconds"])
+def _unit_duration(text: str) -> float | None:
+    """A target's "1h30m", "5m" or "300s" in seconds (M4; never a file's value)."""
     units = _UNIT_DURATION.fullmatch(text)
     if units and any(units.groupdict().values()):
         return float(units["hours"] or 0) * 3600.0 + float(units["minutes"] or 0) * 60.0 + float(units["seconds"] or 0)
@@ -133,17 +140,20 @@ def check_value(value: float | str, metric: Metric, *, decimal_comma: bool = Fal
     and for time metrics a clock time (6:40 or 0:06:40 are 400 seconds), for
     percentages a number with a % sign (95%, 95.0 %). `decimal_comma` reads
     300,5 as 300.5 (as a ;-delimited CSV writes it). Refuses anything else,
-    negatives, infinities, NaN and percentages over 100.
+    negatives, infinities, NaN and figures no metric can have
+    (metric.maximum: a day of seconds, a million, 100 %). A boolean is not a
+    number.
 
     Bulk imports call this once per row, hence plain float() and comparisons first.
     """
+    if isinstance(value, bool):
+        raise CoachError(f"invalid {metric.name} value {value!r}: a boolean is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         number = _report_number(value, metric, decimal_comma)
-    # NaN fails both comparisons, so one test admits exactly the valid values.
-    upper_bound = PERCENT_MAXIMUM if metric.unit == "percent" else math.inf
-    if 0.0 <= number <= upper_bound and number != math.inf:
+    # NaN fails both comparisons (and infinity the second), so one test admits exactly the valid values.
+    if 0.0 <= number <= metric.maximum:
         # abs() turns "-0" into 0.0 so it never prints as "-0".
         return abs(number)
     raise CoachError(f"invalid {metric.name} value {value!r}: {_range_problem(number, metric)}")
@@ -160,25 +170,32 @@ _PERCENT_VALUE = re.compile(r"(?P<number>[^%]*\S)\s*%")
 
 
 def _report_number(value: object, metric: Metric, decimal_comma: bool) -> float:
-    """The number in a value float() did not read: a decimal comma, a clock
-    time of a time metric, a percentage with its sign."""
-    if isinstance(value, str):
-        text = value.strip()
-        if decimal_comma:
-            text = text.replace(",", ".")
-        if metric.is_time:
-            clock = _CLOCK_VALUE.fullmatch(text)
-            if clock and not (clock["hours"] and int(clock["minutes"]) > 59):
-                return int(clock["hours"] or 0) * 3600.0 + int(clock["minutes"]) * 60.0 + float(clock["seconds"])
-        elif metric.unit == "percent":
-            percent = _PERCENT_VALUE.fullmatch(text)
-            if percent:
-                text = percent["number"]
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    raise CoachError(f"invalid {metric.name} value {value!r}: {_VALUE_EXAMPLES[metric.unit]}")
+    """The number in a value float() did not read (see _report_form)."""
+    number = _report_form(value, metric, decimal_comma) if isinstance(value, str) else None
+    if number is None:
+        raise CoachError(f"invalid {metric.name} value {value!r}: {_VALUE_EXAMPLES[metric.unit]}")
+    return number
+
+
+def _report_form(text: str, metric: Metric, decimal_comma: bool) -> float | None:
+    """The number in a value written as reports print it — a decimal comma,
+    a clock time of a time metric, a percentage with its sign — or None.
+    File values and targets alike are read here."""
+    text = text.strip()
+    if decimal_comma:
+        text = text.replace(",", ".")
+    if metric.is_time:
+        clock = _CLOCK_VALUE.fullmatch(text)
+        if clock and not (clock["hours"] and int(clock["minutes"]) > 59):
+            return int(clock["hours"] or 0) * 3600.0 + int(clock["minutes"]) * 60.0 + float(clock["seconds"])
+    elif metric.unit == "percent":
+        percent = _PERCENT_VALUE.fullmatch(text)
+        if percent:
+            text = percent["number"]
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _range_problem(number: float, metric: Metric) -> str:
@@ -187,8 +204,12 @@ def _range_problem(number: float, metric: Metric) -> str:
         return "it must be a finite number"
     if number < 0:
         return "it cannot be negative"
-    if metric.unit == "percent" and number > PERCENT_MAXIMUM:
-        return "a percentage cannot be over 100"
+    if number > metric.maximum:
+        return {
+            "percent": "a percentage cannot be over 100",
+            "seconds": "a time cannot be over 86,400 seconds (a day) an observation",
+            "count": "a count cannot be over 1,000,000",
+        }[metric.unit]
     return ""
 
 

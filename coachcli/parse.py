@@ -9,7 +9,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from coachcli.errors import CoachError
+from coachcli.errors import CoachError, not_found
 
 DATE_HINT = "use YYYY-MM-DD, e.g. 2026-12-25, or today, +7d, +2w, +1m"
 OBSERVED_AT_HINT = (
@@ -49,9 +49,29 @@ _FIRST_DEFAULT = datetime(2001, 1, 1)
 _SECOND_DEFAULT = datetime(2002, 2, 2)
 
 
-def parse_date(text: str, today: date) -> date:
+# Every id column is an INTEGER, which PostgreSQL keeps in 32 bits: no record
+# has an id past this on either backend (SQLite hands ids out in sequence).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def parse_record_id(text: str, record: str) -> int:
+    """A record's id as typed (`record` names the kind: "coaching session"):
+    whole decimal digits. An id past MAX_RECORD_ID names no record, so it is
+    not found (exit 3), the same on both backends, before any query."""
+    stripped = text.strip()
+    if not (stripped.isascii() and stripped.isdigit()):
+        raise CoachError(f"{record} id {text!r} is not a whole number: give an id such as 12")
+    digits = stripped.lstrip("0") or "0"
+    # Compared by length first: int() refuses strings of thousands of digits.
+    if len(digits) > len(str(MAX_RECORD_ID)) or int(digits) > MAX_RECORD_ID:
+        raise not_found(f"no {record} {digits}: ids go up to {MAX_RECORD_ID}")
+    return int(digits)
+
+
+def parse_date(text: str, today: date, *, time_hint: str = "") -> date:
     """A calendar date: ISO, today/tomorrow/yesterday, +7d/-3d/+2w/+1m/+1y, or any
-    unambiguous, complete date python-dateutil understands."""
+    unambiguous, complete date python-dateutil understands. A date takes no
+    time of day (`time_hint` says where a time goes instead)."""
     stripped = text.strip()
     try:
         return date.fromisoformat(stripped)
@@ -63,7 +83,33 @@ def parse_date(text: str, today: date) -> date:
     relative = _RELATIVE_DATE.fullmatch(stripped)
     if relative:
         return _shift_date(today, relative, text)
-    return _parse_free_form_date(stripped, text)
+    try:
+        moment: datetime | None = datetime.fromisoformat(stripped)
+    except ValueError:
+        moment = None
+    if moment is None:
+        moment = _read_free_form(stripped, text, "date", DATE_HINT, ignoretz=True)
+    if moment.time() != time() or moment.tzinfo is not None:
+        raise CoachError(f"date {text!r} has a time of day, and a date takes none{time_hint}: {DATE_HINT}")
+    return moment.date()
+
+
+# Session dates (and a mini-goal's target date) lie in these years: far enough
+# for any back-fill or plan, and within reach of every calendar and zone rule.
+SESSION_YEARS = (1900, 2999)
+START_HINT = " (give the time as the start: --start HH:MM)"
+
+
+def parse_session_date(text: str, today: date, what: str = "session date") -> date:
+    """A session's date (or its mini-goal's target date): any date parse_date
+    reads, in the years 1900–2999."""
+    day = parse_date(text, today, time_hint=START_HINT)
+    if not SESSION_YEARS[0] <= day.year <= SESSION_YEARS[1]:
+        raise CoachError(
+            f"{what} {day.isoformat()} is out of range: session dates lie in the years "
+            f"{SESSION_YEARS[0]}–{SESSION_YEARS[1]}"
+        )
+    return day
 
 
 def _shift_date(today: date, relative: re.Match[str], text: str) -> date:
@@ -80,13 +126,6 @@ def _shift_date(today: date, relative: re.Match[str], text: str) -> date:
         return today + step
     except (ValueError, OverflowError):
         raise CoachError(f"date {text!r} is out of range: {DATE_HINT}") from None
-
-
-def _parse_free_form_date(stripped: str, text: str) -> date:
-    moment = _read_free_form(stripped, text, "date", DATE_HINT, ignoretz=True)
-    if moment.time() != time():
-        raise CoachError(f"date {text!r} has a time of day; give the date alone: {DATE_HINT}")
-    return moment.date()
 
 
 def _read_free_form(stripped: str, text: str, what: str, hint: str, *, ignoretz: bool) -> datetime:
@@ -244,8 +283,16 @@ def default_timezone_name() -> str:
 
 
 def _system_timezone_name() -> str:
-    # POSIX lets TZ name a zone file with a leading colon, e.g. ":Europe/Paris".
-    candidates = [os.environ.get("TZ", "").strip().removeprefix(":")]
+    # POSIX lets TZ name a zone file with a leading colon (":Europe/Paris"),
+    # or give the file's path (":/usr/share/zoneinfo/Asia/Tokyo"): its name
+    # is what follows "zoneinfo/" once links are resolved.
+    configured = os.environ.get("TZ", "").strip().removeprefix(":")
+    candidates = [configured]
+    if configured.startswith("/"):
+        for path in (configured, os.path.realpath(configured)):
+            _, found, zone_name = path.rpartition("zoneinfo/")
+            if found:
+                candidates.append(zone_name)
     try:
         link_target = os.readlink("/etc/localtime")
     except OSError:
@@ -293,6 +340,124 @@ def _normalize_observed_moment(text: str, tz_name: str) -> str:
         raise CoachError(f"invalid observation time {text!r}: {OBSERVED_AT_HINT}") from None
     # Sub-second precision is dropped: truncating never moves an observation to another day.
     return moment.isoformat(timespec="seconds")
+
+
+# M/D/YYYY or D/M/YYYY, as Excel re-saves a report's dates, perhaps with a
+# time of day (24-hour, or with AM/PM).
+_SLASHED_DATE = re.compile(
+    r"(?P<first>\d{1,2})/(?P<second>\d{1,2})/(?P<year>\d{4})"
+    r"(?:[T ]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second_of_minute>\d{2}))?\s*(?P<meridiem>[AP]M)?)?",
+    re.ASCII | re.IGNORECASE,
+)
+DATE_ORDERS = {"mdy": "M/D/YYYY", "dmy": "D/M/YYYY"}
+
+
+class SlashedDates:
+    """The observation times of one KPI file, which may write its dates
+    M/D/YYYY or D/M/YYYY: read in the order the file's own dates show (a
+    first part over 12 is a day, a second part over 12 too), or in the order
+    given (`--date-order mdy|dmy`). Other times go to parse_observed_at."""
+
+    def __init__(self, tz_name: str, order: str | None = None):
+        self.tz_name = tz_name
+        self.order = order
+        self.shown_by: str | None = None  # the file's date that told its order
+
+    def read(self, text: str) -> str | None:
+        """The observation time as stored ("YYYY-MM-DD" or
+        "YYYY-MM-DDTHH:MM:SS"), or None for a slashed date that either order
+        reads (and differently) while the file has not shown its order yet."""
+        match = _SLASHED_DATE.fullmatch(text.strip())
+        if match is None:
+            return parse_observed_at(text, self.tz_name)
+        first, second = int(match["first"]), int(match["second"])
+        order = self.order
+        if order is None:
+            if first > 12 >= second:
+                order = "dmy"
+            elif second > 12 >= first:
+                order = "mdy"
+            elif first <= 12 and second <= 12 and first != second:
+                return None
+        month, day = (first, second) if order in (None, "mdy") else (second, first)
+        try:
+            moment = datetime(int(match["year"]), month, day, *_slashed_time(match))
+        except (ValueError, TypeError):
+            written = (
+                f"this file's dates are {DATE_ORDERS[self.order]}"
+                + (f", as {self.shown_by!r} shows" if self.shown_by else "")
+                if self.order
+                else "neither M/D/YYYY nor D/M/YYYY reads it"
+            )
+            raise CoachError(f"invalid observation date {text!r}: {written}") from None
+        if self.order is None and order is not None:
+            self.order, self.shown_by = order, text.strip()
+        if match["hour"] is None:
+            return moment.date().isoformat()
+        return moment.isoformat(timespec="seconds")
+
+    def ambiguity(self, example: str) -> CoachError:
+        """The refusal of a file none of whose dates tells its order."""
+        return CoachError(
+            f"the dates of this file (e.g. {example!r}) can be read as M/D/YYYY or as D/M/YYYY, and none of "
+            "them shows which (no day over 12); say which with --date-order mdy or --date-order dmy"
+        )
+
+
+def _slashed_time(match: re.Match[str]) -> tuple[int, int, int]:
+    """The time of day of a slashed date-time (midnight without one); raises
+    TypeError for an hour that its AM/PM does not allow."""
+    if match["hour"] is None:
+        return (0, 0, 0)
+    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second_of_minute"] or 0)
+    meridiem = (match["meridiem"] or "").upper()
+    if meridiem:
+        if not 1 <= hour <= 12:
+            raise TypeError("hour out of range for AM/PM")
+        hour = hour % 12 + (12 if meridiem == "PM" else 0)
+    return (hour, minute, second)
+
+
+def check_wall_clock(day: date, start: str, zone_name: str) -> str | None:
+    """A session's start (day, "HH:MM", zone) as a moment that happens:
+    refused (exit 2) when the clocks skip it (the spring-forward gap),
+    naming the last valid minute before the gap and the first after it;
+    when it happens twice (fall back) it is the first, daylight time — and
+    this returns what to tell the user about it; else None."""
+    zone = _zone(zone_name)
+    wall = datetime.combine(day, time.fromisoformat(start))
+    first, second = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    # Read with each offset, a skipped time lands on either side of the gap
+    # (and round-trips to neither); a time that happens twice is both.
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+        return (
+            f"{start} on {day.isoformat()} happens twice in {zone_name} (the clocks go back); "
+            f"the session is at the first, {first:%H:%M %Z} (UTC{first.isoformat()[-6:]})"
+        )
+    gap_start = _offset_change(first.astimezone(UTC), second.astimezone(UTC), zone)
+    before = (gap_start - timedelta(minutes=1)).astimezone(zone)
+    after = gap_start.astimezone(zone)
+    raise CoachError(
+        f"start {start} on {day.isoformat()} does not exist in {zone_name}: the clocks skip from "
+        f"{before:%H:%M} to {after:%H:%M}; give {before:%H:%M} or {after:%H:%M} (or another time)"
+    )
+
+
+def _offset_change(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
+    """The first minute (UTC) in [low, high] whose offset in `zone` differs
+    from low's: where the clocks change."""
+    low, high = min(low, high), max(low, high)
+    offset = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(minutes=1):
+        middle = low + (high - low) / 2
+        middle = middle.replace(second=0, microsecond=0)
+        if middle.astimezone(zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def parse_meeting_link(text: str) -> str:

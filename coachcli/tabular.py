@@ -17,6 +17,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import IO, Any, TypeVar
 
+from coachcli import strict_json
 from coachcli.errors import CoachError
 
 SHOWN_PROBLEMS = 5
@@ -117,7 +118,7 @@ class Table:
         """
         lookup = _column_names(columns, aliases or {})
         if self.names is None:
-            return self._objects(columns, required, lookup)
+            return self._objects(columns, required, lookup, numbers)
         resolved = _resolve_header(self.names, self.source, columns, required, lookup)
         positions = [resolved.index(column) if column in resolved else None for column in columns]
         # One C call per row when every column is present (the KPI import's hot path).
@@ -131,13 +132,14 @@ class Table:
             pick = _with_decimal_points(pick, comma_columns)
         return self.rows(pick)
 
-    def _objects(self, columns, required, lookup) -> Iterator[tuple[int, tuple | ValueError]]:
+    def _objects(self, columns, required, lookup, numbers) -> Iterator[tuple[int, tuple | ValueError]]:
         raise NotImplementedError
 
 
 def open_table(content: Content, source: str) -> Table:
     """The table in an import's content: a sheet's rows, or the lines of a
-    CSV file or JSON Lines (told by the first non-blank character: `{`)."""
+    CSV file, JSON Lines or a JSON array of objects (told by the first
+    non-blank character: `{` or `[`)."""
     if isinstance(content, Sheet):
         return _SheetTable(content, source)
     iterator = iter(content)
@@ -154,7 +156,9 @@ def open_table(content: Content, source: str) -> Table:
         raise CoachError(f"{source} is empty; expected a CSV header or JSON Lines")
     lines = chain([first], iterator)
     if first.lstrip().startswith("{"):
-        return _JsonLinesTable(source, lines, blank_lines)
+        return _JsonTable(source, _json_lines(lines, blank_lines + 1))
+    if first.lstrip().startswith("["):
+        return _JsonTable(source, _json_array(source, "".join(lines), blank_lines))
     return _CsvTable(source, lines, blank_lines, sniff_delimiter(first))
 
 
@@ -304,23 +308,50 @@ class _SheetTable(Table):
             yield number, pick(cells)
 
 
-class _JsonLinesTable(Table):
-    def __init__(self, source: str, lines: Iterator[str], blank_lines: int):
-        self._lines = lines
-        self._first_line = blank_lines + 1
+def _json_lines(lines: Iterable[str], first_line: int) -> Iterator[tuple[int, object]]:
+    """(line number, value or ValueError) for each non-blank line of JSON Lines."""
+    for number, line in enumerate(lines, start=first_line):
+        if not line.strip():
+            continue
+        try:
+            yield number, strict_json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, ValueError(f"not valid JSON ({error.msg})")
+        except strict_json.RepeatedKey as repeated:
+            yield number, ValueError(f"key {repeated.key!r} appears twice in the object; keep one")
+
+
+def _json_array(source: str, text: str, blank_lines: int) -> Iterator[tuple[int, object]]:
+    """(line number, value or ValueError) for each item of a JSON array of rows
+    (as a script that builds a list writes it)."""
+    try:
+        for number, item in strict_json.array_items(text, text.index("[")):
+            if isinstance(item, strict_json.RepeatedKey):
+                yield number + blank_lines, ValueError(f"key {item.key!r} appears twice in the object; keep one")
+            else:
+                yield number + blank_lines, item
+    except json.JSONDecodeError as error:
+        raise CoachError(
+            f"{source}: not a valid JSON array at line {error.lineno + blank_lines}, column {error.colno}: "
+            f"{error.msg}; nothing imported"
+        ) from None
+
+
+class _JsonTable(Table):
+    """Rows as JSON objects: JSON Lines, or the items of a JSON array. A JSON
+    value keeps its type: a boolean where a number belongs is refused."""
+
+    def __init__(self, source: str, items: Iterator[tuple[int, object]]):
+        self._items = items
         super().__init__(source, None)
 
-    def _objects(self, columns, required, lookup):
-        for number, line in enumerate(self._lines, start=self._first_line):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, ValueError(f"not valid JSON ({error.msg})")
+    def _objects(self, columns, required, lookup, numbers):
+        for number, data in self._items:
+            if isinstance(data, ValueError):
+                yield number, data
                 continue
             if not isinstance(data, dict):
-                yield number, ValueError("each line must be a JSON object")
+                yield number, ValueError("each row must be a JSON object")
                 continue
             row = {}
             unknown = []
@@ -336,6 +367,11 @@ class _JsonLinesTable(Table):
             missing = [column for column in required if row.get(column) in (None, "")]
             if missing:
                 yield number, ValueError(f"missing {', '.join(missing)}")
+                continue
+            booleans = [column for column in numbers if isinstance(row.get(column), bool)]
+            if booleans:
+                column = booleans[0]
+                yield number, ValueError(f"{column}: {json.dumps(row[column])} is a boolean, not a number")
                 continue
             yield number, tuple(row.get(column) for column in columns)
 

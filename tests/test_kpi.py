@@ -97,7 +97,9 @@ def test_json_lines_are_accepted(db, center):
     [
         ("ghost,handle-time,2026-12-15,300", "unknown agent 'ghost'"),
         ("alex,speed,2026-12-15,300", "unknown metric 'speed'"),
-        ("alex,handle-time,15/12/2026,300", "invalid observation time"),
+        # (15/12/2026 is a D/M/YYYY date since SPEC §14; no order reads these two.)
+        ("alex,handle-time,15/13/2026,300", "invalid observation date"),
+        ("alex,handle-time,2026/12/15,300", "invalid observation time"),
         ("alex,handle-time,2026-02-30,300", "invalid observation date"),
         ("alex,handle-time,2026-12-15,-1", "cannot be negative"),
         ("alex,handle-time,2026-12-15,nan", "finite"),

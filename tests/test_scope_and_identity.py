@@ -287,3 +287,20 @@ def test_while_there_is_no_admin_an_acting_user_does_not_narrow_the_bootstrap(em
     assert empty_cli("user", "add", "c1", "--name", "C", "--role", "coach").exit_code == 0
     assert empty_cli("user", "add", "boss", "--name", "B", "--role", "admin", user="c1").exit_code == 0
     assert "only an admin" in refused(empty_cli("user", "add", "x2", "--name", "X", "--role", "coach", user="c1"))
+
+
+# --- an agent cannot import KPI data (SPEC §14) ---------------------------------------------
+
+
+def test_an_agent_cannot_import_kpi_data(cli):
+    """An agent could `kpi import` anyone's data, their own goals included."""
+    text = "agent,metric,observed_at,value\nalex,handle-time,2026-11-02,100\nmaria,handle-time,2026-11-02,900\n"
+    before = cli.dump()
+    result = cli("kpi", "import", "-", user="alex", input=text)
+    assert result.exit_code == 5, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "KPI data" in result.stderr
+    assert cli.dump() == before
+    # A coach, an admin and a script with no acting user import as before.
+    assert cli.json("kpi", "import", "-", user="calvin", input=text)["inserted"] == 2
+    assert cli.json("kpi", "import", "-", user="dana", input=text)["unchanged"] == 2
+    assert cli.json("kpi", "import", "-", input=text)["unchanged"] == 2

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.ids import record_id
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, View, emit, emit_id, say
 from coachcli.cli.session import ACTION_COLUMNS
 
@@ -26,7 +27,24 @@ ACTION_FIELDS = [
     ("done_by", "Done by"),
     ("note", "Note"),
 ]
-ActionId = Annotated[int, typer.Argument(help="Action item id.", metavar="ID", show_default=False)]
+# An action item's keys, in order (ACTION_FIELDS shows them all on a terminal).
+ACTION_KEYS = (
+    "id",
+    "session_id",
+    "plan_id",
+    "agent",
+    "owner",
+    "text",
+    "due_date",
+    "state",
+    "created_at",
+    "done_at",
+    "done_by",
+    "note",
+)
+ActionId = Annotated[
+    int, typer.Argument(parser=record_id("action item"), help="Action item id.", metavar="ID", show_default=False)
+]
 
 
 def _today():
@@ -38,7 +56,13 @@ def _today():
 @app.command("add")
 def add(
     session_id: Annotated[
-        int, typer.Argument(help="The session it was agreed in.", metavar="SESSION", show_default=False)
+        int,
+        typer.Argument(
+            parser=record_id("coaching session"),
+            help="The session it was agreed in.",
+            metavar="SESSION",
+            show_default=False,
+        ),
     ],
     text: Annotated[str, typer.Option("--text", help="What was agreed.")],
     due: Annotated[str | None, typer.Option("--due", help="Due date: YYYY-MM-DD, +7d, …", show_default=False)] = None,
@@ -88,4 +112,4 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = actions.list_actions(db, acting_user(db), agent=agent, state=state, overdue=overdue, today=_today())
-    emit(records, format, View(title="Action items", columns=ACTION_COLUMNS))
+    emit(records, format, View(title="Action items", columns=ACTION_COLUMNS, keys=ACTION_KEYS))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from coachcli import __version__
 from coachcli.cli.completion import complete_handle
@@ -46,6 +46,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prep": ("prep", "The 1:1 sheet: what the next conversation with an agent needs, on one page."),
     "rules": ("rules", "Rules as code: coaching requests that start themselves from KPI data (cron)."),
 }
+
+
+# The root's options that are taken after the command too.
+GLOBAL_OPTIONS = ("--db", "--as")
+
+
+def _takes_a_value(command, name: str) -> bool:
+    """Whether the option `name` of `command` is followed by its value."""
+    for parameter in command.params:
+        if isinstance(parameter, TyperOption) and name in (*parameter.opts, *parameter.secondary_opts):
+            return not parameter.is_flag and not parameter.count
+    return False
 
 
 class CoachGroup(TyperGroup):
@@ -86,6 +98,47 @@ class CoachGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         with _usage_errors_in_one_line():
             return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, self._global_options_first(ctx, args))
+
+    def _global_options_first(self, ctx, args: list[str]) -> list[str]:
+        """`coach inbox --as alex` is `coach --as alex inbox`: the global
+        options (--db, --as) are taken wherever they are given, by moving
+        them before the command. The command line is walked as Click reads
+        it — each option's value skipped, the command found level by level —
+        so a value that happens to read `--as` is left where it is."""
+        moved: list[str] = []
+        kept: list[str] = []
+        command_at = None  # where the command begins: moved options go just before it
+        command = self
+        remaining = list(args)
+        while remaining:
+            word = remaining.pop(0)
+            if word == "--":
+                kept += [word, *remaining]
+                break
+            name, equals, _ = word.partition("=")
+            if name in GLOBAL_OPTIONS and command is not self:
+                if not equals and not remaining:
+                    from typer._click.exceptions import UsageError
+
+                    raise UsageError(f"Option '{word}' requires an argument.", ctx)
+                moved += [word] if equals else [word, remaining.pop(0)]
+                continue
+            kept.append(word)
+            if word.startswith("-") and word != "-":
+                if not equals and remaining and _takes_a_value(command, name):
+                    kept.append(remaining.pop(0))
+                continue
+            if command is self:
+                command_at = len(kept) - 1
+            if isinstance(command, TyperGroup):
+                command = command.get_command(ctx, word) or command
+        if command_at is None:
+            return kept
+        # After the root's own: given after the command, they are the later, and win.
+        return kept[:command_at] + moved + kept[command_at:]
 
     def invoke(self, ctx):
         try:

@@ -13,6 +13,7 @@ from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, 
 app = command_group()
 
 FORM_COLUMNS = [("id", "ID"), ("name", "Form"), ("description", "Description"), ("fields", "Fields")]
+FORM_KEYS = ("id", "name", "description", "fields", "created_at")
 FIELD_COLUMNS = [("key", "Key"), ("label", "Label"), ("rule", "Type"), ("required", "Required")]
 
 
@@ -45,7 +46,7 @@ def list_(format: FormatOption = None) -> None:
     with unit_of_work(write=False) as db:
         acting_user(db)
         records = forms.list_forms(db)
-    emit(records, format, View(title="Coaching forms", columns=FORM_COLUMNS))
+    emit(records, format, View(title="Coaching forms", columns=FORM_COLUMNS, keys=FORM_KEYS))
 
 
 @app.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -85,10 +86,10 @@ def import_content(source: str, *, encoding: str | None = None, sheet: str | Non
     A decoding error anywhere in the `with` block (the import reads as it
     goes) is refused with a message naming --encoding."""
     name = source_name(source)
-    codec = _text_codec(encoding)
     with _seekable_bytes(source) as raw:
         magic = raw.read(4)
         raw.seek(0)
+        codec = _text_codec(encoding, magic)
         if magic == XLS_MAGIC:
             raise CoachError(
                 f"{name} is an old-style .xls workbook; save it from Excel as .xlsx (or CSV) and import that"
@@ -103,16 +104,26 @@ def import_content(source: str, *, encoding: str | None = None, sheet: str | Non
                 yield progress_lines(text, name)
             except UnicodeDecodeError:
                 raise CoachError(
-                    f"{name} is not {encoding or 'UTF-8'} text; nothing imported — pass --encoding with the file's "
+                    f"{name} is not {encoding or codec.upper().removesuffix('-SIG')} text; nothing imported — pass --encoding with the file's "
                     "encoding (e.g. --encoding cp1252 for a file saved by Excel on Windows)"
                 ) from None
 
 
-def _text_codec(encoding: str | None) -> str:
-    if encoding is None:
-        return "utf-8-sig"
-    import codecs
+# A byte-order mark names its encoding: Excel's "Unicode Text" is UTF-16 with one.
+# (UTF-32's little-endian mark begins with UTF-16's, so it is looked for first.)
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
+
+def _text_codec(encoding: str | None, head: bytes = b"") -> str:
+    """The codec a text file is read with: --encoding, else the one its
+    byte-order mark names, else UTF-8 (a BOM dropped)."""
+    if encoding is None:
+        return next((codec for mark, codec in _BYTE_ORDER_MARKS if head.startswith(mark)), "utf-8-sig")
     try:
         name = codecs.lookup(encoding).name
         # Refuses codecs that are not text encodings (base64, rot13…).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -12,6 +13,12 @@ from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, sou
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
 
 app = command_group()
+
+
+class DateOrder(str, Enum):
+    mdy = "mdy"
+    dmy = "dmy"
+
 
 METRIC_COLUMNS = [
     ("key", "Key"),
@@ -57,6 +64,16 @@ def import_(
             help="Leave out (and count) the observations of agents coach does not know, and a wide file's columns that are no metric.",
         ),
     ] = False,
+    date_order: Annotated[
+        DateOrder | None,
+        typer.Option(
+            "--date-order",
+            case_sensitive=False,
+            help="How the file writes dates like 03/04/2026: mdy (M/D/YYYY) or dmy (D/M/YYYY) "
+            "[default: the order its dates show]",
+            show_default=False,
+        ),
+    ] = None,
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     format: FormatOption = None,
@@ -69,7 +86,14 @@ def import_(
     with import_content(source, encoding=encoding, sheet=sheet) as content:
         with unit_of_work(write=True) as db:
             actor = people.acting_user(db, settings.acting_handle) if settings.acting_handle else None
-            counts = kpi.import_observations(db, actor, content, source_name(source), skip_unknown=skip_unknown)
+            counts = kpi.import_observations(
+                db,
+                actor,
+                content,
+                source_name(source),
+                skip_unknown=skip_unknown,
+                date_order=date_order.value if date_order else None,
+            )
     emit(counts, format, View(title="KPI import", columns=IMPORT_COLUMNS))
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.ids import record_id
 from coachcli.cli.output import (
     AgentFilter,
     DryRunOption,
@@ -31,6 +32,20 @@ LIST_COLUMNS = [
     ("due_date", "Due date"),
     ("result", "Result"),
 ]
+LIST_KEYS = (
+    "id",
+    "name",
+    "assignee",
+    "metric",
+    "target",
+    "start_date",
+    "due_date",
+    "score",
+    "samples",
+    "state",
+    "session_id",
+    "evaluated_at",
+)
 SHOW_FIELDS = [
     ("id", "ID"),
     ("name", "Name"),
@@ -58,7 +73,13 @@ SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 NO_DATA_MARK = "·"
 
 GoalId = Annotated[
-    int, typer.Argument(help="Mini-goal id (see `coach minigoal list -o tsv`).", metavar="GOAL", show_default=False)
+    int,
+    typer.Argument(
+        parser=record_id("mini-goal"),
+        help="Mini-goal id (see `coach minigoal list -o tsv`).",
+        metavar="GOAL",
+        show_default=False,
+    ),
 ]
 
 
@@ -83,7 +104,7 @@ def list_(
         records = minigoals.list_minigoals(db, acting_user(db), agent=agent, state=state)
     if resolve(format) is OutputFormat.table:
         records = [_displayed(record) for record in records]
-    emit(records, format, View(title="Mini-goals", columns=LIST_COLUMNS))
+    emit(records, format, View(title="Mini-goals", columns=LIST_COLUMNS, keys=LIST_KEYS))
 
 
 def _displayed(record: dict) -> dict:

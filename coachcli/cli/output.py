@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -72,6 +73,9 @@ class View:
     # On a terminal only: a Rich style for a list's row (e.g. "red" for one
     # that needs attention), or None to leave it plain.
     row_style: Callable[[dict], str | None] | None = None
+    # The keys of a record of a list, in order: the CSV/TSV header of a list
+    # with no rows (default: the keys of `columns`, when they are all of them).
+    keys: Sequence[str] | None = None
 
 
 def resolve(format: OutputFormat | None) -> OutputFormat:
@@ -90,11 +94,15 @@ def emit(data: dict | list[dict], format: OutputFormat | None, view: View | None
     elif chosen is OutputFormat.table:
         _table(data, view)
     else:
-        _delimited([data] if isinstance(data, dict) else data, chosen)
+        _delimited([data] if isinstance(data, dict) else data, chosen, view)
+    # Written out now, inside the command: a reader that has gone (`| head`)
+    # is then met here, the same way for every format.
+    sys.stdout.flush()
 
 
 def emit_id(record_id: int) -> None:
     sys.stdout.write(f"{record_id}\n")
+    sys.stdout.flush()
 
 
 def say(message: str) -> None:
@@ -159,15 +167,22 @@ def _tsv_cell(value: Any) -> str:
     return _plain(value).translate(_TSV_ESCAPES)
 
 
-def _delimited(records: list[dict], chosen: OutputFormat) -> None:
+def _delimited(records: list[dict], chosen: OutputFormat, view: View) -> None:
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(record))
+    if not records:
+        # An empty list still has its header, so a script reads "no rows", not "no file".
+        keys = dict.fromkeys(view.keys or [key for key, _ in view.columns or []])
     if chosen is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        # Written in one go, as every format is: a reader that goes away
+        # (`| head`) then meets every format the same way.
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
         writer.writerow(list(keys))
         for record in records:
             writer.writerow([defuse_formula(_plain(record.get(key))) for key in keys])
+        sys.stdout.write(text.getvalue())
         return
     lines = ["\t".join(keys)]
     lines += ["\t".join(_tsv_cell(record.get(key)) for key in keys) for record in records]

@@ -13,6 +13,7 @@ from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, 
 app = command_group()
 
 PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
+PATH_KEYS = ("id", "name", "agents", "created_at")
 
 
 @app.command("add")
@@ -53,4 +54,4 @@ def list_(format: FormatOption = None) -> None:
 
     with unit_of_work(write=False) as db:
         records = paths.list_paths(db, acting_user(db))
-    emit(records, format, View(title="Performance paths", columns=PATH_COLUMNS))
+    emit(records, format, View(title="Performance paths", columns=PATH_COLUMNS, keys=PATH_KEYS))

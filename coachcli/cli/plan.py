@@ -8,6 +8,7 @@ import typer
 
 from coachcli.cli.completion import complete_agent, complete_form
 from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.ids import record_id
 from coachcli.cli.output import (
     AgentFilter,
     FormatOption,
@@ -34,6 +35,20 @@ PLAN_COLUMNS = [
     ("current_session_id", "Current session"),
     ("session_ids", "Sessions"),
 ]
+PLAN_KEYS = (
+    "id",
+    "agent",
+    "form",
+    "purpose",
+    "state",
+    "coach",
+    "created_at",
+    "closed_at",
+    "close_reason",
+    "closed_by",
+    "current_session_id",
+    "session_ids",
+)
 PLAN_FIELDS = [
     ("id", "ID"),
     ("purpose", "Purpose"),
@@ -49,7 +64,10 @@ PLAN_FIELDS = [
 ]
 RECENT_COLUMNS = [*SESSION_COLUMNS, ("coached_at", "Coached at")]
 GRID_FIELD_TYPES = ("rating", "number")
-PlanId = Annotated[int, typer.Argument(help="Plan id.", metavar="PLAN", show_default=False)]
+PlanId = Annotated[
+    int,
+    typer.Argument(parser=record_id("performance plan"), help="Plan id.", metavar="PLAN", show_default=False),
+]
 
 
 def _plan_view(sections: list[Section] | None = None) -> View:
@@ -105,7 +123,7 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = plans.list_plans(db, acting_user(db), agent=agent, state=state)
-    emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS))
+    emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS, keys=PLAN_KEYS))
 
 
 @app.command("show")

@@ -197,6 +197,7 @@ def cadence(
         title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
         columns=CADENCE_COLUMNS,
         row_style=_needs_attention_style,
+        keys=[key for key, _ in CADENCE_COLUMNS if key != "attention"],  # "attention" is the terminal's
     )
     on_terminal = resolve(format) is OutputFormat.table
     emit([_displayed_cadence(record, minimum) for record in records] if on_terminal else records, format, view)

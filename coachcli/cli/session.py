@@ -8,6 +8,7 @@ import typer
 
 from coachcli.cli.completion import complete_agent, complete_coach, complete_form, complete_metric, complete_path
 from coachcli.cli.context import acting_user, command_group, unit_of_work
+from coachcli.cli.ids import record_id
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section, View, emit, emit_id, say
 
@@ -24,6 +25,32 @@ SESSION_COLUMNS = [
     ("date", "Date"),
     ("minigoal_id", "Goal"),
 ]
+# A session's keys in a list, in order; private_notes only for those who see them.
+SESSION_KEYS = (
+    "id",
+    "title",
+    "agent",
+    "coach",
+    "form",
+    "plan_id",
+    "state",
+    "date",
+    "start",
+    "timezone",
+    "duration_minutes",
+    "meeting_link",
+    "path",
+    "kpi",
+    "target",
+    "target_date",
+    "notes",
+    "answers",
+    "created_at",
+    "coached_at",
+    "minigoal_id",
+    "acknowledged_at",
+    "agent_comment",
+)
 SESSION_FIELDS = [
     ("id", "ID"),
     ("title", "Title"),
@@ -60,7 +87,10 @@ ACTION_COLUMNS = [
     ("state", "State"),
 ]
 
-SessionId = Annotated[int, typer.Argument(help="Session id.", metavar="SESSION", show_default=False)]
+SessionId = Annotated[
+    int,
+    typer.Argument(parser=record_id("coaching session"), help="Session id.", metavar="SESSION", show_default=False),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="KEY=VALUE answer for a form field; repeatable.", show_default=False),
@@ -145,7 +175,12 @@ def new(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    plan: Annotated[int | None, typer.Option("--plan", help="Only this plan's sessions.")] = None,
+    plan: Annotated[
+        int | None,
+        typer.Option(
+            "--plan", parser=record_id("performance plan"), help="Only this plan's sessions.", show_default=False
+        ),
+    ] = None,
     tab: Annotated[str | None, typer.Option("--tab", help="requested, scheduled, draft or coached.")] = None,
     unacknowledged: Annotated[
         bool, typer.Option("--unacknowledged", help="Only coached sessions the agent has not acknowledged yet.")
@@ -156,10 +191,10 @@ def list_(
     from coachcli.services import sessions
 
     with unit_of_work(write=False) as db:
-        records = sessions.list_sessions(
-            db, acting_user(db), agent=agent, plan_id=plan, tab=tab, unacknowledged=unacknowledged
-        )
-    emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS))
+        actor = acting_user(db)
+        records = sessions.list_sessions(db, actor, agent=agent, plan_id=plan, tab=tab, unacknowledged=unacknowledged)
+        keys = (*SESSION_KEYS, "private_notes") if sessions.sees_private_notes(actor) else SESSION_KEYS
+    emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS, keys=keys))
 
 
 @app.command("show")
@@ -293,8 +328,8 @@ def coach_again(session_id: SessionId, format: FormatOption = None, quiet: Quiet
     show_created(view, format, quiet)
 
 
-def _option(help: str, name: str, autocompletion=None):
-    return typer.Option(name, help=help, show_default=False, autocompletion=autocompletion)
+def _option(help: str, name: str, autocompletion=None, parser=None):
+    return typer.Option(name, help=help, show_default=False, autocompletion=autocompletion, parser=parser)
 
 
 @app.command("schedule")
@@ -329,7 +364,12 @@ def schedule(
     private_notes: PrivateNotesOption = None,
     form: Annotated[str | None, _option("Coaching form name or id.", "--form", autocompletion=complete_form)] = None,
     from_request: Annotated[
-        int | None, _option("Schedule this coaching request (see --tab requested).", "--from-request")
+        int | None,
+        _option(
+            "Schedule this coaching request (see --tab requested).",
+            "--from-request",
+            parser=record_id("coaching request"),
+        ),
     ] = None,
     format: FormatOption = None,
     quiet: QuietOption = False,
@@ -360,10 +400,11 @@ def schedule(
             from_request=from_request,
             today=today_in(default_timezone_name()),
         )
-        warning = scheduling.minigoal_warning(session)
+        warnings = [scheduling.start_note(session), scheduling.minigoal_warning(session)]
         view = session_view(db, session)
-    if warning:
-        say(warning)
+    for warning in warnings:
+        if warning:
+            say(warning)
     show_created(view, format, quiet)
 
 
@@ -427,6 +468,11 @@ def import_(
             counts = scheduling.import_sessions(
                 db, acting_user(db), content, source_name(source), today=today_in(default_timezone_name())
             )
+    if counts["first_of_two"]:
+        say(
+            f"{counts['first_of_two']} session(s) start at a time that happens twice in their zone (the clocks "
+            "go back that night): each is at the first, daylight time"
+        )
     if counts["without_minigoal"]:
         say(
             f"{counts['without_minigoal']} session(s) have only some of path, kpi, target, target_date: "

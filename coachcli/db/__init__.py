@@ -16,6 +16,7 @@ from coachcli.db.engine import (
     describe_database_error,
     file_fault,
     make_engine,
+    make_private,
     read_only_reason,
     read_only_uris,
     require_sqlite_features,
@@ -76,6 +77,15 @@ def _check_file(path: Path, *, create: bool) -> tuple[int | None, str | None]:
                 ExitCode.DATABASE,
             )
         create_private_file(path)
+    elif path.stat().st_size == 0:
+        # `: > coach.db` or a failed download: a new database only when asked.
+        if not create:
+            raise CoachError(
+                f"{path} is an empty file, not a coach database yet; run `coach init` to make it one "
+                "(or point --db / COACH_DB at an existing database)",
+                ExitCode.DATABASE,
+            )
+        make_private(path)
     _refuse_damaged_file(path)
     return _refuse_foreign_or_newer(path)
 

@@ -33,9 +33,15 @@ _WRITE_OPTION = "coach_write"
 
 
 def default_database_path() -> Path:
+    """coach.db in the per-user app folder. An empty (or relative)
+    XDG_CONFIG_HOME counts as unset, as the XDG specification says — never
+    a `coach/` folder in whatever the current folder happens to be."""
     import typer
 
-    return Path(typer.get_app_dir("coach")) / "coach.db"
+    folder = Path(typer.get_app_dir("coach"))
+    if not folder.is_absolute():
+        folder = Path("~/.config/coach").expanduser()
+    return folder / "coach.db"
 
 
 def database_url(target: str | None) -> str:
@@ -48,9 +54,17 @@ def database_url(target: str | None) -> str:
 
 
 def _with_psycopg(url: str) -> str:
-    """A plain postgresql:// URL means psycopg2 to SQLAlchemy; coach ships psycopg 3."""
+    """A plain postgresql:// URL means psycopg2 to SQLAlchemy; coach ships
+    psycopg 3, and a URL naming another driver is refused naming it."""
     scheme, rest = url.split("://", 1)
-    if scheme.lower() in ("postgresql", "postgres"):
+    backend, _, driver = scheme.lower().partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise CoachError(
+                f"coach talks to PostgreSQL through psycopg 3 (the psycopg package), not {driver}: "
+                "write the URL postgresql://… (or postgresql+psycopg://…) instead",
+                ExitCode.DATABASE,
+            )
         return f"postgresql+psycopg://{rest}"
     return url
 
@@ -128,6 +142,16 @@ def create_private_file(path: Path) -> None:
         folder.mkdir(mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     os.close(fd)
+
+
+def make_private(path: Path) -> None:
+    """An existing (empty) file made readable by its owner only, as a new one is."""
+    try:
+        os.chmod(path, 0o600)
+    except OSError as error:
+        raise CoachError(
+            f"cannot make {path} private to its owner ({error.strerror}); check the file's owner", ExitCode.DATABASE
+        ) from None
 
 
 def read_only_reason(path: Path) -> str | None:

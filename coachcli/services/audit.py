@@ -22,6 +22,20 @@ from coachcli.db.models import AuditEntry, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError
 
+# What entries are about: `coach log --record TYPE[:ID]` takes one of these.
+RECORD_TYPES = (
+    "action",
+    "form",
+    "kpi_observation",
+    "minigoal",
+    "notification",
+    "path",
+    "plan",
+    "session",
+    "team",
+    "user",
+)
+
 # A person in the details is stored as `<key>_user_id` (one) or
 # `<key>_user_ids` (several) and shown back as `<key>`: their handles.
 _PERSON = "_user_id"
@@ -38,6 +52,7 @@ def record(
 ) -> None:
     """Append one entry. A detail that is a User, or a list of Users, is kept
     as their ids."""
+    _require_known(record_type)
     db.add(
         AuditEntry(
             actor_id=actor.id if actor else None,
@@ -54,6 +69,7 @@ def record_many(
 ) -> None:
     """Append one entry a (record id, details) pair, as `record` would, in
     one statement however many."""
+    _require_known(record_type)
     if not entries:
         return
     now = utc_now()
@@ -71,6 +87,11 @@ def record_many(
             for record_id, details in entries
         ],
     )
+
+
+def _require_known(record_type: str) -> None:
+    if record_type not in RECORD_TYPES:
+        raise ValueError(f"audit record type {record_type!r} is not in RECORD_TYPES (`coach log --record` takes those)")
 
 
 def _stored(details: dict) -> dict[str, object]:
@@ -98,7 +119,7 @@ def search(
     limit: int = 200,
 ) -> list[dict]:
     """Audit entries, newest first. Dates are local (COACH_TZ) calendar days."""
-    from coachcli.parse import default_timezone_name, parse_date, today_in
+    from coachcli.parse import default_timezone_name, parse_date, parse_record_id, today_in
     from coachcli.services.people import find_user, require_admin
 
     require_admin(actor, "read the audit log")
@@ -106,12 +127,16 @@ def search(
     today = today_in(zone_name)
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if record:
-        record_type, _, record_id = record.partition(":")
-        query = query.where(AuditEntry.record_type == record_type.strip())
-        if record_id:
-            if not record_id.strip().isdigit():
-                raise CoachError(f"bad --record '{record}': use TYPE or TYPE:ID, e.g. plan:3")
-            query = query.where(AuditEntry.record_id == int(record_id))
+        record_type, colon, record_id = record.partition(":")
+        record_type = record_type.strip().lower()
+        if record_type not in RECORD_TYPES or (colon and not record_id.strip().isdigit()):
+            raise CoachError(
+                f"bad --record {record!r}: use TYPE or TYPE:ID, e.g. plan:3, where TYPE is one of "
+                + ", ".join(RECORD_TYPES)
+            )
+        query = query.where(AuditEntry.record_type == record_type)
+        if colon:
+            query = query.where(AuditEntry.record_id == parse_record_id(record_id, record_type))
     if actor_handle:
         query = query.where(AuditEntry.actor_id == find_user(db, actor_handle).id)
     if since:

@@ -5,18 +5,21 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from coachcli.db.models import Form, User
-from coachcli.errors import not_found, refused
+from coachcli.errors import CoachError, not_found, refused
 from coachcli.forms import FormSpec
+from coachcli.parse import parse_record_id
 from coachcli.services import audit
 from coachcli.services.people import require_coaching_role
 
 
 def add_form(db: Session, actor: User, spec: FormSpec) -> Form:
     require_coaching_role(actor, "add coaching forms")
-    if db.exec(select(Form.id).where(Form.name == spec.name)).first() is not None:
+    taken = next((name for _, name in _form_names(db) if name.casefold() == spec.name.casefold()), None)
+    if taken is not None:
         # Forms are never edited in place: answers already given must keep
-        # meaning what they meant, so a changed form gets a new name.
-        raise refused(f"a form named '{spec.name}' already exists; give the new version another name (e.g. add ' v2')")
+        # meaning what they meant, so a changed form gets a new name (one
+        # that differs in more than case: names match in any case).
+        raise refused(f"a form named '{taken}' already exists; give the new version another name (e.g. add ' v2')")
     form = Form(name=spec.name, description=spec.description, spec=spec.to_dict())
     db.add(form)
     db.flush()
@@ -24,14 +27,32 @@ def add_form(db: Session, actor: User, spec: FormSpec) -> Form:
     return form
 
 
+def _form_names(db: Session) -> list[tuple[int, str]]:
+    # Stored rows: the filter only narrows the id's type.
+    return [(form_id, name) for form_id, name in db.exec(select(Form.id, Form.name)) if form_id is not None]
+
+
 def find_form(db: Session, name_or_id: str) -> Form:
+    """A form by its name (exactly, else in any case, as handles and metrics
+    match) or by its id. A handful of forms: matched in Python, so that case
+    folds the same on both backends."""
     text = name_or_id.strip()
-    query = select(Form).where(Form.name == text)
-    if text.isdigit():
-        query = select(Form).where((Form.id == int(text)) | (Form.name == text))
-    form = db.exec(query).first()
-    if form is None:
+    names = _form_names(db)
+    found = [form_id for form_id, name in names if name == text]
+    if not found and text.isascii() and text.isdigit():
+        try:
+            number = parse_record_id(text, "coaching form")
+        except CoachError:
+            number = None  # past any id: only a name can match
+        found = [form_id for form_id, _ in names if form_id == number]
+    if not found:
+        found = [form_id for form_id, name in names if name.casefold() == text.casefold()]
+    if len(found) > 1:
+        raise CoachError(f"several forms are named '{text}' in different cases; give the exact name or the form's id")
+    if not found:
         raise not_found(f"no coaching form '{text}'; see `coach form list`, or add one with `coach form add FILE`")
+    form = db.get(Form, found[0])
+    assert form is not None  # just listed
     return form
 
 

@@ -10,7 +10,6 @@ are (agent, a date, then one column a metric: one observation a cell).
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,10 +19,10 @@ from coachcli.db import bulk
 from coachcli.db.models import KpiObservation, User
 from coachcli.errors import CoachError
 from coachcli.metrics import ALIASES as METRIC_ALIASES
-from coachcli.metrics import METRICS, PERCENT_MAXIMUM, Metric, check_value, find_metric
-from coachcli.parse import OBSERVED_AT_HINT, default_timezone_name, parse_observed_at
+from coachcli.metrics import METRICS, Metric, check_value, find_metric
+from coachcli.parse import OBSERVED_AT_HINT, SlashedDates, default_timezone_name
 from coachcli.services import audit
-from coachcli.services.people import find_user, in_scope
+from coachcli.services.people import find_user, in_scope, require_coaching_role
 from coachcli.tabular import Content, Problems, Table, header_key, is_nameless, open_table
 
 COLUMNS = ("agent", "metric", "observed_at", "value")
@@ -144,6 +143,7 @@ def import_observations(
     source: str,
     *,
     skip_unknown: bool = False,
+    date_order: str | None = None,
 ) -> dict[str, int]:
     """Import a KPI file (CSV, JSON Lines or a sheet; long or wide) and return
     how many observations were inserted, updated, unchanged and skipped (each
@@ -152,11 +152,19 @@ def import_observations(
 
     The same (agent, metric, observed_at) imported again replaces the value;
     within one file, rows apply in order, so the last row for a key wins.
+    Dates written M/D/YYYY or D/M/YYYY are read in the order the file shows
+    (or `date_order`, "mdy" or "dmy").
+
+    KPI data is the center's record of everyone's work: an agent acting
+    imports none (their own goals are scored from it). Without an acting
+    user it is an export script's or cron's import, which may.
     """
+    if actor is not None:
+        require_coaching_role(actor, "import KPI data (it scores everyone's mini-goals)")
     table = open_table(content, source)
     wide = None if table.names is None else read_kpi_header(table.names, source, skip_unknown=skip_unknown)
     with bulk.kpi_staging(db) as staging:
-        importer = _Importer(db, table, skip_unknown, staging)
+        importer = _Importer(db, table, skip_unknown, staging, date_order)
         if wide is None:
             importer.read_long()
         else:
@@ -166,19 +174,33 @@ def import_observations(
     return counts
 
 
+@dataclass(frozen=True)
+class _Undecided:
+    """An observation time (M/D or D/M) read once the file shows its date order."""
+
+    text: str
+    line: int
+
+
 class _Importer:
     """One import's checked observations, staged in batches of
-    (agent_id, metric key, observed_at, value) in file order."""
+    (agent_id, metric key, observed_at, value) in file order.
 
-    def __init__(self, db: Session, table: Table, skip_unknown: bool, staging: bulk.KpiStaging):
+    While a file's date order is unknown, its rows wait in the batch (their
+    time an _Undecided) and nothing more is staged, so that rows still
+    apply in file order once the order shows."""
+
+    def __init__(self, db: Session, table: Table, skip_unknown: bool, staging: bulk.KpiStaging, date_order: str | None):
         self.table = table
         self.skip_unknown = skip_unknown
         self.agent_ids = agent_ids_by_handle(db)
         self.tz_name = default_timezone_name()
+        self.dates = SlashedDates(self.tz_name, date_order)
+        self.undecided: _Undecided | None = None  # the first row waiting for the date order
         self.problems = Problems(table.source)
         self.staging = staging
         self.skipped = 0
-        self.batch: list[tuple[int, str, str, float]] = []
+        self.batch: list[tuple[int, str, str | _Undecided, float]] = []
         # Per distinct text rather than per row: a file names a dozen metrics and a
         # few hundred days over a million rows. Metric text -> (key, upper bound, metric).
         self.metrics: dict[object, tuple[str, float, Metric]] = {}
@@ -186,10 +208,10 @@ class _Importer:
 
     def read_long(self) -> None:
         agent_ids, metrics, observed_times = self.agent_ids, self.metrics, self.observed_times
-        problems, batch, tz_name = self.problems, self.batch, self.tz_name
+        problems, batch = self.problems, self.batch
         decimal_comma = self.table.decimal_comma
         append = batch.append
-        for line, values in self.table.rows_as(COLUMNS, COLUMNS, ALIASES):
+        for line, values in self.table.rows_as(COLUMNS, COLUMNS, ALIASES, numbers=("value",)):
             try:
                 # A refused row (a ValueError) fails to unpack: the TypeError
                 # branch below reports it, keeping the hot path to one step.
@@ -203,11 +225,9 @@ class _Importer:
                 if known is None:
                     known = metrics[metric_text] = _metric_entry(metric_text)
                 key, upper_bound, metric = known
-                observed_at = observed_times.get(observed_text)
+                observed_at: str | _Undecided | None = observed_times.get(observed_text)
                 if observed_at is None:
-                    observed_at = parse_observed_at(observed_text, tz_name)
-                    if len(observed_times) < OBSERVED_CACHE_SIZE:
-                        observed_times[observed_text] = observed_at
+                    observed_at = self._observed_at(observed_text, line)
                 # check_value's rule, inlined for the common case; any value it
                 # does not pass goes to check_value itself, which reads report
                 # forms (6:40, 95%, 300,5) and words the refusal.
@@ -229,7 +249,7 @@ class _Importer:
 
     def read_wide(self, columns: WideColumns) -> None:
         agent_ids, observed_times = self.agent_ids, self.observed_times
-        problems, batch, tz_name = self.problems, self.batch, self.tz_name
+        problems, batch = self.problems, self.batch
         decimal_comma = self.table.decimal_comma
         append = batch.append
         cells_of = [(column.position, column.name, *_metric_entry(column.metric.key)) for column in columns.metrics]
@@ -247,11 +267,11 @@ class _Importer:
                     continue
             observed_text = cells[time_position]
             try:
-                observed_at = observed_times.get(observed_text)
+                observed_at: str | _Undecided | None = observed_times.get(observed_text)
                 if observed_at is None:
-                    observed_at = _observed_at_cell(observed_text, tz_name)
-                    if len(observed_times) < OBSERVED_CACHE_SIZE:
-                        observed_times[observed_text] = observed_at
+                    if not observed_text.strip():
+                        raise CoachError(f"the date is missing: {OBSERVED_AT_HINT}")
+                    observed_at = self._observed_at(observed_text, line)
                 for position, name, key, upper_bound, metric in cells_of:
                     value = cells[position]
                     if not value or value.isspace():
@@ -272,6 +292,38 @@ class _Importer:
             if len(batch) >= BATCH_ROWS:
                 self._stage()
 
+    def _observed_at(self, text: str, line: int) -> str | _Undecided:
+        """A time not yet cached, as stored; an _Undecided while the file's
+        date order is unknown. The moment the order shows, the rows waiting
+        for it are read."""
+        observed_at = self.dates.read(text)
+        if observed_at is None:
+            waiting = _Undecided(text, line)
+            self.undecided = self.undecided or waiting
+            return waiting
+        if self.undecided is not None and self.dates.order is not None:
+            self._read_waiting_rows()
+        if len(self.observed_times) < OBSERVED_CACHE_SIZE:
+            self.observed_times[text] = observed_at
+        return observed_at
+
+    def _read_waiting_rows(self) -> None:
+        failed: set[int] = set()
+        read = []
+        for entry in self.batch:
+            observed_at = entry[2]
+            if isinstance(observed_at, _Undecided):
+                try:
+                    entry = (entry[0], entry[1], self.dates.read(observed_at.text) or "", entry[3])
+                except CoachError as error:
+                    if observed_at.line not in failed:
+                        failed.add(observed_at.line)
+                        self.problems.add(observed_at.line, error.message)
+                    continue
+            read.append(entry)
+        self.batch[:] = read
+        self.undecided = None
+
     def _agent_not_found(self, line: int, agent: object, observations: int) -> int | None:
         """The id of an agent not found by exact handle, or None when the row
         is skipped (with its observations) or bad."""
@@ -285,25 +337,24 @@ class _Importer:
         return None
 
     def _stage(self) -> None:
+        if self.undecided is not None:
+            return  # rows wait, in order, for the file's date order
         # Once the file is known to be bad, nothing more needs staging.
         if not self.problems.count:
-            self.staging.add(self.batch)
+            self.staging.add(self.batch)  # type: ignore[arg-type]  # no _Undecided is left
         self.batch.clear()
 
     def apply(self) -> dict[str, int]:
+        if self.undecided is not None:
+            error = self.dates.ambiguity(self.undecided.text)
+            raise CoachError(f"{self.table.source}: {error.message}; nothing imported")
         self.problems.raise_if_any()
-        self.staging.add(self.batch)
+        self.staging.add(self.batch)  # type: ignore[arg-type]  # no _Undecided is left
         return {**self.staging.apply(), "skipped": self.skipped}
 
 
 def _whole_row(cells: Sequence[str]) -> Sequence[str]:
     return cells
-
-
-def _observed_at_cell(text: str, tz_name: str) -> str:
-    if not text.strip():
-        raise CoachError(f"the date is missing: {OBSERVED_AT_HINT}")
-    return parse_observed_at(text, tz_name)
 
 
 def _metric_cell(value: str, column: str, metric: Metric, decimal_comma: bool) -> float:
@@ -317,9 +368,8 @@ def _metric_cell(value: str, column: str, metric: Metric, decimal_comma: bool) -
 def _metric_entry(text: object) -> tuple[str, float, Metric]:
     # A JSON cell may be any value; find_metric refuses a non-text one by name.
     metric = find_metric(text)  # type: ignore[arg-type]  # find_metric checks isinstance(text, str)
-    # The largest finite float as the bound also refuses infinity and NaN.
-    upper_bound = PERCENT_MAXIMUM if metric.unit == "percent" else sys.float_info.max
-    return metric.key, upper_bound, metric
+    # The bound refuses infinity and NaN too (NaN fails every comparison).
+    return metric.key, metric.maximum, metric
 
 
 def _loose_agent_id(agent_ids: dict[str, int], agent: object) -> int | None:

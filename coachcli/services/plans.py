@@ -16,7 +16,7 @@ from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
-from coachcli.services.sessions import create_draft, session_records
+from coachcli.services.sessions import create_draft, session_records, why_kept
 
 PLAN_STATES = ("active", "closed")
 RECENT_SESSIONS_SHOWN = 5
@@ -175,12 +175,14 @@ def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
     if plan.state == "closed":
         raise refused(f"plan {plan.id} is already closed")
     draft = db.exec(
-        select(CoachingSession.id).where(CoachingSession.plan_id == plan.id, CoachingSession.state != "coached")
+        select(CoachingSession).where(CoachingSession.plan_id == plan.id, CoachingSession.state != "coached")
     ).first()
     if draft is not None:
+        # Only a way out that would be taken: a draft kept for good is not deleted.
+        remove = "" if why_kept(db, draft) else f" or remove it with `coach session delete {draft.id}`"
         raise refused(
-            f"plan {plan.id} still has an open session ({draft}); finish it with "
-            f"`coach session coach {draft}` or remove it with `coach session delete {draft}` first"
+            f"plan {plan.id} still has an open session ({draft.id}); finish it with "
+            f"`coach session coach {draft.id}`{remove} first"
         )
     plan.close_reason = check_close_reason(reason)
     plan.state = "closed"

@@ -32,11 +32,12 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.metrics import find_metric, parse_target
 from coachcli.parse import (
+    check_wall_clock,
     default_timezone_name,
     parse_clock,
-    parse_date,
     parse_duration_minutes,
     parse_meeting_link,
+    parse_session_date,
     parse_timezone,
 )
 from coachcli.services import audit
@@ -150,6 +151,14 @@ def missing_minigoal_fields(path: object, kpi: object, target: object, target_da
     return missing if 0 < len(missing) < len(MINIGOAL_FIELDS) else []
 
 
+def start_note(session: CoachingSession) -> str | None:
+    """What to tell the person who scheduled a session whose start happens
+    twice (the clocks go back): it is the first."""
+    if session.date is None or session.start is None or session.timezone is None:
+        return None
+    return check_wall_clock(session.date, session.start, session.timezone)
+
+
 def minigoal_warning(session: CoachingSession) -> str | None:
     """What to tell the person who scheduled a session that has some, but not
     all, of the mini-goal fields."""
@@ -211,12 +220,13 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
     agent_handle = _required(values, "agent", "a session needs an agent; pass --agent HANDLE").lower()
     agent_id = _agent(directory, agent_handle)
     coach_id = _coach(directory, _handle(values.get("coach")) or directory.actor.handle)
-    session_date = parse_date(
+    session_date = parse_session_date(
         _required(values, "date", "a scheduled session needs a date; pass --date YYYY-MM-DD"), today
     )
     start = parse_clock(_required(values, "start", "a scheduled session needs a start time; pass --start HH:MM"))
     zone_text = _text(values.get("timezone"))
     timezone = parse_timezone(zone_text) if zone_text else default_timezone_name()
+    check_wall_clock(session_date, start, timezone)  # a start the clocks skip is refused
     duration = values.get("duration")
     if isinstance(duration, int) and not isinstance(duration, bool):
         minutes = parse_duration_minutes(duration)
@@ -236,7 +246,7 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
             raise CoachError("a target needs a KPI metric to measure it; pass --kpi METRIC as well")
         target = parse_target(target_text, metric)
     target_date_text = _text(values.get("target_date"))
-    target_date = parse_date(target_date_text, today) if target_date_text else None
+    target_date = parse_session_date(target_date_text, today, "target date") if target_date_text else None
     if target_date is not None and target_date < session_date:
         raise CoachError(
             f"target date {target_date} is before the session date {session_date}; "
@@ -509,12 +519,13 @@ def request_session(
 def import_sessions(db: Session, actor: User, content: Content, source: str, *, today: dt.date) -> dict[str, int]:
     """Bulk schedule from CSV or JSON Lines: every row follows the rules of
     `session schedule`, mini-goals included; any bad row and nothing is
-    imported. Returns the counts scheduled, minigoals, and without_minigoal
-    (rows with some but not all four mini-goal fields)."""
+    imported. Returns the counts scheduled, minigoals, without_minigoal
+    (rows with some but not all four mini-goal fields) and first_of_two
+    (sessions starting at a time that happens twice: the first is meant)."""
     require_coaching_role(actor, "import coaching sessions")
     problems = Problems(source)
     rows: list[tuple[int, dict]] = []
-    for line, cells in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target",)):
+    for line, cells in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target", "duration")):
         if isinstance(cells, ValueError):
             problems.add(line, str(cells))
             continue
@@ -527,7 +538,7 @@ def import_sessions(db: Session, actor: User, content: Content, source: str, *, 
     )
     sessions: list[dict] = []
     goals: list[tuple[int, dict]] = []
-    incomplete = 0
+    incomplete = first_of_two = 0
     for line, values in rows:
         blank = [key for key in IMPORT_REQUIRED if _text(values[key]) is None]
         if blank:
@@ -541,6 +552,9 @@ def import_sessions(db: Session, actor: User, content: Content, source: str, *, 
         if checked.minigoal is not None:
             goals.append((len(sessions), checked.minigoal))
         incomplete += bool(checked.missing)
+        first_of_two += (
+            check_wall_clock(checked.session["date"], checked.session["start"], checked.session["timezone"]) is not None
+        )
         sessions.append(checked.session)
     problems.raise_if_any()
     session_ids = _insert_sessions(db, sessions)
@@ -550,7 +564,7 @@ def import_sessions(db: Session, actor: User, content: Content, source: str, *, 
         db.execute(insert(table), batch)
     counts = {"scheduled": len(sessions), "minigoals": len(goal_rows), "without_minigoal": incomplete}
     audit.record(db, actor, "session.import", "session", None, **counts)
-    return counts
+    return {**counts, "first_of_two": first_of_two}
 
 
 def _insert_sessions(db: Session, sessions: list[dict]) -> list[int]:

@@ -402,26 +402,37 @@ def autofill_session(db: Session, actor: User, session_id: int) -> tuple[Coachin
     return session, source
 
 
+def why_kept(db: Session, session: CoachingSession) -> str | None:
+    """Why the session can never be deleted, or None when it can be (by one
+    allowed to): every path to `session delete`, and every hint that
+    suggests it, asks here."""
+    if session.state == "coached":
+        return f"session {session.id} is coached; coached sessions are kept for good"
+    agreed = db.exec(select(ActionItem.id).where(ActionItem.session_id == session.id).limit(1)).first()
+    if agreed is not None:
+        return (
+            f"session {session.id} has action items, which are kept for good; "
+            "coach the session (or keep it as a draft) instead of deleting it"
+        )
+    goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).first()
+    if goal is not None and goal.state != "in_progress":
+        # Its result has been told to the agent and the coach: keep the record.
+        return (
+            f"session {session.id} carries mini-goal {goal.id}, which has ended {goal.state}; "
+            "it is kept as the record of that result"
+        )
+    return None
+
+
 def delete_session(db: Session, actor: User, session_id: int) -> None:
     session = find_session(db, actor, session_id)
     own_request = session.state == "requested" and session.requested_by_id == actor.id
     if not own_request:
         session = _coachable_session(db, actor, session_id, "delete coaching sessions")
-    if session.state == "coached":
-        raise refused(f"session {session.id} is coached; coached sessions are kept for good")
+    kept = why_kept(db, session)
+    if kept is not None:
+        raise refused(kept)
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).first()
-    agreed = db.exec(select(ActionItem.id).where(ActionItem.session_id == session.id).limit(1)).first()
-    if agreed is not None:
-        raise refused(
-            f"session {session.id} has action items, which are kept for good; "
-            "coach the session (or keep it as a draft) instead of deleting it"
-        )
-    if goal is not None and goal.state != "in_progress":
-        # Its result has been told to the agent and the coach: keep the record.
-        raise refused(
-            f"session {session.id} carries mini-goal {goal.id}, which has ended {goal.state}; "
-            "it is kept as the record of that result"
-        )
     audit.record(
         db,
         actor,

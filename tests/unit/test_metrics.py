@@ -193,7 +193,8 @@ class TestParseTarget:
 
     @FAST
     @given(
-        st.integers(min_value=0, max_value=99),
+        # A time target is of one observation: at most a day (SPEC §14).
+        st.integers(min_value=0, max_value=23),
         st.integers(min_value=0, max_value=59),
         st.integers(min_value=0, max_value=59),
     )
@@ -231,9 +232,24 @@ class TestCheckValue:
     def test_negative_zero_becomes_zero(self):
         assert math.copysign(1.0, check_value("-0", CONTACTS_HANDLED)) == 1.0
 
-    def test_counts_and_times_have_no_upper_bound(self):
-        assert check_value("1e9", CONTACTS_HANDLED) == 1e9
+    def test_counts_and_times_go_up_to_figures_that_can_exist(self):
+        """SPEC §14 (it replaced "no upper bound"): 1e308 contacts used to be
+        stored, then overflowed the nightly evaluation."""
+        assert check_value("1000000", CONTACTS_HANDLED) == 1e6
         assert check_value("86400", HANDLE_TIME) == 86400.0
+        assert check_value("24:00:00", HANDLE_TIME) == 86400.0
+        for value, metric, reason in [
+            ("1e9", CONTACTS_HANDLED, "over 1,000,000"),
+            ("1e308", CONTACTS_HANDLED, "over 1,000,000"),
+            ("1.7e308", AUTO_QM_FAILURES, "over 1,000,000"),
+            ("86400.5", HANDLE_TIME, "over 86,400 seconds"),
+            ("24:00:01", HANDLE_TIME, "over 86,400 seconds"),
+            ("100.01", ADHERENCE, "over 100"),
+        ]:
+            with pytest.raises(CoachError, match=reason):
+                check_value(value, metric)
+        with pytest.raises(CoachError, match="boolean"):
+            check_value(True, CONTACTS_HANDLED)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize(
         ("value", "reason"),
@@ -360,7 +376,7 @@ class TestReportValues:
 
     @FAST
     @given(
-        st.integers(min_value=0, max_value=99),
+        st.integers(min_value=0, max_value=23),  # a time is of one observation: at most a day
         st.integers(min_value=0, max_value=59),
         st.integers(min_value=0, max_value=59),
     )
