@@ -289,6 +289,68 @@ def test_an_erased_person_can_no_longer_act_nor_be_coached(cli, world):
     assert cli("user", "add", "maria", "--name", "Maria Other", "--team", "Inbound", user="dana").exit_code == 0
 
 
+# Every path to something new about an agent: each must refuse an erased
+# one (the rule's one home is services/people.py, refuse_unless_coachable).
+NEW_FOR_AN_AGENT = {
+    "session new": (["session", "new", "--agent", "{agent}", "--form", "Call quality"], None, ExitCode.REFUSED),
+    "session schedule": (
+        ["session", "schedule", "--title", "Holds", "--agent", "{agent}", "--date", "+1d", "--start", "09:00"],
+        None,
+        ExitCode.REFUSED,
+    ),
+    "session import": (  # a bad row: the whole file is refused as bad input, naming the line
+        ["session", "import", "-"],
+        "title,agent,coach,date,start\nHolds,{agent},calvin,+1d,09:00\n",
+        ExitCode.BAD_INPUT,
+    ),
+    "plan add": (
+        ["plan", "add", "--agent", "{agent}", "--form", "Call quality", "--purpose", "More"],
+        None,
+        ExitCode.REFUSED,
+    ),
+}
+
+
+@pytest.mark.parametrize("path", NEW_FOR_AN_AGENT)
+def test_an_erased_agent_is_the_agent_of_nothing_new_on_every_path(cli, path):
+    assert _erase(cli).exit_code == 0
+    (pseudonym,) = cli.query("SELECT handle FROM users WHERE erased_at IS NOT NULL")[0]
+    words, given, code = NEW_FOR_AN_AGENT[path]
+    before = cli.dump()
+    result = cli(
+        *(word.format(agent=pseudonym) for word in words),
+        input=given.format(agent=pseudonym) if given else None,
+        user="calvin",
+    )
+    assert "has been erased" in _one_line(result, code)
+    assert cli.dump() == before
+
+
+def test_an_erased_coach_coaches_nothing_new(cli):
+    assert _erase(cli, "priya").exit_code == 0
+    (pseudonym,) = cli.query("SELECT handle FROM users WHERE erased_at IS NOT NULL")[0]
+    before = cli.dump()
+    result = cli(
+        "session", "schedule", "--title", "Holds", "--agent", "maria", "--coach", pseudonym,
+        "--date", "+1d", "--start", "09:00", user="calvin",
+    )  # fmt: skip
+    assert "has been erased" in _one_line(result, ExitCode.REFUSED)
+    assert cli.dump() == before
+
+
+def test_a_rule_never_fires_for_an_erased_agent(cli, tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "Slow"\nmetric = "handle-time"\nthreshold = 420\nwindow = 7\n')
+    days = [f"2026-06-{day:02d}" for day in range(8, 15)]
+    observations = "".join(f"{agent},handle-time,{day},450\n" for agent in ("maria", "alex") for day in days)
+    assert (
+        cli("kpi", "import", "-", input="agent,metric,observed_at,value\n" + observations, user="dana").exit_code == 0
+    )
+    assert _erase(cli).exit_code == 0
+    fired = cli.json("rules", "run", str(rules), "--as-of", "2026-06-15")["fired"]
+    assert [firing["agent"] for firing in fired] == ["alex"]
+
+
 @pytest.mark.parametrize(
     ("user", "handle", "reason", "code", "words"),
     [

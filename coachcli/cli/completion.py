@@ -42,13 +42,15 @@ def complete_handle(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def complete_agent(ctx: typer.Context, incomplete: str) -> list[str]:
-    from coachcli.services.completion import AGENT_ROLES, handles
+    from coachcli.services.completion import handles
+    from coachcli.services.people import COACHED_ROLE
 
-    return _from_database(ctx, incomplete, lambda db: handles(db, AGENT_ROLES))
+    return _from_database(ctx, incomplete, lambda db: handles(db, (COACHED_ROLE,)))
 
 
 def complete_coach(ctx: typer.Context, incomplete: str) -> list[str]:
-    from coachcli.services.completion import COACHING_ROLES, handles
+    from coachcli.services.completion import handles
+    from coachcli.services.people import COACHING_ROLES
 
     return _from_database(ctx, incomplete, lambda db: handles(db, COACHING_ROLES))
 

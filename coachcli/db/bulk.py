@@ -1,7 +1,7 @@
 """Bulk work that must be fast, in each backend's own fast path: the KPI
 import's staging table and upsert (SQLite executemany, PostgreSQL COPY), the
-batched insert of imported sessions, and the set-based nightly evaluation of
-mini-goals.
+batched insert of imported sessions, many rows at once (COPY or
+executemany), and a scratch table for a set-based run.
 
 They work inside the caller's transaction: nothing here begins or commits one.
 """
@@ -9,35 +9,22 @@ They work inside the caller's transaction: nothing here begins or commits one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import (
-    Column,
-    Date,
-    Float,
-    Integer,
-    MetaData,
-    Row,
     Table,
-    Text,
-    and_,
-    bindparam,
-    case,
     func,
     insert,
-    literal,
-    or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql.expression import ColumnElement, Executable
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session
 
-from coachcli.db.expressions import end_of_day, iso_date
-from coachcli.db.types import UTCDateTime, stored_utc
+from coachcli.db.types import stored_utc
 
 # Bound parameters per statement (IN lists, executemany batches) stay well
 # under every backend's limit.
@@ -96,10 +83,25 @@ def insert_rows(db: Session, table: Table, columns: Sequence[str], rows: list[tu
     raw_connection(db).executemany(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)
 
 
-def _rows_written(db: Session, statement: Executable) -> int:
+def rows_written(db: Session, statement: Executable) -> int:
     """The rows an INSERT … SELECT wrote: Session.execute is typed as
     returning a Result, but a DML statement's result is a CursorResult."""
     return cast(CursorResult, db.execute(statement)).rowcount
+
+
+@contextmanager
+def scratch_table(db: Session, table: Table) -> Iterator[Table]:
+    """A TEMPORARY table for the length of a set-based run inside the caller's
+    transaction (a failed run is rolled back, and the table with it). Rows
+    written through it bypass the ORM, so nothing loaded is kept after."""
+    db.flush()
+    db.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+    table.create(db.connection())
+    try:
+        yield table
+        db.execute(text(f"DROP TABLE {table.name}"))
+    finally:
+        db.expire_all()
 
 
 def stored_timestamp(moment: dt.datetime) -> str:
@@ -371,180 +373,3 @@ class PostgresqlKpiStaging:
 
 
 KpiStaging = SqliteKpiStaging | PostgresqlKpiStaging
-
-_EVALUATION = Table(
-    "minigoal_evaluation",
-    MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("score", Float),
-    Column("samples", Integer, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("old_state", Text, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-
-ScoreRule = Callable[[ColumnElement, ColumnElement], ColumnElement]
-StateRule = Callable[[ColumnElement, ColumnElement, ColumnElement, ColumnElement, ColumnElement], ColumnElement]
-
-
-class GoalEvaluation:
-    """One run of the nightly evaluation, set-based: a fixed number of
-    statements whatever the number of goals.
-
-    The rules come from the caller as SQL expressions (the score from a
-    window's average and count; the state from the as-of date, due date,
-    score, target and metric), so they run inside the one aggregate that
-    scores every goal, on either backend. Only goals whose result changed land
-    in a TEMP table, from which single statements update the goals and append
-    their history; the state changes are then read back in one query.
-    """
-
-    def __init__(self, db: Session, *, score: ScoreRule, state: StateRule):
-        db.flush()
-        self._db = db
-        self._score = score
-        self._state = state
-        db.execute(text("DROP TABLE IF EXISTS minigoal_evaluation"))
-        _EVALUATION.create(db.connection())
-
-    def __enter__(self) -> GoalEvaluation:
-        return self
-
-    def __exit__(self, failure: type[BaseException] | None, *_details) -> None:
-        # After a failure the caller rolls back, and the table with it.
-        if failure is None:
-            self._db.execute(text("DROP TABLE minigoal_evaluation"))
-        # Goals were written behind the ORM's back; nothing loaded may show stale rows.
-        self._db.expire_all()
-
-    def decide(self, as_of: dt.date) -> tuple[int, int]:
-        """Score and decide every goal as of a date: (goals evaluated, goals whose
-        stored score, samples or state changed)."""
-        from coachcli.db.models import KpiObservation, MiniGoal
-
-        goal, observation = MiniGoal.__table__.c, KpiObservation.__table__.c
-        as_of_date = bindparam("as_of", as_of, type_=Date)
-        # Observations after the as-of date do not count yet, so evaluating
-        # "as of" a past date sees only what was known by then. The bounds are
-        # text, so each goal is one range scan of the primary key
-        # (agent_id, metric, observed_at).
-        window_end = case((goal.due_date < as_of_date, goal.due_date), else_=as_of_date)
-        samples = func.count(observation.value)
-        windows = (
-            select(
-                goal.id,
-                goal.metric,
-                goal.target,
-                goal.due_date,
-                goal.score.label("old_score"),
-                goal.samples.label("old_samples"),
-                goal.state.label("old_state"),
-                self._score(func.avg(observation.value), samples).label("score"),
-                samples.label("samples"),
-            )
-            .select_from(
-                MiniGoal.__table__.outerjoin(
-                    KpiObservation.__table__,
-                    and_(
-                        observation.agent_id == goal.assignee_id,
-                        observation.metric == goal.metric,
-                        observation.observed_at >= iso_date(goal.start_date),
-                        observation.observed_at < end_of_day(window_end),
-                    ),
-                )
-            )
-            .group_by(goal.id)
-            .subquery("windows")
-        )
-        decided = select(
-            windows.c.id,
-            windows.c.score,
-            windows.c.samples,
-            self._state(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label(
-                "state"
-            ),
-            windows.c.old_state,
-            windows.c.old_score,
-            windows.c.old_samples,
-        ).subquery("decided")
-        changed = _rows_written(
-            self._db,
-            insert(_EVALUATION)
-            .execution_options(preserve_rowcount=True)
-            .from_select(
-                ["id", "score", "samples", "state", "old_state"],
-                select(decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state).where(
-                    or_(
-                        decided.c.score.is_distinct_from(decided.c.old_score),
-                        decided.c.samples.is_distinct_from(decided.c.old_samples),
-                        decided.c.state.is_distinct_from(decided.c.old_state),
-                    )
-                ),
-            ),
-        )
-        evaluated = self._db.execute(select(func.count()).select_from(MiniGoal.__table__)).scalar_one()
-        return evaluated, changed
-
-    def store(self, now: dt.datetime, as_of: dt.date) -> int:
-        """Write the changed results, and a history row for each state change;
-        returns the number of state changes."""
-        from coachcli.db.models import MiniGoal, MiniGoalChange
-
-        evaluation = _EVALUATION.c
-        self._db.execute(
-            update(MiniGoal.__table__)
-            .where(MiniGoal.__table__.c.id == evaluation.id)
-            .values(score=evaluation.score, samples=evaluation.samples, state=evaluation.state, evaluated_at=now)
-        )
-        return _rows_written(
-            self._db,
-            insert(MiniGoalChange.__table__)
-            .execution_options(preserve_rowcount=True)
-            .from_select(
-                ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
-                select(
-                    evaluation.id,
-                    literal(now, UTCDateTime),
-                    literal(as_of, Date),
-                    evaluation.old_state,
-                    evaluation.state,
-                    evaluation.score,
-                    evaluation.samples,
-                )
-                .where(evaluation.state != evaluation.old_state)
-                .order_by(evaluation.id),
-            ),
-        )
-
-    def state_changes(self) -> list[Row]:
-        """Each goal whose state changed, by id: id, name, assignee (handle),
-        assignee_id, coach_id, metric, old_state, state, score, target,
-        start_date, due_date."""
-        from coachcli.db.models import CoachingSession, MiniGoal, User
-
-        evaluation = _EVALUATION.c
-        goal, session, user = MiniGoal.__table__.c, CoachingSession.__table__.c, User.__table__.c
-        return list(
-            self._db.execute(
-                select(
-                    evaluation.id,
-                    goal.name,
-                    user.handle.label("assignee"),
-                    goal.assignee_id,
-                    session.coach_id,
-                    goal.metric,
-                    evaluation.old_state,
-                    evaluation.state,
-                    evaluation.score,
-                    goal.target,
-                    goal.start_date,
-                    goal.due_date,
-                )
-                .select_from(_EVALUATION)
-                .join(MiniGoal.__table__, goal.id == evaluation.id)
-                .join(User.__table__, user.id == goal.assignee_id)
-                .join(CoachingSession.__table__, session.id == goal.session_id)
-                .where(evaluation.state != evaluation.old_state)
-                .order_by(evaluation.id)
-            )
-        )

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Float, String, Table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
@@ -132,7 +133,7 @@ def _rounded_postgresql(element: rounded, compiler: Any, **options: Any) -> str:
     return f"CAST(round(CAST({value} AS numeric), {places}) AS double precision)"
 
 
-def end_of_day(date: ColumnElement) -> ColumnElement:
+def end_of_day(date: SQLCoreOperations) -> ColumnElement:
     """The exclusive upper text bound of a day's observations."""
     return iso_date(date) + END_OF_DAY
 

@@ -7,9 +7,9 @@ from collections.abc import Collection
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import Form, PerformancePath, User
+from coachcli.services.people import COACHED_ROLE
 
-AGENT_ROLES = ("agent",)
-COACHING_ROLES = ("coach", "admin")
+AGENT_ROLES = (COACHED_ROLE,)
 
 
 def handles(db: Session, roles: Collection[str] | None = None) -> list[str]:

@@ -20,15 +20,33 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, not_
+from sqlalchemy import (
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    not_,
+    update,
+)
+from sqlalchemy import select as select_columns  # sqlmodel's select types only ORM queries
 from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
 from coachcli.db import bulk
-from coachcli.db.expressions import END_OF_DAY, rounded
-from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, Notification, User
-from coachcli.db.types import utc_now
+from coachcli.db.expressions import END_OF_DAY, end_of_day, iso_date, rounded
+from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, MiniGoalChange, Notification, User
+from coachcli.db.types import UTCDateTime, utc_now
 from coachcli.errors import CoachError, forbidden, not_found
 from coachcli.metrics import METRICS, Metric, find_metric, format_value
 from coachcli.services import audit, runs
@@ -41,12 +59,29 @@ SCORE_DECIMALS = 2
 LOWER_IS_BETTER = tuple(metric.key for metric in METRICS if metric.lower_is_better)
 # The nightly evaluation's name in run_marks: it never runs as of an earlier date.
 EVALUATION_RUN = "minigoal.evaluate"
+# A window's first or last day: a date, or a DATE column.
+Day = dt.date | SQLCoreOperations[dt.date]
 
 
 def score_of(average: ColumnElement, samples: ColumnElement) -> ColumnElement:
     """M5/M6: the score is the window's average rounded to two decimals; none
     without observations."""
     return case((samples > 0, rounded(average, SCORE_DECIMALS)), else_=None)
+
+
+def observed_within(agent_id: Any, metric: Any, first_day: Day, last_day: Day) -> ColumnElement[bool]:
+    """A window of observations (M5): one agent's, of one metric, from the
+    first day through the last, both whole days. The days are dates or DATE
+    columns; either way the bounds are text, so the window is one range scan
+    of kpi_observations' primary key (agent_id, metric, observed_at)."""
+    observation = KpiObservation.__table__.c
+    return and_(
+        observation.agent_id == agent_id,
+        observation.metric == metric,
+        observation.observed_at >= (first_day.isoformat() if isinstance(first_day, dt.date) else iso_date(first_day)),
+        observation.observed_at
+        < (last_day.isoformat() + END_OF_DAY if isinstance(last_day, dt.date) else end_of_day(last_day)),
+    )
 
 
 def meets_target(score: SQLCoreOperations, target: SQLCoreOperations, metric: SQLCoreOperations) -> ColumnElement:
@@ -84,10 +119,10 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
     """
     runs.refuse_going_back(db, EVALUATION_RUN, as_of)
     now = utc_now()
-    with bulk.GoalEvaluation(db, score=score_of, state=state_of) as run:
-        evaluated, updated = run.decide(as_of)
-        state_changes = run.store(now, as_of)
-        changes = run.state_changes()
+    with bulk.scratch_table(db, _EVALUATION):
+        evaluated, updated = _decide(db, as_of)
+        state_changes = _store(db, now, as_of)
+        changes = _state_changes(db)
     notifications = _notify_ended(db, as_of, [change for change in changes if change.state in FINAL_STATES], now)
     if updated:
         audit.record(
@@ -117,6 +152,145 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
             for goal_id, name, assignee, _, _, metric, old, new, score, *_ in changes
         ]
     return result
+
+
+# The nightly evaluation is set-based: a fixed number of statements whatever
+# the number of goals. One aggregate scores every goal (the rules above run
+# inside it, on either backend); only goals whose result changed land in this
+# scratch table, from which single statements update the goals and append
+# their history; the state changes are then read back in one query.
+_EVALUATION = Table(
+    "minigoal_evaluation",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("score", Float),
+    Column("samples", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("old_state", Text, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _decide(db: Session, as_of: dt.date) -> tuple[int, int]:
+    """Score and decide every goal as of a date: (goals evaluated, goals whose
+    stored score, samples or state changed)."""
+    goal, observation = MiniGoal.__table__.c, KpiObservation.__table__.c
+    as_of_date = bindparam("as_of", as_of, type_=Date)
+    # Observations after the as-of date do not count yet, so evaluating "as
+    # of" a past date sees only what was known by then.
+    window_end = case((goal.due_date < as_of_date, goal.due_date), else_=as_of_date)
+    samples = func.count(observation.value)
+    windows = (
+        select_columns(
+            goal.id,
+            goal.metric,
+            goal.target,
+            goal.due_date,
+            goal.score.label("old_score"),
+            goal.samples.label("old_samples"),
+            goal.state.label("old_state"),
+            score_of(func.avg(observation.value), samples).label("score"),
+            samples.label("samples"),
+        )
+        .select_from(
+            MiniGoal.__table__.outerjoin(
+                KpiObservation.__table__,
+                observed_within(goal.assignee_id, goal.metric, goal.start_date, window_end),
+            )
+        )
+        .group_by(goal.id)
+        .subquery("windows")
+    )
+    decided = select_columns(
+        windows.c.id,
+        windows.c.score,
+        windows.c.samples,
+        state_of(as_of_date, windows.c.due_date, windows.c.score, windows.c.target, windows.c.metric).label("state"),
+        windows.c.old_state,
+        windows.c.old_score,
+        windows.c.old_samples,
+    ).subquery("decided")
+    changed = bulk.rows_written(
+        db,
+        insert(_EVALUATION)
+        .execution_options(preserve_rowcount=True)
+        .from_select(
+            ["id", "score", "samples", "state", "old_state"],
+            select_columns(
+                decided.c.id, decided.c.score, decided.c.samples, decided.c.state, decided.c.old_state
+            ).where(
+                or_(
+                    decided.c.score.is_distinct_from(decided.c.old_score),
+                    decided.c.samples.is_distinct_from(decided.c.old_samples),
+                    decided.c.state.is_distinct_from(decided.c.old_state),
+                )
+            ),
+        ),
+    )
+    evaluated = db.execute(select_columns(func.count()).select_from(MiniGoal.__table__)).scalar_one()
+    return evaluated, changed
+
+
+def _store(db: Session, now: dt.datetime, as_of: dt.date) -> int:
+    """Write the changed results, and a history row for each state change;
+    returns the number of state changes."""
+    evaluation = _EVALUATION.c
+    db.execute(
+        update(MiniGoal.__table__)
+        .where(MiniGoal.__table__.c.id == evaluation.id)
+        .values(score=evaluation.score, samples=evaluation.samples, state=evaluation.state, evaluated_at=now)
+    )
+    return bulk.rows_written(
+        db,
+        insert(MiniGoalChange.__table__)
+        .execution_options(preserve_rowcount=True)
+        .from_select(
+            ["minigoal_id", "changed_at", "as_of", "from_state", "to_state", "score", "samples"],
+            select_columns(
+                evaluation.id,
+                literal(now, UTCDateTime),
+                literal(as_of, Date),
+                evaluation.old_state,
+                evaluation.state,
+                evaluation.score,
+                evaluation.samples,
+            )
+            .where(evaluation.state != evaluation.old_state)
+            .order_by(evaluation.id),
+        ),
+    )
+
+
+def _state_changes(db: Session) -> list[Row]:
+    """Each goal whose state changed, by id: id, name, assignee (handle),
+    assignee_id, coach_id, metric, old_state, state, score, target,
+    start_date, due_date."""
+    evaluation = _EVALUATION.c
+    goal, session, user = MiniGoal.__table__.c, CoachingSession.__table__.c, User.__table__.c
+    return list(
+        db.execute(
+            select_columns(
+                evaluation.id,
+                goal.name,
+                user.handle.label("assignee"),
+                goal.assignee_id,
+                session.coach_id,
+                goal.metric,
+                evaluation.old_state,
+                evaluation.state,
+                evaluation.score,
+                goal.target,
+                goal.start_date,
+                goal.due_date,
+            )
+            .select_from(_EVALUATION)
+            .join(MiniGoal.__table__, goal.id == evaluation.id)
+            .join(User.__table__, user.id == goal.assignee_id)
+            .join(CoachingSession.__table__, session.id == goal.session_id)
+            .where(evaluation.state != evaluation.old_state)
+            .order_by(evaluation.id)
+        )
+    )
 
 
 NOTIFICATION_COLUMNS = ("user_id", "kind", "message", "record_type", "record_id", "created_at", "attempts")
@@ -241,12 +415,7 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
     days: Sequence[Any] = []
     running, samples, meets = None, 0, None
     if window_end >= goal.start_date:
-        in_window = and_(
-            col(KpiObservation.agent_id) == goal.assignee_id,
-            col(KpiObservation.metric) == goal.metric,
-            col(KpiObservation.observed_at) >= goal.start_date.isoformat(),
-            col(KpiObservation.observed_at) < window_end.isoformat() + END_OF_DAY,
-        )
+        in_window = observed_within(goal.assignee_id, goal.metric, goal.start_date, window_end)
         target, metric = literal(goal.target), literal(goal.metric)
         day = func.substr(KpiObservation.observed_at, 1, 10)
         average = score_of(func.avg(KpiObservation.value), func.count(col(KpiObservation.value)))

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, not_, or_
+from sqlalchemy import func, not_, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from coachcli.db.expressions import END_OF_DAY, insert_skipping_duplicates, iso_date
+from coachcli.db.expressions import insert_skipping_duplicates
 from coachcli.db.models import (
     ActionItem,
     CoachingSession,
@@ -36,7 +36,7 @@ from coachcli.db.models import (
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value
 from coachcli.services import audit
-from coachcli.services.minigoals import meets_target, score_of, target_wanted
+from coachcli.services.minigoals import meets_target, observed_within, score_of, target_wanted
 
 UPCOMING_WINDOW = dt.timedelta(hours=24)
 UNACKNOWLEDGED_AFTER = dt.timedelta(days=3)
@@ -171,12 +171,7 @@ def goals_at_risk(db: Session, as_of: AsOf) -> list[Reminder]:
         .outerjoin(coach, coach.id == session.coach_id)
         .outerjoin(
             observation,
-            and_(
-                col(observation.agent_id) == goal.assignee_id,
-                col(observation.metric) == goal.metric,
-                observation.observed_at >= iso_date(goal.start_date),
-                col(observation.observed_at) < as_of.today.isoformat() + END_OF_DAY,
-            ),
+            observed_within(goal.assignee_id, goal.metric, col(goal.start_date), as_of.today),
         )
         .where(
             goal.state == "in_progress",

@@ -43,8 +43,8 @@ from coachcli.db.models import (
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
 from coachcli.services.actions import is_overdue
-from coachcli.services.people import find_user, in_scope, require_coaching_role
-from coachcli.services.users import find_team, team_names_by_user
+from coachcli.services.people import COACHING_ROLES, a_role, find_team, find_user, in_scope, require_coaching_role
+from coachcli.services.users import team_names_by_user
 from coachcli.stats import mean_interval
 
 DEFAULT_WINDOW_DAYS = 14
@@ -113,8 +113,8 @@ def impact(
 
 def _coach_id(db: Session, handle: str) -> int:
     user = find_user(db, handle)
-    if user.role not in ("coach", "admin"):
-        raise CoachError(f"'{user.handle}' is an {user.role}, not a coach; give --coach a coach's handle")
+    if user.role not in COACHING_ROLES:
+        raise CoachError(f"'{user.handle}' is {a_role(user.role)}, not a coach; give --coach a coach's handle")
     return stored_id(user)
 
 

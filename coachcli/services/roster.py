@@ -11,6 +11,7 @@ from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.services import audit
+from coachcli.services.people import a_role
 from coachcli.services.users import bootstrapping, check_name, check_role, normalize_handle
 from coachcli.tabular import Content, Problems, read_rows
 
@@ -44,9 +45,7 @@ def _authorize(db: Session, actor: User | None) -> None:
         return
     assert actor is not None  # bootstrapping() refuses a missing actor once there is an admin
     if actor.role != "admin":
-        raise forbidden(
-            f"only an admin can import the roster; '{actor.handle}' is a{'n' if actor.role == 'agent' else ''} {actor.role}"
-        )
+        raise forbidden(f"only an admin can import the roster; '{actor.handle}' is {a_role(actor.role)}")
 
 
 def _team_ids(db: Session, names: list[str]) -> dict[str, int]:

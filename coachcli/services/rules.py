@@ -26,7 +26,6 @@ from sqlalchemy import and_, case, exists, false, func, literal, not_, select, u
 from sqlmodel import Session
 
 from coachcli.db import bulk
-from coachcli.db.expressions import END_OF_DAY
 from coachcli.db.models import (
     CoachingSession,
     KpiObservation,
@@ -40,7 +39,8 @@ from coachcli.db.types import utc_now
 from coachcli.metrics import format_value
 from coachcli.rules import Rule, refusal
 from coachcli.services import audit
-from coachcli.services.minigoals import meets_target, score_of
+from coachcli.services.minigoals import meets_target, observed_within, score_of
+from coachcli.services.people import coached_people
 from coachcli.services.scheduling import notify_of_requests
 
 
@@ -141,7 +141,7 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
         )
         .select_from(agents)
         .join(observations, _in_window(rule, as_of, agents.c.id))
-        .where(*_counted(agents))
+        .where(*coached_people(agents))
         .group_by(agents.c.id, agents.c.handle, agents.c.name)
         .having(samples >= rule.min_samples)
         .cte("windowed")
@@ -180,22 +180,8 @@ def match_statement(rule: Rule, as_of: dt.date, path_id: int | None):
 
 
 def _in_window(rule: Rule, as_of: dt.date, agent_id):
-    """An agent's observations of the rule's metric in its window: a range
-    scan of kpi_observations' primary key (anything on the last day sorts
-    before '<last>T24')."""
-    observations = KpiObservation.__table__.c
-    first, last = rule.window_days(as_of)
-    return and_(
-        observations.agent_id == agent_id,
-        observations.metric == rule.metric.key,
-        observations.observed_at >= first.isoformat(),
-        observations.observed_at < last.isoformat() + END_OF_DAY,
-    )
-
-
-def _counted(users) -> tuple:
-    """Who a rule looks at: agents (an erased person is the agent of nothing new)."""
-    return users.c.role == "agent", users.c.erased_at.is_(None)
+    """An agent's observations of the rule's metric in its window."""
+    return observed_within(agent_id, rule.metric.key, *rule.window_days(as_of))
 
 
 def _team_figures(rule: Rule, as_of: dt.date, windowed, metric):
@@ -230,7 +216,7 @@ def _team_figures(rule: Rule, as_of: dt.date, windowed, metric):
             score_of(func.avg(observations.c.value), samples).label("score"),
         )
         .select_from(pairs)
-        .join(mate, and_(mate.c.id == pairs.c.mate_id, *_counted(mate)))
+        .join(mate, and_(mate.c.id == pairs.c.mate_id, *coached_people(mate)))
         .join(observations, _in_window(rule, as_of, pairs.c.mate_id))
         .group_by(pairs.c.agent_id, pairs.c.own_score, pairs.c.mate_id)
         .having(samples >= rule.min_samples)

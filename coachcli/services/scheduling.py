@@ -29,7 +29,7 @@ from coachcli.db.models import (
     stored_id,
 )
 from coachcli.db.types import utc_now
-from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.errors import CoachError, not_found, refused
 from coachcli.metrics import find_metric, parse_target
 from coachcli.parse import (
     check_wall_clock,
@@ -45,7 +45,13 @@ from coachcli.services.forms import find_form
 from coachcli.services.minigoals import NOTIFICATION_COLUMNS
 from coachcli.services.notifications import notify
 from coachcli.services.paths import find_path, not_assigned_message, require_assigned
-from coachcli.services.people import in_scope, require_coaching_role
+from coachcli.services.people import (
+    a_role,
+    in_scope,
+    refuse_unless_coachable,
+    refuse_unless_coaching,
+    require_coaching_role,
+)
 from coachcli.services.sessions import find_session
 from coachcli.tabular import Content, Problems, read_rows
 
@@ -77,7 +83,7 @@ class Directory:
     resolved with a few queries before any row is checked."""
 
     actor: User
-    users: dict[str, tuple[int, str]] = field(default_factory=dict)  # handle -> (id, role)
+    users: dict[str, User] = field(default_factory=dict)  # by handle
     in_scope: set[int] = field(default_factory=set)  # of those ids, the ones the actor may coach
     paths: dict[str, int] = field(default_factory=dict)  # name -> id
     assigned: set[tuple[int, int]] = field(default_factory=set)  # (path id, user id)
@@ -115,12 +121,9 @@ def load_directory(
     directory = Directory(actor=actor)
     wanted = sorted({handle for handle in handles if handle})
     for chunk in chunks(wanted):
-        for user_id, handle, role in db.exec(
-            select(User.id, User.handle, User.role).where(col(User.handle).in_(chunk))
-        ):
-            assert user_id is not None  # a stored row's primary key
-            directory.users[handle] = (user_id, role)
-    ids = sorted(user_id for user_id, _ in directory.users.values())
+        for user in db.exec(select(User).where(col(User.handle).in_(chunk))):
+            directory.users[user.handle] = user
+    ids = sorted(stored_id(user) for user in directory.users.values())
     for chunk in chunks(ids):
         for user_id in db.exec(select(col(User.id)).where(col(User.id).in_(chunk), in_scope(actor, User.id))):
             assert user_id is not None  # a stored row's primary key
@@ -170,30 +173,19 @@ def minigoal_warning(session: CoachingSession) -> str | None:
 
 
 def _agent(directory: Directory, handle: str) -> int:
-    found = directory.users.get(handle)
-    if found is None:
+    agent = directory.users.get(handle)
+    if agent is None:
         raise not_found(f"no user '{handle}'; see `coach user list`")
-    user_id, role = found
-    if role != "agent":
-        raise CoachError(
-            f"'{handle}' is a{'n' if role == 'admin' else ''} {role}, not an agent; only agents are coached"
-        )
-    if user_id not in directory.in_scope:
-        raise forbidden(
-            f"'{handle}' is outside the teams '{directory.actor.handle}' supervises; "
-            "an admin can add them to one of your teams"
-        )
-    return user_id
+    refuse_unless_coachable(directory.actor, agent, visible=stored_id(agent) in directory.in_scope)
+    return stored_id(agent)
 
 
 def _coach(directory: Directory, handle: str) -> int:
-    found = directory.users.get(handle)
-    if found is None:
+    coach = directory.users.get(handle)
+    if coach is None:
         raise not_found(f"no user '{handle}' to be the coach; see `coach user list`")
-    user_id, role = found
-    if role not in ("coach", "admin"):
-        raise CoachError(f"'{handle}' cannot be the coach: they are an {role}; name a coach or an admin with --coach")
-    return user_id
+    refuse_unless_coaching(coach)
+    return stored_id(coach)
 
 
 def _path(directory: Directory, name: str, agent_id: int, agent_handle: str) -> int:
@@ -485,8 +477,8 @@ def request_session(
     """M2: an agent asks for coaching for themself; their coaches are notified."""
     if actor.role != "agent":
         raise refused(
-            f"only agents request coaching; '{actor.handle}' is a{'n' if actor.role == 'admin' else ''} "
-            f"{actor.role} — schedule a session with `coach session schedule` instead"
+            f"only agents request coaching; '{actor.handle}' is {a_role(actor.role)}"
+            " — schedule a session with `coach session schedule` instead"
         )
     title = (title or "").strip()
     if not title:

@@ -9,9 +9,9 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import Team, TeamMembership, User, stored_id
-from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.errors import CoachError, forbidden, refused
 from coachcli.services import audit
-from coachcli.services.people import ROLES, acting_user, in_scope, require_coaching_role
+from coachcli.services.people import ROLES, acting_user, find_team, in_scope, require_coaching_role
 
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # An erased person's handle and name become PSEUDONYM_PREFIX + their id.
@@ -57,13 +57,6 @@ def adding_actor(db: Session, handle: str | None) -> User | None:
     if not handle or not has_users(db):
         return None
     return acting_user(db, handle)
-
-
-def find_team(db: Session, name: str) -> Team:
-    team = db.exec(select(Team).where(Team.name == name.strip())).first()
-    if team is None:
-        raise not_found(f"no team '{name}'; create it with `coach team add \"{name.strip()}\"`")
-    return team
 
 
 def has_admin(db: Session) -> bool:
