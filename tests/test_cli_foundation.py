@@ -363,8 +363,20 @@ ERRORS = [
     (["session", "delete", "{first}"], ExitCode.REFUSED, "coached"),
     (["session", "autofill", "{first}"], ExitCode.REFUSED, "coached"),
     (["user", "add", "alex", "--name", "Again"], ExitCode.REFUSED, "already exists"),
-    (["plan", "list", "--state", "sleeping"], ExitCode.BAD_INPUT, "active, closed or all"),
-    (["session", "list", "--tab", "sleeping"], ExitCode.BAD_INPUT, "bad tab"),
+    (["plan", "list", "--state", "sleeping"], ExitCode.BAD_INPUT, "'sleeping' is not one of 'active', 'closed', 'all'"),
+    (
+        ["session", "list", "--tab", "sleeping"],
+        ExitCode.BAD_INPUT,
+        "'sleeping' is not one of 'requested', 'scheduled', 'draft', 'coached'",
+    ),
+    (
+        ["minigoal", "list", "--state", "done"],
+        ExitCode.BAD_INPUT,
+        "'done' is not one of 'in_progress', 'achieved', 'missed'",
+    ),
+    (["action", "list", "--state", "late"], ExitCode.BAD_INPUT, "'late' is not one of 'open', 'done', 'all'"),
+    (["user", "add", "x", "--name", "X", "--role", "boss"], ExitCode.BAD_INPUT, "'boss' is not one of 'agent'"),
+    (["user", "list", "--role", "boss"], ExitCode.BAD_INPUT, "Invalid value for '--role'"),
     (["user", "add", "Bad Handle!", "--name", "X"], ExitCode.BAD_INPUT, "bad handle"),
 ]
 

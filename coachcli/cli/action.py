@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import ActionState
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.ids import record_id
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, View, emit, emit_id, say
@@ -103,7 +104,9 @@ def done(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    state: Annotated[str, typer.Option("--state", help="open, done or all.")] = "open",
+    state: Annotated[ActionState, typer.Option("--state", case_sensitive=False, help="Only items in this state.")] = (
+        ActionState.open
+    ),
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open items due before today.")] = False,
     format: FormatOption = None,
 ) -> None:

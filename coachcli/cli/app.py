@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup, TyperOption
@@ -47,6 +47,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("rules", "Rules as code: coaching requests that start themselves from KPI data (cron)."),
 }
 
+
+# Typer exports Click's BadParameter but not its bases, which Click (installed,
+# or vendored inside Typer since 0.2x) raises for every mistyped command line:
+# they are reached through the public class, never through a private module.
+UsageError: type[Any] = typer.BadParameter.__mro__[1]  # click.UsageError
+ClickException: type[Any] = UsageError.__mro__[1]  # click.ClickException
 
 # The root's options that are taken after the command too.
 GLOBAL_OPTIONS = ("--db", "--as")
@@ -87,7 +93,7 @@ class CoachGroup(TyperGroup):
     def resolve_command(self, ctx, args):
         try:
             return super().resolve_command(ctx, args)
-        except typer._click.exceptions.UsageError as error:
+        except UsageError as error:
             from difflib import get_close_matches
 
             matches = get_close_matches(args[0], list(COMMANDS)) if args else []
@@ -121,8 +127,6 @@ class CoachGroup(TyperGroup):
             name, equals, _ = word.partition("=")
             if name in GLOBAL_OPTIONS and command is not self:
                 if not equals and not remaining:
-                    from typer._click.exceptions import UsageError
-
                     raise UsageError(f"Option '{word}' requires an argument.", ctx)
                 moved += [word] if equals else [word, remaining.pop(0)]
                 continue
@@ -165,13 +169,13 @@ def _usage_errors_in_one_line():
     """A mistyped command or option gets the same one-line treatment as any
     other refusal (exit 2), naming the help to read; asking for help by
     giving no arguments still shows it."""
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
     try:
         yield
-    except NoArgsIsHelpError:
-        raise
     except UsageError as error:
+        # Asking for help by giving no arguments: recognised by name, as Typer
+        # itself does, since Click exports the class in no version Typer allows.
+        if type(error).__name__ == "NoArgsIsHelpError":
+            raise
         where = error.ctx.command_path if error.ctx is not None else "coach"
         _fail(f"{error.format_message()} (see `{where} --help`)", ExitCode.BAD_INPUT)
 
@@ -179,8 +183,6 @@ def _usage_errors_in_one_line():
 def _is_cli_signal(error: Exception) -> bool:
     """Usage errors and the like belong to the option parser, not to us."""
     # (typer.Exit and typer.Abort are re-raised before this is asked.)
-    from typer._click.exceptions import ClickException
-
     return isinstance(error, ClickException)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import GoalState
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.ids import record_id
 from coachcli.cli.output import (
@@ -93,7 +94,8 @@ def _metric(key: str):
 def list_(
     agent: AgentFilter = None,
     state: Annotated[
-        str | None, typer.Option("--state", help="in_progress, achieved or missed.", show_default=False)
+        GoalState | None,
+        typer.Option("--state", case_sensitive=False, help="Only mini-goals in this state.", show_default=False),
     ] = None,
     format: FormatOption = None,
 ) -> None:

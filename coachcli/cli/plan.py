@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import PlanState
 from coachcli.cli.completion import complete_agent, complete_form
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.ids import record_id
@@ -115,7 +116,9 @@ def add(
 @app.command("list")
 def list_(
     agent: AgentFilter = None,
-    state: Annotated[str, typer.Option("--state", help="active, closed or all.")] = "active",
+    state: Annotated[PlanState, typer.Option("--state", case_sensitive=False, help="Only plans in this state.")] = (
+        PlanState.active
+    ),
     format: FormatOption = None,
 ) -> None:
     """List performance plans within your scope."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import DEFAULT_CADENCE, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, Grouping
 from coachcli.cli.completion import complete_coach, complete_metric
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
@@ -83,17 +84,18 @@ def impact(
     start: FromDate = None,
     end: ToDate = None,
     window: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--window",
-            help="Days before and after the session to compare, 1-365 [default: 14].",
+            min=1,
+            max=MAX_WINDOW_DAYS,
+            help="Days before and after the session to compare.",
             metavar="DAYS",
-            show_default=False,
         ),
-    ] = None,
+    ] = DEFAULT_WINDOW_DAYS,
     by: Annotated[
-        str, typer.Option("--by", help="One row a session, coach or metric.", metavar="session|coach|metric")
-    ] = "session",
+        Grouping, typer.Option("--by", case_sensitive=False, help="One row a session, coach or metric.")
+    ] = Grouping.session,
     format: FormatOption = None,
 ) -> None:
     """Did coached agents improve on the session's KPI, by more than their team-mates?
@@ -106,7 +108,6 @@ def impact(
     from coachcli.parse import default_timezone_name, parse_date, today_in
     from coachcli.services import reports
 
-    window = reports.DEFAULT_WINDOW_DAYS if window is None else window
     zone = default_timezone_name()
     today = today_in(zone)
     start_date = parse_date(start, today) if start else None
@@ -124,7 +125,7 @@ def impact(
             window=window,
             by=by,
         )
-    grouping = reports.check_grouping(by)
+    grouping = by.value
     on_terminal = resolve(format) is OutputFormat.table
     if grouping == "session":
         shown = [_displayed_session(record) for record in records] if on_terminal else records
@@ -162,14 +163,15 @@ def cadence(
         ),
     ] = None,
     minimum: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--min",
-            help="Sessions in the period that meet the cadence, 1 or more [default: 1].",
+            # At least one: a cadence of none would be met by every agent and flag nobody.
+            min=1,
+            help="Sessions in the period that meet the cadence.",
             metavar="SESSIONS",
-            show_default=False,
         ),
-    ] = None,
+    ] = DEFAULT_CADENCE,
     format: FormatOption = None,
 ) -> None:
     """Is every agent coached often enough, and followed up?
@@ -182,7 +184,6 @@ def cadence(
     from coachcli.parse import default_timezone_name, parse_date, today_in
     from coachcli.services import reports
 
-    minimum = reports.DEFAULT_CADENCE if minimum is None else minimum
     zone = default_timezone_name()
     today = today_in(zone)
     start_date = parse_date(start, today) if start else None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import SessionTab
 from coachcli.cli.completion import complete_agent, complete_coach, complete_form, complete_metric, complete_path
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.ids import record_id
@@ -182,7 +183,10 @@ def list_(
             "--plan", parser=record_id("performance plan"), help="Only this plan's sessions.", show_default=False
         ),
     ] = None,
-    tab: Annotated[str | None, typer.Option("--tab", help="requested, scheduled, draft or coached.")] = None,
+    tab: Annotated[
+        SessionTab | None,
+        typer.Option("--tab", case_sensitive=False, help="Only sessions in this state.", show_default=False),
+    ] = None,
     unacknowledged: Annotated[
         bool, typer.Option("--unacknowledged", help="Only coached sessions the agent has not acknowledged yet.")
     ] = False,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coachcli.choices import Role
 from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import FormatOption, QuietOption, View, emit
@@ -19,7 +20,7 @@ USER_COLUMNS = [("handle", "Handle"), ("name", "Name"), ("role", "Role"), ("team
 def add(
     handle: Annotated[str, typer.Argument(help="Short unique name, e.g. alex.", metavar="HANDLE")],
     name: Annotated[str, typer.Option("--name", help="Full name.")],
-    role: Annotated[str, typer.Option("--role", help="agent, coach or admin.")] = "agent",
+    role: Annotated[Role, typer.Option("--role", case_sensitive=False, help="What the person does.")] = Role.agent,
     teams: Annotated[
         list[str] | None,
         typer.Option("--team", help="Team to join (agent) or supervise (coach); repeatable."),
@@ -33,7 +34,7 @@ def add(
 
     with unit_of_work(write=True) as db:
         actor = users.adding_actor(db, settings.acting_handle)
-        user = users.add_user(db, actor, handle, name, role, teams or [])
+        user = users.add_user(db, actor, handle, name, role.value, teams or [])
         record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
     if quiet:
         typer.echo(record["handle"])
@@ -43,7 +44,9 @@ def add(
 
 @app.command("list")
 def list_(
-    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    role: Annotated[
+        Role | None, typer.Option("--role", case_sensitive=False, help="Only this role.", show_default=False)
+    ] = None,
     team: Annotated[str | None, typer.Option("--team", help="Only members of this team.")] = None,
     format: FormatOption = None,
 ) -> None:

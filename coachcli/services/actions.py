@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from coachcli.choices import ActionState
 from coachcli.db.models import ActionItem, CoachingSession, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -166,19 +167,18 @@ def list_actions(
     actor: User,
     *,
     agent: str | None = None,
-    state: str = "open",
+    state: ActionState = ActionState.open,
     overdue: bool = False,
     today: dt.date,
 ) -> list[dict]:
     """Items within the actor's scope, soonest due first (undated last);
     `overdue`: only the overdue ones."""
-    if state not in STATES:
-        raise CoachError(f"bad --state '{state}': use open, done or all")
+    state = ActionState(state)
     query = _action_query().where(visible(actor))
     if agent:
         query = query.where(CoachingSession.agent_id == find_user(db, agent).id)
-    if state != "all":
-        query = query.where(ActionItem.state == state)
+    if state is not ActionState.all:
+        query = query.where(ActionItem.state == state.value)
     if overdue:
         query = query.where(is_overdue(today))
     undated_last = col(ActionItem.due_date).is_(None)

@@ -43,16 +43,17 @@ from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, or_, select
 
+from coachcli.choices import GoalState
 from coachcli.db import bulk
 from coachcli.db.expressions import END_OF_DAY, end_of_day, iso_date, rounded
 from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, MiniGoalChange, Notification, User
 from coachcli.db.types import UTCDateTime, utc_now
-from coachcli.errors import CoachError, forbidden, not_found
+from coachcli.errors import forbidden, not_found
 from coachcli.metrics import METRICS, Metric, find_metric, format_value
 from coachcli.services import audit, runs
 from coachcli.services.people import find_user, in_scope
 
-STATES = ("in_progress", "achieved", "missed")
+STATES = tuple(state.value for state in GoalState)
 STATE_LABELS = {"in_progress": "In Progress", "achieved": "Achieved", "missed": "Missed"}
 FINAL_STATES = ("achieved", "missed")
 SCORE_DECIMALS = 2
@@ -381,16 +382,13 @@ def _record(goal: MiniGoal, handle: str) -> dict:
     }
 
 
-def list_minigoals(db: Session, actor: User, *, agent: str | None = None, state: str | None = None) -> list[dict]:
+def list_minigoals(db: Session, actor: User, *, agent: str | None = None, state: GoalState | None = None) -> list[dict]:
     """M7: the goals within the actor's scope (or one agent's, by handle), soonest due first."""
     query = _goal_query().where(_visible(actor))
     if agent:
         query = query.where(MiniGoal.assignee_id == find_user(db, agent).id)
     if state is not None:
-        wanted = state.strip().lower().replace("-", "_").replace(" ", "_")
-        if wanted not in STATES:
-            raise CoachError(f"bad state '{state}': use one of {', '.join(STATES)}")
-        query = query.where(MiniGoal.state == wanted)
+        query = query.where(MiniGoal.state == GoalState(state).value)
     rows = db.exec(query.order_by(col(MiniGoal.due_date), col(MiniGoal.id))).all()
     return [_record(goal, handle) for goal, handle in rows]
 

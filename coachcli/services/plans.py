@@ -8,6 +8,7 @@ from collections import defaultdict
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
+from coachcli.choices import PlanState
 from coachcli.db.models import CoachingSession, Form, Plan, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -88,14 +89,14 @@ def plan_record(db: Session, plan_id: int) -> dict:
     return _records(db, db.exec(_plan_query().where(Plan.id == plan_id)).all())[0]
 
 
-def list_plans(db: Session, actor: User, *, agent: str | None = None, state: str = "active") -> list[dict]:
+def list_plans(
+    db: Session, actor: User, *, agent: str | None = None, state: PlanState = PlanState.active
+) -> list[dict]:
     query = _plan_query().where(in_scope(actor, Plan.agent_id))
     if agent:
         query = query.where(Plan.agent_id == find_user(db, agent).id)
-    if state != "all":
-        if state not in PLAN_STATES:
-            raise CoachError(f"bad state '{state}': use active, closed or all")
-        query = query.where(Plan.state == state)
+    if PlanState(state) is not PlanState.all:
+        query = query.where(Plan.state == PlanState(state).value)
     return _records(db, db.exec(query.order_by(col(Plan.id).desc())).all())
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session, col
 
+from coachcli.choices import ActionState, GoalState, SessionTab
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date
 from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, User, stored_id
 from coachcli.errors import CoachError
@@ -60,7 +61,7 @@ def prep(db: Session, actor: User, handle: str, *, as_of: dt.date, days: int = D
     for the trend line."""
     agent = coachable_agent(db, actor, handle, "prepare a coaching conversation")
     windows = Windows(as_of, check_days(days))
-    coached = list_sessions(db, actor, agent=agent.handle, tab="coached")
+    coached = list_sessions(db, actor, agent=agent.handle, tab=SessionTab.coached)
     last = _last_coached(db, stored_id(agent), zone)
     return {
         "agent": agent.handle,
@@ -68,10 +69,10 @@ def prep(db: Session, actor: User, handle: str, *, as_of: dt.date, days: int = D
         "days": windows.days,
         "metrics": _metrics(db, stored_id(agent), windows),
         "goals": _goals(db, actor, agent, as_of),
-        "actions": list_actions(db, actor, agent=agent.handle, state="open", today=as_of),
+        "actions": list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of),
         "last_session": session_record(db, actor, last) if last is not None else None,
         "unacknowledged": sorted(record["id"] for record in coached if record["acknowledged_at"] is None),
-        "requests": list(reversed(list_sessions(db, actor, agent=agent.handle, tab="requested"))),
+        "requests": list(reversed(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))),
     }
 
 
@@ -135,7 +136,7 @@ def _goals(db: Session, actor: User, agent: User, as_of: dt.date) -> list[dict]:
     date through the as-of date, M5), whether that meets the target now, and
     `at_risk` as `coach remind` has it (§8): due within 3 days and missing
     its target so far, or without data yet."""
-    goals = list_minigoals(db, actor, agent=agent.handle, state="in_progress")
+    goals = list_minigoals(db, actor, agent=agent.handle, state=GoalState.in_progress)
     if not goals:
         return []
     goal, observations = MiniGoal.__table__.c, KpiObservation.__table__.c

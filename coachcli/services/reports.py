@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, func, literal, select
 from sqlmodel import Session, col
 
+from coachcli.choices import DEFAULT_CADENCE, DEFAULT_WINDOW_DAYS, Grouping
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
 from coachcli.db.models import (
     ActionItem,
@@ -47,29 +48,7 @@ from coachcli.services.people import COACHING_ROLES, a_role, find_team, find_use
 from coachcli.services.users import team_names_by_user
 from coachcli.stats import mean_interval
 
-DEFAULT_WINDOW_DAYS = 14
-MAX_WINDOW_DAYS = 365
 DECIMALS = 2
-GROUPINGS = ("session", "coach", "metric")
-# Sessions a period that an agent should have, unless --min says otherwise.
-DEFAULT_CADENCE = 1
-
-
-def check_window(days: int) -> int:
-    """The days before and after a session that its windows span."""
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
-        raise CoachError(
-            f"invalid window {days!r}: give --window a whole number of days from 1 to {MAX_WINDOW_DAYS}, e.g. 14"
-        )
-    return days
-
-
-def check_grouping(by: str) -> str:
-    """What one row of the report stands for: a session, a coach or a metric."""
-    wanted = by.strip().lower()
-    if wanted not in GROUPINGS:
-        raise CoachError(f"invalid --by {by!r}: use one of {', '.join(GROUPINGS)}")
-    return wanted
 
 
 def impact(
@@ -83,7 +62,7 @@ def impact(
     start: dt.date | None = None,
     end: dt.date | None = None,
     window: int = DEFAULT_WINDOW_DAYS,
-    by: str = "session",
+    by: Grouping = Grouping.session,
 ) -> list[dict]:
     """The impact report, one record a session (`by="session"`, ordered by
     session date then id) or one a coach or metric (by handle or key).
@@ -93,8 +72,7 @@ def impact(
     by name), session dates from `start` through `end`.
     """
     require_coaching_role(actor, "run reports, which compare agents with their team-mates")
-    window = check_window(window)
-    by = check_grouping(by)
+    by = Grouping(by)
     if start is not None and end is not None and start > end:
         raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}: give the earlier date first")
     filters = _SessionFilters(
@@ -106,9 +84,9 @@ def impact(
     )
     rows = db.execute(_impact_statement(actor, filters, window, zone)).all()
     measured = [_measured(row) for row in rows]
-    if by == "session":
+    if by is Grouping.session:
         return [session.record for session in measured]
-    return _summaries(measured, by)
+    return _summaries(measured, by.value)
 
 
 def _coach_id(db: Session, handle: str) -> int:
@@ -384,14 +362,6 @@ def _mean(values: list[float]) -> float | None:
 # --- cadence ----------------------------------------------------------------
 
 
-def check_cadence(sessions: int) -> int:
-    """The sessions in the period that meet the cadence: at least one, as a
-    cadence of none would be met by every agent and flag nobody."""
-    if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 1:
-        raise CoachError(f"invalid --min {sessions!r}: give a whole number of sessions of at least 1, e.g. 2")
-    return sessions
-
-
 def cadence_period(today: dt.date, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The first and last day of the period: this month by default; a period
     given by one end only runs to the other end of that date's month."""
@@ -426,7 +396,6 @@ def cadence(
     how many of those are overdue on `today`, and whether they were coached
     at least `minimum` times."""
     require_coaching_role(actor, "run reports, which compare agents with their team-mates")
-    minimum = check_cadence(minimum)
     start, end = cadence_period(today, start, end)
     agents = User.__table__.alias("agent")
     in_view = (agents.c.role == "agent", in_scope(actor, agents.c.id))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
+from coachcli.choices import SessionTab
 from coachcli.db.models import (
     ActionItem,
     CoachingSession,
@@ -26,7 +27,7 @@ from coachcli.services.forms import find_form, form_spec
 from coachcli.services.notifications import notify
 from coachcli.services.people import COACHING_ROLES, coachable_agent, find_user, in_scope, require_coaching_role
 
-STATES = ("requested", "scheduled", "draft", "coached")
+STATES = tuple(tab.value for tab in SessionTab)
 _Agent = aliased(User, name="agent")
 _Coach = aliased(User, name="coach")
 
@@ -116,7 +117,7 @@ def list_sessions(
     *,
     agent: str | None = None,
     plan_id: int | None = None,
-    tab: str | None = None,
+    tab: SessionTab | None = None,
     unacknowledged: bool = False,
 ) -> list[dict]:
     query = _session_query().where(visible(actor))
@@ -127,9 +128,7 @@ def list_sessions(
     if plan_id is not None:
         query = query.where(CoachingSession.plan_id == plan_id)
     if tab is not None:
-        if tab not in STATES:
-            raise CoachError(f"bad tab '{tab}': use one of {', '.join(STATES)}")
-        query = query.where(CoachingSession.state == tab)
+        query = query.where(CoachingSession.state == SessionTab(tab).value)
     rows = db.exec(query.order_by(col(CoachingSession.id).desc())).all()
     return [_record(row, actor) for row in rows]
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
+from coachcli.choices import Role
 from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.services import audit
@@ -126,10 +127,10 @@ def user_record(user: User, teams: list[str]) -> dict:
     return {"handle": user.handle, "name": user.name, "role": user.role, "teams": teams}
 
 
-def list_users(db: Session, actor: User, role: str | None = None, team: str | None = None) -> list[dict]:
+def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> list[dict]:
     query = select(User).where(in_scope(actor, User.id)).order_by(User.handle)
-    if role:
-        query = query.where(User.role == check_role(role))
+    if role is not None:
+        query = query.where(User.role == Role(role).value)
     if team:
         members = select(TeamMembership.user_id).where(TeamMembership.team_id == find_team(db, team).id)
         query = query.where(col(User.id).in_(members))
