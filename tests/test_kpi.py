@@ -157,12 +157,14 @@ def test_list_is_scoped_and_filtered(db, center):
 
     assert {r["agent"] for r in kpi.list_observations(db, center.calvin)} == {"alex"}
     assert {r["agent"] for r in kpi.list_observations(db, center.dana)} == {"alex", "sam"}
-    assert kpi.list_observations(db, center.maria) == []
-    window = kpi.list_observations(
-        db, center.calvin, metric="Hold Time", start=dt.date(2026, 12, 15), end=dt.date(2026, 12, 15)
+    assert list(kpi.list_observations(db, center.maria)) == []
+    window = list(
+        kpi.list_observations(
+            db, center.calvin, metric="Hold Time", start=dt.date(2026, 12, 15), end=dt.date(2026, 12, 15)
+        )
     )
     assert window == [{"agent": "alex", "metric": "hold-time", "observed_at": "2026-12-15T23:30:00", "value": 11.0}]
-    with pytest.raises(CoachError, match="after --to"):
+    with pytest.raises(CoachError, match="after --to"):  # at once, before a row is read
         kpi.list_observations(db, center.dana, start=dt.date(2026, 12, 16), end=dt.date(2026, 12, 15))
 
 

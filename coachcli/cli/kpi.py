@@ -121,13 +121,14 @@ def list_(
     end_date = parse_date(end, today) if end else None
     with unit_of_work(write=False) as db:
         records = kpi.list_observations(db, acting_user(db), agent=agent, metric=metric, start=start_date, end=end_date)
-    if resolve(format) is OutputFormat.table:
-        records = [
-            {
-                **record,
-                "metric": find_metric(record["metric"]).name,
-                "value": format_value(record["value"], find_metric(record["metric"])),
-            }
-            for record in records
-        ]
-    emit(records, format, View(title="KPI observations", columns=OBSERVATION_COLUMNS))
+        if resolve(format) is OutputFormat.table:
+            records = (
+                {
+                    **record,
+                    "metric": find_metric(record["metric"]).name,
+                    "value": format_value(record["value"], find_metric(record["metric"])),
+                }
+                for record in records
+            )
+        # Inside the transaction: the rows stream from the database to stdout.
+        emit(records, format, View(title="KPI observations", columns=OBSERVATION_COLUMNS))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any
@@ -84,15 +83,21 @@ def resolve(format: OutputFormat | None) -> OutputFormat:
     return OutputFormat.table if sys.stdout.isatty() else OutputFormat.tsv
 
 
-def emit(data: dict | list[dict], format: OutputFormat | None, view: View | None = None) -> None:
-    """Print one record (a dict) or a list of records."""
+def emit(data: dict | Iterable[dict], format: OutputFormat | None, view: View | None = None) -> None:
+    """Print one record (a dict) or a list of records. A list may be any
+    iterable: JSON, CSV and TSV write each record as it comes (a list of
+    millions streams in constant memory, and its first row reaches a pipe at
+    once); only a table, for a person at a terminal, collects them."""
     view = view or View()
     chosen = resolve(format)
     _display_zone()  # a bad COACH_TZ is refused before anything is printed
     if chosen is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, default=_json_value, ensure_ascii=False, indent=2) + "\n")
+        if isinstance(data, dict):
+            sys.stdout.write(_json(data) + "\n")
+        else:
+            _json_array(data)
     elif chosen is OutputFormat.table:
-        _table(data, view)
+        _table(data if isinstance(data, dict) else list(data), view)
     else:
         _delimited([data] if isinstance(data, dict) else data, chosen, view)
     # Written out now, inside the command: a reader that has gone (`| head`)
@@ -116,6 +121,23 @@ def _display_zone():
     from coachcli.parse import default_timezone_name
 
     return ZoneInfo(default_timezone_name())
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, default=_json_value, ensure_ascii=False, indent=2)
+
+
+def _json_array(records: Iterable[dict]) -> None:
+    """The records as one JSON array, written one record at a time: byte for
+    byte what json.dumps(list(records), indent=2) writes (a string's newline
+    is escaped inside it, so every line of a record moves in by two)."""
+    written = False
+    for record in records:
+        sys.stdout.write(("[\n  " if not written else ",\n  ") + _json(record).replace("\n", "\n  "))
+        if not written:
+            sys.stdout.flush()  # the first record reaches a pipe at once
+            written = True
+    sys.stdout.write("\n]\n" if written else "[]\n")
 
 
 def _json_value(value: Any) -> Any:
@@ -167,26 +189,31 @@ def _tsv_cell(value: Any) -> str:
     return _plain(value).translate(_TSV_ESCAPES)
 
 
-def _delimited(records: list[dict], chosen: OutputFormat, view: View) -> None:
-    keys: dict[str, None] = {}
-    for record in records:
-        keys.update(dict.fromkeys(record))
-    if not records:
-        # An empty list still has its header, so a script reads "no rows", not "no file".
-        keys = dict.fromkeys(view.keys or [key for key, _ in view.columns or []])
+def _delimited(records: Iterable[dict], chosen: OutputFormat, view: View) -> None:
+    """CSV or TSV, a line a record as it comes. The header is the keys of the
+    first record (every record of a list has the same), or for an empty list
+    the view's, so a script reads "no rows", not "no file"."""
+    rows = iter(records)
+    first = next(rows, None)
+    keys = list(first) if first is not None else list(view.keys or [key for key, _ in view.columns or []])
     if chosen is OutputFormat.csv:
-        # Written in one go, as every format is: a reader that goes away
-        # (`| head`) then meets every format the same way.
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(list(keys))
-        for record in records:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(keys)
+
+        def write(record: dict) -> None:
             writer.writerow([defuse_formula(_plain(record.get(key))) for key in keys])
-        sys.stdout.write(text.getvalue())
+    else:
+        sys.stdout.write("\t".join(keys) + "\n")
+
+        def write(record: dict) -> None:
+            sys.stdout.write("\t".join(_tsv_cell(record.get(key)) for key in keys) + "\n")
+
+    if first is None:
         return
-    lines = ["\t".join(keys)]
-    lines += ["\t".join(_tsv_cell(record.get(key)) for key in keys) for record in records]
-    sys.stdout.write("\n".join(lines) + "\n")
+    write(first)
+    sys.stdout.flush()  # the first row reaches a pipe at once
+    for record in rows:
+        write(record)
 
 
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code != 0x0A}
@@ -237,6 +264,25 @@ def _escape(text: str) -> str:
 
 def _table(data: dict | list[dict], view: View) -> None:
     console = _console()
+    with console.capture() as captured:
+        _print_table(console, data, view)
+    _write_in_pieces(captured.get())
+
+
+# A table is written a pipe's worth at a time, as the other formats write a
+# line at a time: a reader that has gone (`| head -1`) is then met by the next
+# write (exit 1, quietly), where one write larger than the pipe would end
+# part-way with no error at all.
+_PIECE = 16 * 1024
+
+
+def _write_in_pieces(text: str) -> None:
+    for start in range(0, len(text), _PIECE):
+        sys.stdout.write(text[start : start + _PIECE])
+        sys.stdout.flush()
+
+
+def _print_table(console, data: dict | list[dict], view: View) -> None:
     if isinstance(data, list):
         columns = view.columns or [(key, key) for key in (data[0] if data else {})]
         if not data:

@@ -10,7 +10,7 @@ are (agent, a date, then one column a metric: one observation a cell).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -35,6 +35,8 @@ ALIASES = {name: "agent" for name in AGENT_COLUMN_NAMES} | {name: "observed_at" 
 LONG_FORMAT_KEYS = frozenset(header_key(name) for name in ("metric", "value"))
 BATCH_ROWS = 50_000
 OBSERVED_CACHE_SIZE = 50_000
+# Rows fetched from the database at a time when a list streams.
+STREAMED_ROWS = 1_000
 
 
 def metric_records() -> list[dict]:
@@ -408,9 +410,12 @@ def list_observations(
     metric: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-) -> list[dict]:
+) -> Iterator[dict]:
     """Observations within the actor's scope, by agent (a handle), metric and
-    time; `start` and `end` are dates, both inclusive."""
+    time; `start` and `end` are dates, both inclusive. The filters are checked
+    at once; the rows then stream from the database (a server-side cursor on
+    PostgreSQL) as the caller reads them, inside its transaction, so millions
+    take constant memory."""
     query = (
         select(User.handle, KpiObservation.metric, KpiObservation.observed_at, KpiObservation.value)
         .join(User, col(User.id) == KpiObservation.agent_id)
@@ -428,7 +433,8 @@ def list_observations(
     if start is not None and end is not None and start > end:
         raise CoachError(f"--from {start.isoformat()} is after --to {end.isoformat()}; swap them")
     query = query.order_by(col(User.handle), col(KpiObservation.metric), col(KpiObservation.observed_at))
-    return [
+    rows = db.exec(query.execution_options(yield_per=STREAMED_ROWS))
+    return (
         {"agent": handle, "metric": key, "observed_at": observed_at, "value": value}
-        for handle, key, observed_at, value in db.exec(query)
-    ]
+        for handle, key, observed_at, value in rows
+    )
