@@ -40,6 +40,7 @@ from coachcli.db.models import (
 )
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
+from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.forms import form_spec
 from coachcli.services.people import find_user, require_admin
@@ -156,7 +157,7 @@ class Names:
 def check_reason(reason: str, names: Names) -> str:
     """The reason is kept in the audit log for good, so it must say why, and
     must not itself name the person."""
-    cleaned = " ".join(reason.split())
+    cleaned = " ".join(check_text(reason, "reason").split())
     if len(cleaned) < MIN_REASON_LENGTH or len(cleaned.split()) < MIN_REASON_WORDS:
         raise CoachError(
             f"say why the person is erased, in at least {MIN_REASON_WORDS} words (--reason TEXT), "
@@ -177,6 +178,7 @@ def check_also(db: Session, person: User, also: list[str]) -> list[str]:
         for text in (handle, name)
     }
     for text in also:
+        check_text(text, "--also")
         if not re.search(r"\w", text):
             raise CoachError("--also is blank: give a way people wrote the name, e.g. --also 'Ms Quintero'")
         if " ".join(_words(text)) in others:
