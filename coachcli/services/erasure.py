@@ -117,18 +117,18 @@ FREE_TEXTS = [
 # Besides these, a session's answers (JSON): its text answers are free text.
 
 
-def folded(text: str) -> str:
+def _folded(text: str) -> str:
     """Text as a name is compared: decomposed (NFD), accents dropped, case
     folded — Zoë, ZOE and Zoe + a combining diaeresis alike."""
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
-def _words(text: str) -> list[str]:
-    return [word for word in re.split(r"[\s,]+", folded(text)) if word]
-
-
 _BETWEEN_WORDS = r"[\s,]+"
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in re.split(_BETWEEN_WORDS, _folded(text)) if word]
 
 
 def _phrase(words: list[str]) -> str:
@@ -151,7 +151,7 @@ class Names:
         self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
     def named_in(self, text: str) -> bool:
-        return bool(self._pattern.search(folded(text)))
+        return bool(self._pattern.search(_folded(text)))
 
 
 def check_reason(reason: str, names: Names) -> str:
