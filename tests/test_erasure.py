@@ -598,14 +598,17 @@ def _in_storage(cli: Cli, strings: list[str]) -> list[str]:
     return [s for s in strings if _folded(s) in stored]
 
 
-def test_erasure_reaches_her_own_texts_and_every_written_form_of_her_name(cli, zoe):
+def test_erasure_reaches_her_own_texts_and_every_written_form_of_her_name(cli, zoe, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no table cell folds a word across lines
     # The searches find every string while it is there.
     assert _found(_zoe_outputs(cli, zoe, ("json",)), ZOE_GONE) == ZOE_GONE
+    assert NAMED["QV1Q"] in cli("session", "list", "-o", "table", user="dana").stdout  # and tables show whole texts
     assert _in_storage(cli, ZOE_GONE) == ZOE_GONE
     result = _erase_zoe(cli)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""  # the acting role (the owner) rewrote the tables itself
     shown = _zoe_outputs(cli, zoe)
+    assert "│" in shown  # tables were drawn
     assert _found(shown, ZOE_GONE) == []
     assert ZOE_KEEP in shown
     assert _found(json.dumps(cli.dump(), ensure_ascii=False), ZOE_GONE) == []
