@@ -122,7 +122,17 @@ def empty_postgres_schema(url) -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            drop_coach_groups(connection, url.database, schema)
         admin.dispose()
+
+
+def drop_coach_groups(connection, database: str, schema: str) -> None:
+    """The group roles `coach init` made for a coach database (roles belong to
+    the server, not to the database or schema dropped with it)."""
+    from coachcli.db.security import group_names
+
+    names = ", ".join(f'"{name}"' for name in group_names(database, schema).values())
+    connection.exec_driver_sql(f"DROP ROLE IF EXISTS {names}")
 
 
 @pytest.fixture

@@ -38,9 +38,12 @@ def _with_tables(record: dict, title: str, format: FormatOption) -> None:
 @contextmanager
 def _database(target: str | None, *, create: bool = False) -> Iterator[Engine]:
     from coachcli.db import open_database
+    from coachcli.db.identity import connected, require_maintainer
 
     engine = open_database(target, create=create)
     try:
+        with engine.connect() as connection:
+            require_maintainer(connected(connection))
         yield engine
     finally:
         engine.dispose()

@@ -66,12 +66,17 @@ def row_counts(connection) -> dict[str, int]:
 def info(engine: Engine) -> dict:
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version FROM coach_schema")).scalar_one()
-        return {
+        record = {
             "backend": engine.dialect.name,
             "location": location(engine),
             "schema_version": version,
             "tables": row_counts(connection),
         }
+        if engine.dialect.name == "postgresql":
+            from coachcli.db.security import current_groups
+
+            record["roles"] = current_groups(connection)
+        return record
 
 
 def check(engine: Engine) -> dict:
@@ -251,7 +256,10 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
     """
     snapshot = {"isolation_level": "REPEATABLE READ"} if source.dialect.name == "postgresql" else {}
     dialect = target.dialect.name
-    with source.connect().execution_options(**snapshot) as reading, writer(target).begin() as writing:
+    with (
+        source.connect().execution_options(**snapshot) as reading,
+        writer(target, schema_change=True).begin() as writing,
+    ):
         _refuse_unless_empty(writing)
         migrate(writing, None)
         counts = row_counts(reading)

@@ -37,6 +37,7 @@ from coachcli.db.models import (
     User,
     stored_id,
 )
+from coachcli.db.security import erasure_in_progress
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.services import audit
@@ -157,8 +158,9 @@ def erase_user(db: Session, actor: User, handle: str, reason: str) -> dict:
     names = _Names(person)
     reason = check_reason(reason, names)
     person_id = stored_id(person)
-    texts = sum(_rewrite(db, rewrite, person_id, names) for rewrite in REWRITES)
-    texts += _erase_answers(db, person_id, names)
+    with erasure_in_progress(db):  # the one place final records may have text become [erased]
+        texts = sum(_rewrite(db, rewrite, person_id, names) for rewrite in REWRITES)
+        texts += _erase_answers(db, person_id, names)
     pseudonym = f"{PSEUDONYM_PREFIX}{person_id}"
     person.handle = person.name = pseudonym
     person.erased_at = utc_now()

@@ -4,7 +4,7 @@ autofill, delete and Coach Again."""
 from __future__ import annotations
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from coachcli.db.models import (
     ActionItem,
@@ -18,6 +18,7 @@ from coachcli.db.models import (
     User,
     stored_id,
 )
+from coachcli.db.scope import session_rule
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec, merge_answers, missing_required
@@ -95,8 +96,8 @@ def _record(row, viewer: User) -> dict:
 
 def visible(actor: User):
     """SQL condition: the actor may see this session (its agent is in scope,
-    or the actor is its coach)."""
-    return or_(in_scope(actor, CoachingSession.agent_id), CoachingSession.coach_id == actor.id)
+    or the actor is its coach): the rule row-level security uses too."""
+    return session_rule(in_scope(actor, CoachingSession.agent_id), stored_id(actor), CoachingSession.coach_id)
 
 
 def session_records(db: Session, viewer: User, session_ids: list[int]) -> list[dict]:
