@@ -143,8 +143,8 @@ def _scope_function_body(schema: str) -> str:
     set of user ids the login role's user may see."""
     from coachcli.db.models import User
 
-    viewer_role = literal_column(f"{schema}.coach_viewer_role()", String)
-    viewer_id = literal_column(f"{schema}.coach_viewer_id()", Integer)
+    viewer_role = literal_column(f"{_quoted(schema)}.coach_viewer_role()", String)
+    viewer_id = literal_column(f"{_quoted(schema)}.coach_viewer_id()", Integer)
     query = select(col(User.id)).where(scope_rule(viewer_role, viewer_id, col(User.id)))
     compiled = query.compile(
         dialect=postgresql.dialect(),
@@ -166,12 +166,13 @@ class Function:
     body: str
     security_definer: bool = False
     volatility: str = "VOLATILE"
+    search_path: str = _SAFE_SEARCH_PATH
 
     def create(self, schema: str) -> str:
         definer = " SECURITY DEFINER" if self.security_definer else ""
         return (
             f"CREATE OR REPLACE FUNCTION {schema}.{self.name}({self.signature}) RETURNS {self.returns} "
-            f"LANGUAGE {self.language} {self.volatility}{definer} SET search_path = {_SAFE_SEARCH_PATH} "
+            f"LANGUAGE {self.language} {self.volatility}{definer} SET search_path = {self.search_path} "
             f"AS $coach${self.body}$coach$"
         )
 
@@ -182,7 +183,7 @@ def _refusal(message: str) -> str:
 
 def expected_functions(schema: str, groups: dict[str, str]) -> list[Function]:
     """Every function coach installs in `schema`, as installed."""
-    s = schema
+    s = _quoted(schema)
     login_groups = ", ".join(f"'{groups[kind]}'" for kind in ("agent", "coach", "admin"))
     return [
         Function(
@@ -209,7 +210,7 @@ def expected_functions(schema: str, groups: dict[str, str]) -> list[Function]:
             "",
             "SETOF integer",
             "sql",
-            _scope_function_body(s),
+            _scope_function_body(schema),
             security_definer=True,
             volatility="STABLE",
         ),
@@ -228,7 +229,8 @@ def expected_functions(schema: str, groups: dict[str, str]) -> list[Function]:
             "boolean",
             "sql",
             "SELECT r.rolsuper OR pg_has_role(session_user, n.nspowner, 'MEMBER')"
-            f" FROM pg_roles AS r, pg_namespace AS n WHERE r.rolname = session_user AND n.nspname = '{s}'",
+            " FROM pg_roles AS r, pg_namespace AS n WHERE r.rolname = session_user"
+            f" AND n.oid = '{s}'::regnamespace",
             security_definer=True,
             volatility="STABLE",
         ),
