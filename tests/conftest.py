@@ -60,11 +60,15 @@ def pytest_generate_tests(metafunc):
     about the SQLite file itself (they ask for `db_path`)."""
     if "backend" in metafunc.fixturenames:
         sqlite_only = "db_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(BACKENDS))
+        postgresql_only = metafunc.definition.get_closest_marker("postgresql_only")
+        metafunc.parametrize(
+            "backend", ["sqlite"] if sqlite_only else ["postgresql"] if postgresql_only else list(BACKENDS)
+        )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite alone")
+    config.addinivalue_line("markers", "postgresql_only: the test is about a PostgreSQL server alone")
 
 
 @pytest.fixture(scope="session")

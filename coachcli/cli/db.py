@@ -1,6 +1,7 @@
 """coach db: what the database holds, whether it is sound, and copies of it.
 
-No acting user: whoever can open the database holds all of it anyway.
+No acting user; on a PostgreSQL server they are for the owner, superusers,
+the service role and linked admins (db/identity.py).
 """
 
 from __future__ import annotations

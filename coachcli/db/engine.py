@@ -101,6 +101,21 @@ def shown_url(url: str | URL) -> str:
     return shown
 
 
+def without_password(url: str) -> str:
+    """The URL with every password it carries left out (a program given it
+    then authenticates as libpq does without one: ~/.pgpass, a certificate,
+    the server's trust)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return ""
+    secret = [key for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    if parsed.password is None and not secret:
+        return url
+    # URL.set() keeps a value given as None; a URL is a named tuple.
+    return parsed._replace(password=None).difference_update_query(secret).render_as_string(hide_password=False)
+
+
 def without_secrets(text: str, url: str | URL) -> str:
     """A driver's message with every password the URL carries replaced by ***
     (drivers may quote what they were given)."""

@@ -37,10 +37,13 @@ def connected(connection: Connection | Session) -> Connected:
     groups = current_groups(plain)
     row = connection.execute(
         text(
+            # A group may be missing (a database made from another as a
+            # template, before its `coach init`): then nobody is in it.
             """SELECT session_user::text, r.rolsuper OR pg_has_role(session_user, n.nspowner, 'MEMBER'),
-                      pg_has_role(session_user, :service, 'MEMBER'),
-                      pg_has_role(session_user, :agent, 'MEMBER') OR pg_has_role(session_user, :coach, 'MEMBER')
-                      OR pg_has_role(session_user, :admin, 'MEMBER')
+                      coalesce(pg_has_role(session_user, to_regrole(:service), 'MEMBER'), false),
+                      coalesce(pg_has_role(session_user, to_regrole(:agent), 'MEMBER')
+                               OR pg_has_role(session_user, to_regrole(:coach), 'MEMBER')
+                               OR pg_has_role(session_user, to_regrole(:admin), 'MEMBER'), false)
                FROM pg_roles AS r, pg_namespace AS n
                WHERE r.rolname = session_user AND n.oid = current_schema()::regnamespace"""
         ),
@@ -80,6 +83,27 @@ def acting_handle(who: Connected, given: str | None) -> str | None:
         f"login role '{who.login}' is not linked to a coach user; an admin links it with "
         f"`coach user link HANDLE --login {who.login}`"
     )
+
+
+def refuse_outsider(connection: Connection) -> None:
+    """A login role that may not even use coach's schema (no group of this
+    coach database holds it) is told how it gets in, rather than that the
+    database has no schema."""
+    search_path = connection.exec_driver_sql("SHOW search_path").scalar_one()
+    first = next((name.strip().strip('"') for name in search_path.split(",") if "$user" not in name), "public")
+    row = connection.execute(
+        text(
+            """SELECT session_user::text FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+               WHERE n.nspname = :schema AND c.relname = 'coach_schema'
+                 AND NOT has_schema_privilege(n.oid, 'USAGE')"""
+        ),
+        {"schema": first},
+    ).first()
+    if row is not None:
+        raise forbidden(
+            f"login role '{row[0]}' may not use this coach database: it is not linked to a coach user; "
+            f"an admin links it with `coach user link HANDLE --login {row[0]}`"
+        )
 
 
 def service_without_user(who: Connected) -> CoachError:

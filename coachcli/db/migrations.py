@@ -679,6 +679,10 @@ def upgrade(engine: Engine, *, create: bool) -> int:
     """
     with engine.connect() as connection:
         found = schema_version(connection)
+        if found is None and engine.dialect.name == "postgresql":
+            from coachcli.db.identity import refuse_outsider
+
+            refuse_outsider(connection)
         connection.rollback()
     refuse_newer(found)
     # `coach init` on PostgreSQL brings the groups and their privileges up to

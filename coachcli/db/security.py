@@ -98,6 +98,12 @@ ROW_SCOPE: dict[str, str] = {
     "rule_firings": "agent_id IN {visible}",
 }
 
+# What a role may add beyond the rows it sees: a notification to anyone it
+# sees in `users` (an agent's acknowledgement tells their coach).
+INSERT_SCOPE: dict[str, str] = {
+    "notifications": "user_id IN (SELECT id FROM {schema}.users)",
+}
+
 # The commands an unlinked member of the service group may run: those that
 # need no acting user.
 SERVICE_COMMANDS = (
@@ -363,15 +369,16 @@ END""",
     login_group text;
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.login IS NOT NULL THEN
-        FOREACH login_group IN ARRAY ARRAY[{login_groups}] LOOP
-            IF pg_has_role(OLD.login, login_group, 'MEMBER') AND EXISTS (
-                SELECT 1 FROM pg_auth_members
-                WHERE roleid = login_group::regrole AND member = OLD.login::regrole) THEN
-                EXECUTE format('REVOKE %I FROM %I', login_group, OLD.login);
-            END IF;
+        FOR login_group IN
+            SELECT g.rolname FROM pg_auth_members AS m
+            JOIN pg_roles AS g ON g.oid = m.roleid JOIN pg_roles AS r ON r.oid = m.member
+            WHERE r.rolname = OLD.login AND g.rolname = ANY (ARRAY[{login_groups}])
+        LOOP
+            EXECUTE format('REVOKE %I FROM %I', login_group, OLD.login);
         END LOOP;
     END IF;
-    IF NEW.login IS NOT NULL AND NEW.erased_at IS NULL THEN
+    -- A copy onto another server may carry logins that do not exist there.
+    IF NEW.login IS NOT NULL AND NEW.erased_at IS NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.login) THEN
         EXECUTE format('GRANT %I TO %I', CASE NEW.role WHEN 'agent' THEN '{groups["agent"]}'
             WHEN 'coach' THEN '{groups["coach"]}' ELSE '{groups["admin"]}' END, NEW.login);
     END IF;
@@ -425,41 +432,53 @@ def _policy_condition(table: str, schema: str) -> str:
 
 def install(connection: Connection) -> None:
     """The groups, their privileges, the policies and the functions, for the
-    coach database in the connection's current schema (run by its owner)."""
+    coach database in the connection's current schema (run by its owner).
+    One script, one round trip: it runs for every new schema."""
     schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
     groups = current_groups(connection)
+    existing = set(
+        connection.execute(
+            text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:names)"), {"names": list(groups.values())}
+        ).scalars()
+    )
     s = _quoted(schema)
-
-    def run(statement: str, parameters: dict | None = None):
-        return connection.execute(text(statement), parameters or {})
-
-    run("LOCK TABLE coach_write_lock IN EXCLUSIVE MODE")  # no coach writer runs meanwhile
-    for group in groups.values():
-        exists = run("SELECT 1 FROM pg_roles WHERE rolname = :name", {"name": group}).first()
-        if not exists:
-            run(f"CREATE ROLE {_quoted(group)} NOLOGIN NOINHERIT")
-    run(f"REVOKE CREATE ON SCHEMA {s} FROM PUBLIC")
+    script = ["LOCK TABLE coach_write_lock IN EXCLUSIVE MODE"]  # no coach writer runs meanwhile
+    script += [f"CREATE ROLE {_quoted(group)} NOLOGIN NOINHERIT" for group in groups.values() if group not in existing]
+    script.append(f"REVOKE CREATE ON SCHEMA {s} FROM PUBLIC")
     for function in expected_functions(schema, groups):
-        run(function.create(s))
-        run(f"REVOKE ALL ON FUNCTION {s}.{function.name}({function.signature}) FROM PUBLIC")
+        script.append(function.create(s))
+        script.append(f"REVOKE ALL ON FUNCTION {s}.{function.name}({function.signature}) FROM PUBLIC")
     for name, (table, statement) in SERVER_TRIGGERS.items():
-        run(f"DROP TRIGGER IF EXISTS {name} ON {s}.{table}")
-        run(statement.format(schema=s))
+        script.append(f"DROP TRIGGER IF EXISTS {name} ON {s}.{table}")
+        script.append(statement.format(schema=s))
     group_list = ", ".join(_quoted(group) for group in groups.values())
-    run(f"GRANT USAGE ON SCHEMA {s} TO {group_list}")
-    run(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {group_list}")
+    script.append(f"GRANT USAGE ON SCHEMA {s} TO {group_list}")
+    script.append(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {group_list}")
     for table, grants in PRIVILEGES.items():
-        for statement in _grant_statements(s, table, grants, groups):
-            run(statement)
+        script += _grant_statements(s, table, grants, groups)
     for name, kinds in _EXECUTABLE.items():
-        run(f"GRANT EXECUTE ON FUNCTION {s}.{name}() TO {', '.join(_quoted(groups[kind]) for kind in kinds)}")
+        script.append(f"GRANT EXECUTE ON FUNCTION {s}.{name}() TO {', '.join(_quoted(groups[kind]) for kind in kinds)}")
     for table in ROW_SCOPE:
-        run(f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY")
-        run(f"DROP POLICY IF EXISTS coach_scope ON {s}.{table}")
-        run(f"CREATE POLICY coach_scope ON {s}.{table} USING ({_policy_condition(table, s)})")
+        script.append(f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY")
+        script.append(f"DROP POLICY IF EXISTS coach_scope ON {s}.{table}")
+        script.append(f"CREATE POLICY coach_scope ON {s}.{table} USING ({_policy_condition(table, s)})")
+    for table, condition in INSERT_SCOPE.items():
+        script.append(f"DROP POLICY IF EXISTS coach_scope_insert ON {s}.{table}")
+        script.append(
+            f"CREATE POLICY coach_scope_insert ON {s}.{table} FOR INSERT WITH CHECK ({condition.format(schema=s)})"
+        )
+    # The driver's own cursor, with no parameters: one round trip, and the
+    # functions' % signs left alone.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # an open connection has one
+    try:
+        cursor.execute(";\n".join(script))
+    finally:
+        cursor.close()
 
 
 def _grant_statements(schema: str, table: str, grants: TableGrants, groups: dict[str, str]) -> list[str]:
+    """One GRANT a privilege (a group that may not read some columns gets
+    its own, naming the others)."""
     from coachcli.db.models import table_columns
 
     statements = []
@@ -469,12 +488,13 @@ def _grant_statements(schema: str, table: str, grants: TableGrants, groups: dict
         ("UPDATE", grants.update),
         ("DELETE", grants.delete),
     ):
-        for kind in kinds:
-            hidden = grants.unreadable.get(kind, ()) if privilege == "SELECT" else ()
-            columns = ""
-            if hidden:
-                columns = " (" + ", ".join(c for c in table_columns(table) if c not in hidden) + ")"
-            statements.append(f"GRANT {privilege}{columns} ON {schema}.{table} TO {_quoted(groups[kind])}")
+        hiding = {kind for kind in kinds if privilege == "SELECT" and grants.unreadable.get(kind)}
+        whole = [_quoted(groups[kind]) for kind in kinds if kind not in hiding]
+        if whole:
+            statements.append(f"GRANT {privilege} ON {schema}.{table} TO {', '.join(whole)}")
+        for kind in hiding:
+            columns = ", ".join(c for c in table_columns(table) if c not in grants.unreadable[kind])
+            statements.append(f"GRANT SELECT ({columns}) ON {schema}.{table} TO {_quoted(groups[kind])}")
     return statements
 
 
