@@ -33,6 +33,11 @@ def _has_role(role: Any, roles: tuple[str, ...]) -> ColumnElement[bool]:
     return role.in_(roles)
 
 
+def sees_everyone(viewer_role: Any) -> ColumnElement[bool]:
+    """SQL condition: the viewer sees everyone (an admin, the service role)."""
+    return _has_role(viewer_role, SEES_EVERYONE)
+
+
 def supervised_agent_ids(coach_id: Any):
     """Agents who belong to a team that this coach supervises."""
     coach_teams = select(col(TeamMembership.team_id)).where(col(TeamMembership.user_id) == coach_id)
@@ -49,7 +54,7 @@ def scope_rule(viewer_role: Any, viewer_id: Any, person_id: Any) -> ColumnElemen
     `viewer_role` and `viewer_id` are plain values (a service's acting user)
     or SQL expressions (the login role's user, inside the database)."""
     return or_(
-        _has_role(viewer_role, SEES_EVERYONE),
+        sees_everyone(viewer_role),
         person_id == viewer_id,
         and_(_has_role(viewer_role, ("coach",)), person_id.in_(supervised_agent_ids(viewer_id))),
     )

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Integer, String, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
-from coachcli.db.scope import scope_rule, session_rule
+from coachcli.db.scope import scope_rule, sees_everyone, session_rule
 
 GROUPS = ("agent", "coach", "admin", "service")
 EVERYONE = GROUPS
@@ -88,7 +88,7 @@ ROW_SCOPE: dict[str, str] = {
     ),
     "path_assignments": "user_id IN {visible}",
     "plans": "agent_id IN {visible}",
-    "sessions": "{session_rule}",
+    "sessions": "({session_rule})",
     "session_acknowledgements": "session_id IN (SELECT id FROM {schema}.sessions)",
     "action_items": "owner_id IN {visible} OR session_id IN (SELECT id FROM {schema}.sessions)",
     "minigoals": "assignee_id IN {visible}",
@@ -149,8 +149,9 @@ def _scope_function_body(schema: str) -> str:
     set of user ids the login role's user may see."""
     from coachcli.db.models import User
 
-    viewer_role = literal_column(f"{_quoted(schema)}.coach_viewer_role()", String)
-    viewer_id = literal_column(f"{_quoted(schema)}.coach_viewer_id()", Integer)
+    # Read once (scalar subqueries), not once a row.
+    viewer_role = literal_column(f"(SELECT {_quoted(schema)}.coach_viewer_role())", String)
+    viewer_id = literal_column(f"(SELECT {_quoted(schema)}.coach_viewer_id())", Integer)
     query = select(col(User.id)).where(scope_rule(viewer_role, viewer_id, col(User.id)))
     compiled = query.compile(
         dialect=postgresql.dialect(),
@@ -418,16 +419,23 @@ _EXECUTABLE = {
 
 
 def _policy_condition(table: str, schema: str) -> str:
+    """A table's policy: everything for a viewer who sees everyone, else the
+    rows of the people the scope rule lets the viewer see. The viewer's role
+    and id are each read once a statement (scalar subqueries), not once a row."""
+    viewer_role = literal_column(f"(SELECT {schema}.coach_viewer_role())", String)
+    viewer_id = literal_column(f"(SELECT {schema}.coach_viewer_id())", Integer)
+    sees_all = _compiled(sees_everyone(viewer_role))
     visible = f"(SELECT {schema}.coach_visible_people())"
     rule = ""
     if table == "sessions":
-        condition = session_rule(
-            literal_column(f"agent_id IN {visible}"),
-            literal_column(f"{schema}.coach_viewer_id()"),
-            literal_column("coach_id"),
+        rule = _compiled(
+            session_rule(literal_column(f"agent_id IN {visible}"), viewer_id, literal_column("coach_id", Integer))
         )
-        rule = str(condition.compile(dialect=postgresql.dialect()))
-    return ROW_SCOPE[table].format(visible=visible, schema=schema, session_rule=rule)
+    return f"({sees_all}) OR " + ROW_SCOPE[table].format(visible=visible, schema=schema, session_rule=rule)
+
+
+def _compiled(condition) -> str:
+    return str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
 def install(connection: Connection) -> None:
