@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 from sqlalchemy import event, func
@@ -47,7 +46,7 @@ def run_import(db, actor, text, source="sessions.csv"):
 
 def test_session_import_follows_the_schedule_rules(db, center, path):
     result = run_import(db, center.calvin, GOOD_CSV)
-    assert result == {"scheduled": 3, "minigoals": 1, "without_minigoal": 1}
+    assert result == {"scheduled": 3, "minigoals": 1, "without_minigoal": 1, "first_of_two": 0}
     rows = db.exec(select(CoachingSession).order_by(CoachingSession.id)).all()
     assert [(s.title, s.state, s.start, s.timezone, s.duration_minutes) for s in rows] == [
         ("AHT review", "scheduled", "09:30", "Europe/Paris", 45),
@@ -129,8 +128,8 @@ def test_session_import_refuses_agents_and_bad_headers(db, center):
 
 
 def test_session_import_is_set_based(db, center, engine):
-    """Ten thousand rows, a handful of statements, well under the time a
-    person waits for."""
+    """Ten thousand rows, a handful of statements (the time is measured in
+    tests/bench, never here)."""
     paths.add_path(db, center.dana, "Handle time", ["alex", "maria", "sam"])
     handles = ("alex", "maria", "sam")
     text = (
@@ -147,14 +146,11 @@ def test_session_import_is_set_based(db, center, engine):
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        started = time.perf_counter()
         result = run_import(db, center.dana, text)
-        elapsed = time.perf_counter() - started
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert result["scheduled"] == 10_000 and result["minigoals"] == 5_000
     assert len(statements) < 40
-    assert elapsed < 5
     last = db.exec(select(CoachingSession).where(CoachingSession.title == "S9999")).one()
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == last.id)).one()
     assert (goal.name, goal.target, goal.assignee_id) == ("S9999", 300 + 9999 % 60, center.alex.id)
@@ -278,14 +274,21 @@ def test_roster_is_admin_only(db, center):
     assert raised.value.exit_code == ExitCode.PERMISSION
 
 
-def test_roster_of_a_thousand_is_fast(db, center):
+def test_roster_of_a_thousand_is_set_based(db, engine, center):
+    """Speed is measured in tests/bench, never timed here: set-based means a
+    handful of statements however many people the file holds."""
     text = "handle,name,role,teams\n" + "".join(
         f"agent{i:04d},Agent {i},agent,Team {i % 40};Inbound\n" for i in range(1000)
     )
     memberships = count(db, TeamMembership)
-    started = time.perf_counter()
-    result = roster.import_roster(db, center.dana, text.splitlines(keepends=True), "roster.csv")
-    assert time.perf_counter() - started < 1
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        result = roster.import_roster(db, center.dana, text.splitlines(keepends=True), "roster.csv")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(statements) < 40, len(statements)
     assert result == {"added": 1000, "updated": 0, "unchanged": 0, "teams_created": 40}
     assert count(db, TeamMembership) == memberships + 2000
     resync = text.replace("Team 7;", "Team 8;")

@@ -50,6 +50,7 @@ SESSION_KEYS = (
     "minigoal_id",
     "acknowledged_at",
     "agent_comment",
+    "rule",
 )
 SESSION_FIELDS = [
     ("id", "ID"),

@@ -643,11 +643,16 @@ BOOKKEEPING_TABLES = {_VERSION_TABLE, "coach_write_lock", "erasures_in_progress"
 
 
 def schema_version(connection: Connection) -> int | None:
-    """The stored version; None for an empty database; refuses a foreign one."""
-    inspector = inspect(connection)
-    if inspector.has_table(_VERSION_TABLE):
+    """The stored version; None for an empty database; refuses a foreign one.
+
+    The tables are listed once and everything is decided from that one list:
+    asking "is coach_schema there?" and then "which tables are there?" in two
+    statements let a concurrent `coach init` commit in between, and the new
+    schema's tables without its coach_schema read as another program's."""
+    tables = set(inspect(connection).get_table_names())
+    if _VERSION_TABLE in tables:
         return connection.execute(text(f"SELECT version FROM {_VERSION_TABLE}")).scalar_one()
-    refuse_foreign(set(inspector.get_table_names()))
+    refuse_foreign(tables)
     return None
 
 
