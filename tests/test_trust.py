@@ -221,6 +221,8 @@ def test_each_group_does_its_days_work_through_coach(cli, roles, tmp_path, postg
     ok(alex("session", "ack", str(session)))
     ok(alex("action", "done", str(item)))
     ok(alex("inbox"))
+    request = int(ok(alex("session", "request", "--title", "Help with holds", "-q")).stdout)
+    ok(alex("session", "delete", str(request)))
     assert "only a coach or an admin" in one_line(
         alex("session", "new", "--agent", "maria", "--form", "Call quality"), 5
     )
@@ -229,6 +231,10 @@ def test_each_group_does_its_days_work_through_coach(cli, roles, tmp_path, postg
     kpi.write_text("agent,metric,date,value\nalex,hold-time,2026-12-15,10\n")
     assert service.json("kpi", "import", str(kpi))["inserted"] == 1
     ok(service("minigoal", "evaluate"))
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "Long holds"\nmetric = "hold-time"\nthreshold = 5\nwindow = 30\n')
+    fired = service.json("rules", "run", str(rules), "--as-of", "2026-12-20")
+    assert "alex" in str(fired), fired
     ok(service("remind"))
     ok(service("notify", "send"))
     with empty_postgres_schema(postgres_database) as copy:
@@ -268,6 +274,12 @@ def test_an_agent_role_reads_its_own_records_and_no_private_note(cli, roles):
         assert connection.execute("SELECT handle FROM users WHERE role = 'agent'").fetchall() == [("alex",)]
         refused(connection, "SELECT private_notes FROM sessions", "permission denied")
         refused(connection, "SELECT * FROM audit_log", "permission denied")
+        refused(
+            connection,
+            """INSERT INTO sessions (title, agent_id, state, created_at, updated_at)
+               SELECT 'forged', id, 'coached', 'x', 'x' FROM users WHERE handle = 'alex'""",
+            "row-level security",
+        )
     with roles.sql(roles.linked("priya")) as connection:  # a coach of another team
         assert connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
     with roles.sql(roles.linked("calvin")) as connection:

@@ -104,6 +104,12 @@ INSERT_SCOPE: dict[str, str] = {
     "notifications": "user_id IN (SELECT id FROM {schema}.users)",
 }
 
+# What an agent's role may write beyond its scope's rows, as RESTRICTIVE
+# policies: only its own coaching requests (it requests, or withdraws one).
+AGENT_WRITES: dict[str, str] = {
+    "sessions": "state = 'requested' AND requested_by_id = (SELECT {schema}.coach_viewer_id())",
+}
+
 # The commands an unlinked member of the service group may run: those that
 # need no acting user.
 SERVICE_COMMANDS = (
@@ -462,6 +468,9 @@ def install(connection: Connection) -> None:
     group_list = ", ".join(_quoted(group) for group in groups.values())
     script.append(f"GRANT USAGE ON SCHEMA {s} TO {group_list}")
     script.append(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {group_list}")
+    # Ids for many rows at once come from a table's own sequence (nextval):
+    # taking ids is all this allows.
+    script.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {group_list}")
     for table, grants in PRIVILEGES.items():
         script += _grant_statements(s, table, grants, groups)
     for name, kinds in _EXECUTABLE.items():
@@ -475,6 +484,13 @@ def install(connection: Connection) -> None:
         script.append(
             f"CREATE POLICY coach_scope_insert ON {s}.{table} FOR INSERT WITH CHECK ({condition.format(schema=s)})"
         )
+    agent = f"(SELECT {s}.coach_viewer_role()) IS DISTINCT FROM 'agent'"
+    for table, condition in AGENT_WRITES.items():
+        rule = f"{agent} OR ({condition.format(schema=s)})"
+        for command, clause in (("INSERT", "WITH CHECK"), ("UPDATE", "USING"), ("DELETE", "USING")):
+            name = f"coach_agent_{command.lower()}"
+            script.append(f"DROP POLICY IF EXISTS {name} ON {s}.{table}")
+            script.append(f"CREATE POLICY {name} ON {s}.{table} AS RESTRICTIVE FOR {command} {clause} ({rule})")
     # The driver's own cursor, with no parameters: one round trip, and the
     # functions' % signs left alone.
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # an open connection has one
