@@ -95,7 +95,7 @@ def refuse_outsider(connection: Connection) -> None:
         text(
             """SELECT session_user::text FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
                WHERE n.nspname = :schema AND c.relname = 'coach_schema'
-                 AND NOT has_schema_privilege(n.oid, 'USAGE')"""
+                 AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'))"""
         ),
         {"schema": first},
     ).first()

@@ -683,11 +683,11 @@ def upgrade(engine: Engine, *, create: bool) -> int:
     schema, and other commands on an older one ask for it.
     """
     with engine.connect() as connection:
-        found = schema_version(connection)
-        if found is None and engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":
             from coachcli.db.identity import refuse_outsider
 
             refuse_outsider(connection)
+        found = schema_version(connection)
         connection.rollback()
     refuse_newer(found)
     # `coach init` on PostgreSQL brings the groups and their privileges up to

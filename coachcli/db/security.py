@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Integer, String, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
-from coachcli.db.scope import scope_rule, sees_everyone, session_rule
+from coachcli.db.scope import SEES_EVERYONE, scope_rule, sees_everyone, session_rule
 
 GROUPS = ("agent", "coach", "admin", "service")
 EVERYONE = GROUPS
@@ -483,6 +483,15 @@ def install(connection: Connection) -> None:
         script.append(f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY")
         script.append(f"DROP POLICY IF EXISTS coach_scope ON {s}.{table}")
         script.append(f"CREATE POLICY coach_scope ON {s}.{table} USING ({_policy_condition(table, s)})")
+    # Those the scope rule lets see everyone get it without a condition to
+    # test: the planner then treats their queries as the owner's (a range
+    # condition on a text column is not "leakproof", and a policy with a
+    # condition would keep it from the index). Group membership follows the
+    # user's role, so this is the same rule.
+    everyone = ", ".join(_quoted(groups[kind]) for kind in SEES_EVERYONE)
+    for table in ROW_SCOPE:
+        script.append(f"DROP POLICY IF EXISTS coach_sees_everyone ON {s}.{table}")
+        script.append(f"CREATE POLICY coach_sees_everyone ON {s}.{table} TO {everyone} USING (true)")
     for table, condition in INSERT_SCOPE.items():
         script.append(f"DROP POLICY IF EXISTS coach_scope_insert ON {s}.{table}")
         script.append(

@@ -5,6 +5,7 @@ by side in one run on this machine. Not collected by pytest.
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
     python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
     python tests/bench/bench.py --start-up # only start-up and the read commands
+    python tests/bench/bench.py --trust --small  # PostgreSQL: the service role, and a coach through row-level security
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
