@@ -18,6 +18,7 @@ from typing import Literal
 
 from coachcli import strict_json
 from coachcli.errors import CoachError
+from coachcli.parse import check_text
 
 FieldType = Literal["text", "rating", "number", "yesno", "choice"]
 FIELD_TYPES: tuple[str, ...] = ("text", "rating", "number", "yesno", "choice")
@@ -140,6 +141,7 @@ def parse_form(data: object, source: str) -> FormSpec:
         raise CoachError(f"{source}: description must be a string, not {_show_value(description)}")
     if _has_surrogates(description):
         raise CoachError(f"{source}: description is not valid Unicode text; save the file as UTF-8")
+    description = check_text(description, f"{source}: description", lines=True)
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
         found = "nothing" if raw_fields is None else _show_value(raw_fields)
@@ -315,9 +317,7 @@ def _parse_options(raw: object, where: str) -> tuple[str, ...]:
     for index, option in enumerate(raw):
         if not isinstance(option, str) or not option.strip():
             raise CoachError(f"{where}: options[{index}] must be a non-empty string, not {_show_value(option)}")
-        if _has_control_characters(option):
-            raise CoachError(f"{where}: options[{index}] must be one line of plain text")
-        option = option.strip()
+        option = check_text(option, f"{where}: options[{index}]").strip()
         # Answers match options ignoring case, so options differing only in case would be ambiguous.
         if option.casefold() in seen:
             raise CoachError(f"{where}: option {_quote(option)} is listed twice (options match ignoring case)")
@@ -331,9 +331,7 @@ def _required_line(data: dict, setting: str, where: str, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
         found = "nothing" if value is None else _show_value(value)
         raise CoachError(f"{where}: {setting} must be a non-empty string, e.g. {example}; found {found}")
-    if _has_control_characters(value):
-        raise CoachError(f"{where}: {setting} must be one line of plain text")
-    return value.strip()
+    return check_text(value, f"{where}: {setting}").strip()
 
 
 def _refuse_unknown_keys(data: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -353,7 +351,7 @@ def _coerce_text(field: FormField, raw: object) -> str:
         raise CoachError(f"{field.key}: expected text, found {_show_value(raw)}; write it as a string")
     if _has_surrogates(raw):
         raise CoachError(f"{field.key}: the text is not valid Unicode; save the answers as UTF-8")
-    return raw
+    return check_text(raw, field.key, lines=True)
 
 
 def _coerce_rating(field: FormField, raw: object) -> int:
@@ -487,10 +485,6 @@ def _format_range(lower: float | None, upper: float | None) -> str:
     if upper is not None:
         return f"≤ {_format_number(upper)}"
     return ""
-
-
-def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in text)
 
 
 def _has_surrogates(text: str) -> bool:

@@ -1,5 +1,5 @@
-"""Parsers for what users type: dates, start times, durations, time zones, links, and
-the observation times of KPI files. Each returns a clean value or raises CoachError."""
+"""Parsers for what users type: texts, dates, start times, durations, time zones,
+links, and the observation times of KPI files. Each returns a clean value or raises CoachError."""
 
 import os
 import re
@@ -47,6 +47,28 @@ _OBSERVED_MOMENT = re.compile(
 # differently from each was missing a part.
 _FIRST_DEFAULT = datetime(2001, 1, 1)
 _SECOND_DEFAULT = datetime(2002, 2, 2)
+
+
+# C0 and C1 control characters (ESC starts the terminal's escape sequences,
+# U+009B and U+009D do too), DEL, and lone surrogates (bytes that were not
+# text); a one-line text refuses the line and paragraph separators as well.
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_text(text: str, field: str, *, lines: bool = False) -> str:
+    """A text typed or read from a file, as it may be stored: without control
+    characters, which would reach terminals, spreadsheets and calendars raw.
+    A one-line text (a handle, name, title, link or reason) has none; a text
+    of `lines` (notes, comments, answers) may hold line breaks (CRLF and CR
+    read as LF) and tabs. Refused with the field named (exit 2)."""
+    if lines:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    found = (_CONTROL_IN_LINES if lines else _CONTROL_IN_LINE).search(text)
+    if found:
+        allowed = "line breaks and tabs are the only control characters allowed" if lines else "it must be one line"
+        raise CoachError(f"{field}: remove the character U+{ord(found.group()):04X}; {allowed}")
+    return text
 
 
 # Every id column is an INTEGER, which PostgreSQL keeps in 32 bits: no record

@@ -16,7 +16,7 @@ from coachcli.db import migrations
 HOSTILE = [
     "Robert'); DROP TABLE plans;--",
     'She said "hold on" \\ then left',
-    "tab\there, new\nline, carriage\rreturn, bell\x07, nul-less",
+    "tab\there, new\nline, two\n\nbreaks, nul-less",
     "ünïcödé — 日本語 — emoji 🎧",
     "x" * 5000,
 ]
@@ -132,13 +132,17 @@ def test_json_output_is_literal_unicode(cli):
     assert json.loads(result.stdout)["purpose"] == HOSTILE[3]
 
 
-def test_tables_show_control_characters_as_escapes(cli, monkeypatch):
+def test_tables_show_control_characters_and_bidirectional_overrides_as_escapes(cli, monkeypatch):
+    """Input refuses them; a table escapes what a script wrote straight into
+    the database: C0 and C1 controls, bidirectional overrides, isolates and marks."""
     monkeypatch.setenv("COLUMNS", "400")
-    purpose = "calm\x1b[2J\x1b]0;pwned\x07 purpose"
-    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", purpose, user="calvin")
+    cli("plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", "calm", user="calvin")
+    hostile = "calm\x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\u202c \u2066x\u2069\u200f purpose"
+    cli.query(f"UPDATE plans SET purpose = '{hostile}'")
     result = cli("plan", "list", "-o", "table", user="calvin")
-    assert "\x1b" not in result.stdout
-    assert "\\x1b[2J" in result.stdout
+    shown = "\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m \\u202eevil\\u202c \\u2066x\\u2069\\u200f purpose"
+    assert shown in result.stdout
+    assert not set(result.stdout) & set("\x1b\x07\x9b\u202e\u202c\u2066\u2069\u200f")
 
 
 # --- the audit log refers to people by id, old entries included ------------------------------

@@ -5,12 +5,17 @@ any table, and (SQLite) in the file's bytes."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 import pytest
+import sqlalchemy
 from conftest import COMPLETE_ANSWERS, Cli
 from sqlalchemy.exc import IntegrityError
 
+from coachcli.db.migrations import MIGRATIONS
 from coachcli.errors import ExitCode
+from coachcli.services import erasure
 
 ERASED = "[erased]"
 REASON = "left the company, asked for erasure"
@@ -322,6 +327,56 @@ def test_erasing_a_coach_erases_what_they_wrote(cli, world):
     assert "Calvin" not in json.dumps(cli.dump())
 
 
+def _erasable_columns_in_the_guards() -> dict[str, dict[str, set[str]]]:
+    """Per backend, per guarded table: the columns its latest guard lets an
+    erasure turn into the marker."""
+    latest: dict[str, dict[str, str]] = {"sqlite": {}, "postgresql": {}}
+    for migration in MIGRATIONS:
+        for dialect, statements in migration.items():
+            for statement in statements:
+                found = re.match(r"\s*CREATE TRIGGER (\w+)", statement)
+                if found:
+                    latest[dialect][found.group(1)] = " ".join(statement.split())
+    guarded: dict[str, dict[str, set[str]]] = {"sqlite": {}, "postgresql": {}}
+    for statement in latest["sqlite"].values():
+        columns = set(re.findall(r"NEW\.(\w+) = '\[erased\]'", statement))
+        columns |= {"answers"} if "after.value = '[erased]'" in statement else set()
+        if columns:
+            guarded["sqlite"][re.search(r" ON (\w+)", statement).group(1)] = columns
+    for statement in latest["postgresql"].values():
+        found = re.search(r" ON (\w+) .*coach_erasure_only\('[^']*', '([^']*)'(?:, '(\w+)')?\)", statement)
+        if found:
+            guarded["postgresql"][found.group(1)] = set(found.group(2).split()) | {found.group(3)} - {None}
+    return guarded
+
+
+def test_the_guards_let_through_exactly_the_free_texts_an_erasure_rewrites():
+    declared = {free.table.name: set(free.columns) for free in erasure.FREE_TEXTS}
+    declared["sessions"].add("answers")
+    for guarded in _erasable_columns_in_the_guards().values():
+        assert set(guarded) == {"sessions", "plans", "session_acknowledgements", "action_items"}
+        assert guarded == {table: declared[table] for table in guarded}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Quintero, Zoë", True),
+        ("quintero zoe", True),
+        ("ZOË\n  QUINTERO", True),
+        (unicodedata.normalize("NFD", "Zoë Quintero"), True),
+        ("ask zoeq.", True),
+        ("Zizi said", True),
+        ("Zoë Adams", False),
+        ("Zoë Quinteros", False),
+        ("zoeqq", False),
+        ("Quintero", False),
+    ],
+)
+def test_names_find_every_written_form_of_the_name_and_nothing_else(text, named):
+    assert erasure.Names("zoeq", "Zoë Quintero", ["Zizi"]).named_in(text) is named
+
+
 # --- the database keeps permanence: only erasure's own change gets through -------------------
 
 
@@ -460,3 +515,173 @@ def test_no_byte_of_the_erased_text_stays_in_the_sqlite_file_or_its_wal(cli, wor
 def test_every_connection_runs_sqlite_with_secure_delete(engine):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+# --- every written form of the name (SPEC §13) ---------------------------------------------
+
+NFD_ZOE = unicodedata.normalize("NFD", "Zoë")
+# Each text carries a marker: a marker gone means its whole text was erased.
+NAMED = {
+    "QV1Q": "Shadowing Quintero, Zoë QV1Q",  # surname first, comma
+    "QV2Q": "Zoë  Quintero took the queue QV2Q",  # two spaces
+    "QV3Q": "Ask Zoë\nQuintero about QV3Q",  # a line break
+    "QV4Q": f"{NFD_ZOE} Quintero helped QV4Q",  # NFD
+    "QV5Q": "Pair with Zoe Quintero QV5Q",  # no accent
+    "QV6Q": "Learn from ZOEQ on QV6Q",  # the handle
+    "QV7Q": "Ask Zizi about QV7Q",  # a nickname, given with --also
+    "QV8Q": "Quintero Zoë said QV8Q",  # surname first, no comma
+}
+OWN = ["QTITLEQ", "QREQQ", "QLINKQ", "QPURPOSEQ", "QPRIVQ"]
+ZOE_GONE = [*NAMED, *OWN, "quintero", "zoeq", "zizi"]
+ZOE_KEEP = "Handover to Zoë Adams QKEEPQ"  # another Zoë: the first name alone names no one
+
+
+def _folded(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
+
+
+def _found(text: str, strings: list[str]) -> list[str]:
+    return [s for s in strings if _folded(s) in _folded(text)]
+
+
+@pytest.fixture
+def zoe(cli) -> dict:
+    """Zoë Quintero's own records (request → session with a mini-goal, a
+    plan) and a colleague's records that name her in every way people write it."""
+    assert cli("user", "add", "zoeq", "--name", "Zoë Quintero", "--team", "Inbound", user="dana").exit_code == 0
+    assert cli("path", "add", "Holds", "--agent", "zoeq", user="dana").exit_code == 0
+    request = cli.json("session", "request", "--title", "Escalations QTITLEQ", "--notes", "Need QREQQ", user="zoeq")
+    scheduled = cli.json(
+        *("session", "schedule", "--from-request", str(request["id"]), "--date", "2026-12-20", "--start", "10:00"),
+        *("--path", "Holds", "--kpi", "hold-time", "--target", "60", "--target-date", "2026-12-30"),
+        *("--link", "https://meet.example/QLINKQ", "--private-notes", "Coach only QPRIVQ"),
+        user="calvin",
+    )
+    plan = cli.json(
+        "plan", "add", "--agent", "zoeq", "--form", "Call quality", "--purpose", "Calm QPURPOSEQ", user="calvin"
+    )
+    other = cli.json(
+        "session", "new", "--agent", "alex", "--form", "Call quality", "--title", NAMED["QV1Q"], user="calvin"
+    )
+    saved = cli(
+        *("session", "save", str(other["id"]), "--notes", NAMED["QV2Q"], "--private-notes", NAMED["QV3Q"]),
+        *("--set", f"strengths={NAMED['QV4Q']}", "--set", f"opportunities={ZOE_KEEP}"),
+        user="calvin",
+    )
+    assert saved.exit_code == 0, saved.stderr
+    item = cli.json("action", "add", str(other["id"]), "--text", NAMED["QV5Q"], user="calvin")
+    assert cli("action", "done", str(item["id"]), "--note", NAMED["QV8Q"], user="calvin").exit_code == 0
+    alex_plan = cli.json(
+        "plan", "add", "--agent", "alex", "--form", "Call quality", "--purpose", NAMED["QV6Q"], user="calvin"
+    )
+    cli.json("action", "add", str(other["id"]), "--text", NAMED["QV7Q"], user="calvin")
+    return {
+        "sessions": [request["id"], scheduled["id"], other["id"], plan["current_session_id"]],
+        "plans": [plan["id"], alex_plan["id"]],
+        "goal": scheduled["minigoal_id"],
+    }
+
+
+def _zoe_outputs(cli: Cli, zoe: dict, formats: tuple[str, ...] = ("json", "csv", "tsv", "table")) -> str:
+    """Every list and show that carries these texts, in every format, and the calendar."""
+    commands = [
+        ["session", "list"],
+        ["session", "list", "--tab", "requested"],
+        ["plan", "list", "--state", "all"],
+        ["minigoal", "list"],
+        ["action", "list", "--state", "all"],
+        ["inbox"],
+        ["user", "list"],
+        ["log"],
+        ["minigoal", "show", str(zoe["goal"])],
+        *(["session", "show", str(session)] for session in zoe["sessions"]),
+        *(["plan", "show", str(plan)] for plan in zoe["plans"]),
+    ]
+    shown = [cli(*command, "-o", fmt, user="dana").stdout for command in commands for fmt in formats]
+    shown += [cli("inbox", "-o", "json", user="calvin").stdout, cli("calendar", user="dana").stdout]
+    return "\n".join(shown)
+
+
+def _erase_zoe(cli: Cli):
+    return cli("user", "erase", "zoeq", "--reason", REASON, "--also", "Zizi", user="dana")
+
+
+def _stored_bytes(cli: Cli) -> bytes:
+    """What the storage holds: the SQLite file and its WAL, or every file of
+    the PostgreSQL tables (their TOAST and indexes included), read by the
+    server after a checkpoint (the test role is a superuser)."""
+    if not cli.target.startswith("postgresql"):
+        path = cli.db_path
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    cli.query("CHECKPOINT")
+    files = cli.query(
+        "SELECT pg_read_binary_file(pg_relation_filepath(r.oid)) FROM pg_class t "
+        "JOIN pg_class r ON r.oid IN (t.oid, t.reltoastrelid) OR r.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.oid) "
+        "WHERE t.relnamespace = current_schema()::regnamespace AND t.relkind = 'r'"
+    )
+    return b"".join(bytes(content) for (content,) in files if content is not None)
+
+
+def _in_storage(cli: Cli, strings: list[str]) -> list[str]:
+    stored = _folded(_stored_bytes(cli).decode("utf-8", "replace"))
+    return [s for s in strings if _folded(s) in stored]
+
+
+def test_erasure_reaches_her_own_texts_and_every_written_form_of_her_name(cli, zoe, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no table cell folds a word across lines
+    # The searches find every string while it is there.
+    assert _found(_zoe_outputs(cli, zoe, ("json",)), ZOE_GONE) == ZOE_GONE
+    assert NAMED["QV1Q"] in cli("session", "list", "-o", "table", user="dana").stdout  # and tables show whole texts
+    assert _in_storage(cli, ZOE_GONE) == ZOE_GONE
+    result = _erase_zoe(cli)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # the acting role (the owner) rewrote the tables itself
+    shown = _zoe_outputs(cli, zoe)
+    assert "│" in shown  # tables were drawn
+    assert _found(shown, ZOE_GONE) == []
+    assert ZOE_KEEP in shown
+    assert _found(json.dumps(cli.dump(), ensure_ascii=False), ZOE_GONE) == []
+    assert _in_storage(cli, ZOE_GONE) == []
+    assert _in_storage(cli, ["QKEEPQ"]) == ["QKEEPQ"]  # the search reads the live data
+    assert "zizi" not in json.dumps(cli.json("log", user="dana")).lower()  # --also is never stored
+
+
+@pytest.mark.parametrize("also", ["", "  ", ",", "alex", "ALEX", "Alex Moreno", "alex  moreno"])
+def test_an_also_that_is_blank_or_names_another_user_is_refused(cli, also):
+    before = cli.dump()
+    result = cli("user", "erase", "maria", "--reason", REASON, "--also", "Mary", "--also", also, user="dana")
+    assert "--also" in _one_line(result, ExitCode.BAD_INPUT)
+    assert cli.dump() == before
+
+
+def test_db_vacuum_and_an_erasure_by_a_role_that_may_not_rewrite_the_tables(cli, backend):
+    """The owner's `db vacuum` rewrites the tables; a role that may change
+    rows but not rewrite the tables erases, and says on stderr the one
+    command the owner runs."""
+    vacuumed = cli.json("db", "vacuum")
+    assert vacuumed["backend"] == backend and vacuumed["tables"] == len(cli.json("db", "info")["tables"])
+    if backend == "sqlite":
+        return
+    cli.json("session", "request", "--title", "Maria QMARIAQ needs help", user="maria")
+    (database, schema) = cli.query("SELECT current_database(), current_schema()")[0]
+    role = f"{database}_{schema}_eraser"
+    for statement in (
+        f"CREATE ROLE {role} LOGIN",
+        f"GRANT USAGE ON SCHEMA {schema} TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+    ):
+        cli.query(statement)
+    try:
+        as_role = Cli(sqlalchemy.engine.make_url(cli.target).set(username=role).render_as_string(hide_password=False))
+        erased = as_role("user", "erase", "maria", "--reason", REASON, user="dana")
+        assert erased.exit_code == 0, erased.stderr
+        assert erased.stderr.strip().endswith("the tables' owner runs, on this database: coach db vacuum")
+        assert _in_storage(cli, ["QMARIAQ"]) == ["QMARIAQ"]  # an old row version still holds it
+        assert "only the owner" in _one_line(as_role("db", "vacuum"), ExitCode.DATABASE)
+        assert cli("db", "vacuum").exit_code == 0
+        assert _in_storage(cli, ["QMARIAQ", "Maria Lopez"]) == []
+    finally:
+        cli.query(f"DROP OWNED BY {role}")
+        cli.query(f"DROP ROLE {role}")

@@ -1,4 +1,5 @@
-"""coach db: what the database holds, whether it is sound, and copies of it.
+"""coach db: what the database holds, whether it is sound, copies of it, and
+rewriting its storage.
 
 No acting user; on a PostgreSQL server they are for the owner, superusers,
 the service role and linked admins (db/identity.py).
@@ -83,3 +84,23 @@ def copy(
         where, tables = copy_to(source, to)
     say(f"Copied into {where}")
     _with_tables({"target": where, "tables": tables}, "Rows copied", format)
+
+
+@app.command("vacuum")
+def vacuum(format: FormatOption = None) -> None:
+    """Rewrite coach's tables so no old row version keeps erased or deleted text in
+    the storage (PostgreSQL: VACUUM FULL, as the tables' owner; SQLite: VACUUM and a checkpoint)."""
+    from coachcli.db.maintenance import location
+    from coachcli.db.maintenance import vacuum as rewrite
+
+    with _database(settings.database) as engine:
+        record = rewrite(engine)
+        where = location(engine)
+    say(f"Rewrote the {record['tables']} tables of {where}")
+    if not record["complete"]:
+        typer.echo(
+            "coach: note: other transactions were still open, and old row versions they may see were kept; "
+            "run `coach db vacuum` again when they have ended",
+            err=True,
+        )
+    emit(record, format, View(title="Database vacuumed"))

@@ -189,12 +189,18 @@ def _delimited(records: list[dict], chosen: OutputFormat, view: View) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F] if code != 0x0A}
+# C0 (a line break excepted) and C1 controls and DEL; the bidirectional
+# embeddings, overrides, isolates and marks, which reorder what a reader
+# sees; and the Unicode line and paragraph separators.
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)] if code != 0x0A} | {
+    code: f"\\u{code:04x}" for code in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+}
 
 
 def _visible(text: str) -> str:
-    """Control characters shown as escapes, so that text from a file cannot
-    move the cursor, recolour or retitle the supervisor's terminal."""
+    """Control characters and bidirectional overrides shown as escapes, so
+    that text from a file cannot move the cursor, recolour or retitle the
+    supervisor's terminal, nor show a text in another order than it has."""
     return text.translate(_CONTROL)
 
 

@@ -122,23 +122,33 @@ def erase(
     reason: Annotated[
         str, typer.Option("--reason", help="Why, in a few words; kept in the audit log (must not name them).")
     ],
+    also: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--also",
+            metavar="TEXT",
+            help="Another way people wrote their name (a nickname, the surname alone); repeatable; never stored.",
+        ),
+    ] = None,
     format: FormatOption = None,
 ) -> None:
     """Right to erasure (admins): the person's handle and name become erased-<id>,
-    and the free text about, by or naming them becomes [erased]. Numbers,
-    dates and structure stay. They can no longer act. This cannot be undone."""
+    every free text of their records becomes [erased], and so does any other
+    text naming them (by handle or name, in any case, accents, order or
+    spacing, or as --also says). Numbers, dates and structure stay. They can
+    no longer act. This cannot be undone."""
     from coachcli.cli.context import acting_user
-    from coachcli.db.maintenance import forget_old_pages
+    from coachcli.db.maintenance import forget_old_rows
     from coachcli.services import erasure
 
-    def leave_no_old_pages(engine) -> None:
-        if not forget_old_pages(engine):
-            typer.echo(
-                "coach: note: another process had the database open, so old copies of the erased text may stay "
-                "in its -wal file until the last process using it closes it",
-                err=True,
-            )
+    changed_tables: list[str] = []
 
-    with unit_of_work(write=True, after_commit=leave_no_old_pages) as db:
-        record = erasure.erase_user(db, acting_user(db), handle, reason)
-    emit(record, format, View(title="Erased"))
+    def leave_no_old_rows(engine) -> None:
+        note = forget_old_rows(engine, changed_tables)
+        if note:
+            typer.echo(f"coach: note: {note}", err=True)
+
+    with unit_of_work(write=True, after_commit=leave_no_old_rows) as db:
+        erased = erasure.erase_user(db, acting_user(db), handle, reason, also or [])
+        changed_tables.extend(erased.tables)
+    emit(erased.record, format, View(title="Erased"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from coachcli.db.engine import describe_database_error, file_fault, shown_url, sqlite_file, writer
+from coachcli.db.engine import BUSY_TIMEOUT_SECONDS, describe_database_error, file_fault, shown_url, sqlite_file, writer
 from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS, migrate
 from coachcli.errors import CoachError, ExitCode
 
@@ -359,26 +360,123 @@ def _refuse_unless_empty(writing: Connection) -> None:
         )
 
 
-def forget_old_pages(engine: Engine) -> bool:
-    """After an erasure has committed: leave no old copy of the erased text in
-    the SQLite file or its WAL. VACUUM rebuilds the file from live rows (it
-    cannot run inside a transaction, hence after the commit), and a TRUNCATE
-    checkpoint copies the WAL into the file and empties it. Returns False when
-    another process kept the WAL from being emptied (its old frames then go at
-    the next checkpoint). On PostgreSQL old row versions are the server's
-    business (autovacuum); no table holds the text any more.
-    """
-    if engine.dialect.name != "sqlite":
-        return True
+def forget_old_rows(engine: Engine, tables: list[str]) -> str | None:
+    """After text was destroyed and committed (an erasure): leave no old copy
+    of it in the storage. On SQLite, VACUUM rebuilds the file from live rows
+    (secure_delete zeroes what it frees) and a TRUNCATE checkpoint copies the
+    WAL into the file and empties it. On PostgreSQL an UPDATE leaves the old
+    row version in the table file, and VACUUM only marks it free: VACUUM FULL
+    writes `tables` (and their indexes) anew from live rows, when the acting
+    role may (the tables' or the database's owner). Neither can run inside a
+    transaction, hence after the commit. Returns what the user should know
+    when it could not be done now (never an error: the erasure stands)."""
+    if engine.dialect.name == "sqlite":
+        if _vacuum_sqlite(engine):
+            return None
+        return (
+            "another process had the database open, so old copies of the erased text may stay "
+            "in its -wal file until the last process using it closes it"
+        )
+    owner_runs = "the tables' owner runs, on this database: coach db vacuum"
+    try:
+        with _autocommit(engine) as connection:
+            if _not_rewritable(connection, tables):
+                return f"old row versions in the PostgreSQL table files may still hold the erased text; {owner_runs}"
+            if not _vacuum_full(connection, tables):
+                return (
+                    "transactions begun before the erasure were still open, and their old row versions may "
+                    f"still hold the erased text in the table files; when they have ended, {owner_runs}"
+                )
+    except DBAPIError as error:  # a lock held past the lock timeout, say
+        return (
+            f"the tables could not be rewritten now ({describe_database_error(error, str(engine.url)).message}); "
+            f"{owner_runs}"
+        )
+    return None
+
+
+def vacuum(engine: Engine) -> dict:
+    """`coach db vacuum`: rewrite coach's tables so that no deleted or
+    overwritten row keeps its old text in the storage. PostgreSQL: VACUUM FULL
+    of every coach table (their owner's right); SQLite: VACUUM and a TRUNCATE
+    checkpoint."""
+    tables = [table.name for table in _tables()]
+    if engine.dialect.name == "sqlite":
+        return {"backend": "sqlite", "tables": len(tables), "complete": _vacuum_sqlite(engine)}
+    with _autocommit(engine) as connection:
+        denied = _not_rewritable(connection, tables)
+        if denied:
+            raise CoachError(
+                f"only the owner of coach's tables may rewrite them ({', '.join(denied)}); "
+                "run `coach db vacuum` as that role",
+                ExitCode.DATABASE,
+            )
+        complete = _vacuum_full(connection, tables)
+    return {"backend": "postgresql", "tables": len(tables), "complete": complete}
+
+
+def _vacuum_sqlite(engine: Engine) -> bool:
+    """VACUUM and a TRUNCATE checkpoint; False when another process kept the
+    WAL from being emptied (its old frames then go at the next checkpoint)."""
+    import sqlite3
+
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         cursor.execute("VACUUM")
         busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         cursor.close()
+    except sqlite3.Error as error:
+        path = sqlite_file(engine.url.render_as_string(hide_password=False))
+        raise CoachError(f"cannot rewrite {path}: {error}", ExitCode.DATABASE) from error
     finally:
         connection.close()
     return not busy
+
+
+@contextmanager
+def _autocommit(engine: Engine) -> Iterator[Connection]:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
+
+
+def _not_rewritable(connection: Connection, tables: list[str]) -> list[str]:
+    """Those of `tables` the acting role may not VACUUM FULL: PostgreSQL
+    skips them with a mere warning, so it is asked first."""
+    may = "pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE')"
+    if (connection.dialect.server_version_info or ()) >= (17,):
+        may += " OR has_table_privilege(c.oid, 'MAINTAIN')"
+    statement = text(
+        "SELECT t.name FROM unnest(CAST(:tables AS text[])) WITH ORDINALITY AS t(name, position) "
+        "JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.name)) "
+        f"JOIN pg_database d ON d.datname = current_database() WHERE NOT ({may}) ORDER BY t.position"
+    )
+    return list(connection.execute(statement, {"tables": tables}).scalars())
+
+
+def _vacuum_full(connection: Connection, tables: list[str]) -> bool:
+    """VACUUM FULL writes each table anew from its live rows — and from every
+    old row version a running transaction may still see: one on any database
+    of the server whose id is older holds them back. So it first waits (up to
+    the busy timeout) for the transactions begun before now to end. Returns
+    False when some had not, and old versions may have been kept."""
+    horizon, started = connection.execute(
+        text("SELECT CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text), clock_timestamp()")
+    ).one()
+    ended = text(
+        "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= CAST(:horizon AS xid8) AND NOT EXISTS ("
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_xmin IS NOT NULL AND xact_start < :started)"
+    )
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while not (settled := connection.execute(ended, {"horizon": horizon, "started": started}).scalar_one()):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    quote = connection.dialect.identifier_preparer.quote
+    for table in tables:
+        connection.exec_driver_sql(f"VACUUM FULL {quote(table)}")
+    return settled
 
 
 def _drop_trigger(dialect: str, name: str) -> str:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from coachcli.db.models import ActionItem, CoachingSession, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
-from coachcli.parse import parse_date
+from coachcli.parse import check_text, parse_date
 from coachcli.services import audit
 from coachcli.services.people import find_user
 from coachcli.services.sessions import find_session, visible
@@ -82,7 +82,7 @@ def add_action(
             f"session {session.id} is {session.state}: action items are agreed in a conversation, "
             f"so add them once it is saved (`coach session save {session.id}`) or coached"
         )
-    text = " ".join((text or "").split())
+    text = " ".join(check_text(text or "", "action text", lines=True).split())
     if not text:
         raise CoachError("an action item needs its text: what was agreed? pass --text TEXT")
     owner = (owner or "").strip().lower()
@@ -148,7 +148,7 @@ def complete_action(db: Session, actor: User, item_id: int, note: str | None = N
     item.state = "done"
     item.done_at = utc_now()
     item.done_by_id = actor.id
-    item.note = (note or "").strip() or None
+    item.note = check_text(note or "", "note", lines=True).strip() or None
     db.add(item)
     db.flush()
     audit.record(db, actor, "action.done", "action", item.id, note=True if item.note else None)

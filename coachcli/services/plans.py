@@ -12,6 +12,7 @@ from coachcli.db.models import CoachingSession, Form, Plan, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec
+from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
 from coachcli.services.forms import find_form, form_spec
@@ -117,7 +118,7 @@ def add_plan(db: Session, actor: User, agent_handle: str, form_name: str, purpos
     """P1: the plan and its first (draft) session, together."""
     agent = coachable_agent(db, actor, agent_handle, "open performance plans")
     form = find_form(db, form_name)
-    purpose = purpose.strip()
+    purpose = check_text(purpose, "purpose", lines=True).strip()
     if not purpose:
         raise CoachError("a plan needs a purpose: what should the agent achieve? pass --purpose TEXT")
     plan = Plan(agent_id=stored_id(agent), form_id=stored_id(form), purpose=purpose, coach_id=stored_id(actor))
@@ -158,7 +159,7 @@ def edit_plan(db: Session, actor: User, plan_id: int) -> tuple[CoachingSession, 
 
 def check_close_reason(reason: str) -> str:
     """P11: the reason is the official record, so it must say something."""
-    cleaned = " ".join(reason.split())
+    cleaned = " ".join(check_text(reason, "close reason").split())
     if not cleaned:
         raise CoachError("a close reason is required: say specifically why the plan is concluded (--reason TEXT)")
     if len(cleaned) < MIN_REASON_LENGTH or len(cleaned.split()) < MIN_REASON_WORDS:

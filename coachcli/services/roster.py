@@ -10,6 +10,7 @@ from coachcli.db.bulk import chunks
 from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
+from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.users import bootstrapping, check_name, check_role, normalize_handle
 from coachcli.tabular import Content, Problems, read_rows
@@ -35,7 +36,7 @@ def _teams(value: object) -> list[str] | None:
         if not isinstance(item, str):
             raise CoachError(f"team names must be text, not {item!r}")
         if item.strip():
-            names.append(item.strip())
+            names.append(check_text(item, "team name").strip())
     return list(dict.fromkeys(names))
 
 

@@ -32,6 +32,7 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.metrics import find_metric, parse_target
 from coachcli.parse import (
+    check_text,
     check_wall_clock,
     default_timezone_name,
     parse_clock,
@@ -216,7 +217,7 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
     """Every rule of M1, M3 and M4 for one session. `values` holds what the
     user typed (text, or JSON values) under the import column names; the
     coach defaults to the acting user."""
-    title = _required(values, "title", "a session needs a title; pass --title TEXT")
+    title = check_text(_required(values, "title", "a session needs a title; pass --title TEXT"), "title")
     agent_handle = _required(values, "agent", "a session needs an agent; pass --agent HANDLE").lower()
     agent_id = _agent(directory, agent_handle)
     coach_id = _coach(directory, _handle(values.get("coach")) or directory.actor.handle)
@@ -267,8 +268,8 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
         "kpi": metric.key if metric else None,
         "target": target,
         "target_date": target_date,
-        "notes": "" if notes is None else str(notes).strip(),
-        "private_notes": _text(values.get("private_notes")) or "",
+        "notes": "" if notes is None else check_text(str(notes), "notes", lines=True).strip(),
+        "private_notes": check_text(_text(values.get("private_notes")) or "", "private notes", lines=True),
     }
     minigoal = None
     if path_id is not None and metric is not None and target is not None and target_date is not None:
@@ -488,7 +489,7 @@ def request_session(
             f"only agents request coaching; '{actor.handle}' is a{'n' if actor.role == 'admin' else ''} "
             f"{actor.role} — schedule a session with `coach session schedule` instead"
         )
-    title = (title or "").strip()
+    title = check_text(title or "", "title").strip()
     if not title:
         raise CoachError("a request needs a title: what would you like coaching on? pass --title TEXT")
     path_id = None
@@ -505,7 +506,7 @@ def request_session(
         state="requested",
         path_id=path_id,
         kpi=metric.key if metric else None,
-        notes=(notes or "").strip(),
+        notes=check_text(notes or "", "notes", lines=True).strip(),
     )
     db.add(session)
     db.flush()

@@ -22,6 +22,7 @@ from coachcli.db.scope import session_rule
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec, merge_answers, missing_required
+from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.notifications import notify
@@ -187,7 +188,7 @@ def create_draft(
     db: Session, actor: User, agent: User, form: Form | None, title: str, plan: Plan | None = None
 ) -> CoachingSession:
     """A blank draft; the only place a session is born inside a plan."""
-    title = title.strip()
+    title = check_text(title, "title").strip()
     if not title:
         raise CoachError("a session needs a title; pass --title TEXT")
     session = CoachingSession(
@@ -245,9 +246,9 @@ def _apply_answers(
             )
         session.answers = merge_answers(form, session.answers, updates)
     if notes is not None:
-        session.notes = notes
+        session.notes = check_text(notes, "notes", lines=True)
     if private_notes is not None:
-        session.private_notes = private_notes.strip()
+        session.private_notes = check_text(private_notes, "private notes", lines=True).strip()
     session.updated_at = utc_now()
 
 
@@ -338,7 +339,7 @@ def acknowledge_session(db: Session, actor: User, session_id: int, comment: str 
             f"session {session.id} was already acknowledged on {given.acknowledged_at:%Y-%m-%d}; "
             "an acknowledgement is given once and never changed"
         )
-    comment = (comment or "").strip() or None
+    comment = check_text(comment or "", "comment", lines=True).strip() or None
     db.add(SessionAcknowledgement(session_id=stored_id(session), comment=comment))
     db.flush()
     said = f" with the comment “{comment}”" if comment else ""

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from coachcli.db.identity import Connected, check_login, require_server
 from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.people import ROLES, acting_user, find_user, in_scope, require_admin, require_coaching_role
 
@@ -41,7 +42,7 @@ def check_role(role: str) -> str:
 
 
 def check_name(name: str, what: str = "name") -> str:
-    cleaned = name.strip()
+    cleaned = check_text(name, what).strip()
     if not cleaned:
         raise CoachError(f"the {what} cannot be empty")
     return cleaned

@@ -6,6 +6,7 @@ by side in one run on this machine. Not collected by pytest.
     python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
     python tests/bench/bench.py --start-up # only start-up and the read commands
     python tests/bench/bench.py --trust --small  # PostgreSQL: the service role, and a coach through row-level security
+    python tests/bench/bench.py --vacuum   # only db vacuum, on both backends
 
 It generates its own data in a temporary folder, runs the installed `coach`
 (next to this Python) and the `sqlite3` shell, and prints one line a figure.
@@ -318,6 +319,7 @@ def main() -> None:
     options.add_argument(
         "--trust", action="store_true", help="only the PostgreSQL service role and row-level security figures"
     )
+    options.add_argument("--vacuum", action="store_true", help="only db vacuum, on both backends")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("bench: needs the sqlite3 shell (apt-get install sqlite3)")
@@ -350,6 +352,17 @@ def main() -> None:
         return
     if args.imports:
         kpi_formats(folder, roster, agents, kpi, kpi_rows)
+        shutil.rmtree(folder)
+        return
+    if args.vacuum:
+        db = prepared_database(folder, "coach.db", roster, agents)
+        run(coach(db, "kpi", "import", str(kpi)))
+        sessions = folder / "sessions-10k.csv"
+        write_sessions(sessions, agents, 10_000, days)
+        run(coach(db, "--as", "boss", "session", "import", str(sessions)))
+        vacuum_case(db, kpi_rows, "10,000")
+        if args.postgres:
+            postgresql_vacuum_figure(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
         shutil.rmtree(folder)
         return
     if args.coaching:
@@ -432,6 +445,7 @@ def main() -> None:
         f"minigoal evaluate: 100,000 goals {evaluate_100k:.2f}s = "
         f"{evaluate_100k / evaluate_10k:.1f}x the 10,000-goal time (target <= 12x)"
     )
+    vacuum_case(db, kpi_rows, "100,000")
     if args.postgres:
         postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
     shutil.rmtree(folder)
@@ -548,10 +562,24 @@ def postgresql_figures(
             before={"first": lambda: fresh(first_name)},
         )
         print_evaluation_figures(timings, "raw SQL aggregate in psql")
+        vacuum_time, _ = run(coach(coach_db, "db", "vacuum"))
+        raw_vacuum, _ = run(psql("VACUUM FULL", database=coach_db))
+        print(
+            f"db vacuum: {kpi_rows:,} KPI rows, 10,000 sessions in {vacuum_time:.2f}s "
+            f"vs psql VACUUM FULL of the whole database {raw_vacuum:.2f}s"
+        )
         postgresql_coaching_figures(psql, folder, agents, days, coach_db, *(f"{base}/{name}" for name in names[5:]))
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+            drop_groups(psql, name)
+
+
+def drop_groups(psql, database: str) -> None:
+    """The group roles `coach init` made for a database's public schema
+    (roles belong to the server, not to the database dropped)."""
+    for group in ("agent", "coach", "admin", "service"):
+        subprocess.run(psql(f'DROP ROLE IF EXISTS "coach_{database}_public_{group}"'), stdout=subprocess.DEVNULL)
 
 
 def trust_figures(server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, days: int) -> None:
@@ -629,6 +657,46 @@ def trust_figures(server: str, folder: Path, roster: Path, agents: list[str], kp
             *(f"coach_{name}_public_{group}" for group in ("agent", "coach", "admin", "service")),
         ):
             psql(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def vacuum_case(db: Path | str, kpi_rows: int, sessions: str) -> None:
+    """`db vacuum` (after an erasure, or on its own) against sqlite3's VACUUM."""
+    timings = in_turn(
+        3, {"coach": coach(db, "db", "vacuum"), "raw": ["sqlite3", str(db), "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);"]}
+    )
+    vacuum_time, raw_time = statistics.median(timings["coach"]), statistics.median(timings["raw"])
+    print(
+        f"db vacuum: {kpi_rows:,} KPI rows, {sessions} sessions in {vacuum_time:.2f}s "
+        f"vs sqlite3 VACUUM {raw_time:.2f}s ({vacuum_time / raw_time:.2f}x)"
+    )
+
+
+def postgresql_vacuum_figure(
+    server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, kpi_rows: int, days: int
+) -> None:
+    """`db vacuum` on PostgreSQL (VACUUM FULL of coach's tables) against
+    psql's VACUUM FULL of the whole database."""
+    base, _, _ = server.rpartition("/")
+    name = f"coach_bench_{os.getpid()}_vacuum"
+    database = f"{base}/{name}"
+
+    def psql(command: str, on: str = server) -> list[str]:
+        return ["psql", "-q", "-v", "ON_ERROR_STOP=1", on, "-c", command]
+
+    subprocess.run(psql(f'CREATE DATABASE "{name}"'), check=True, stdout=subprocess.DEVNULL)
+    try:
+        prepared_database(folder, "", roster, agents, db=database)
+        run(coach(database, "kpi", "import", str(kpi)))
+        run(coach(database, "--as", "boss", "session", "import", str(folder / "sessions-10k.csv")))
+        vacuum_time, _ = run(coach(database, "db", "vacuum"))
+        raw_time, _ = run(psql("VACUUM FULL", on=database))
+        print(
+            f"postgresql: db vacuum: {kpi_rows:,} KPI rows, 10,000 sessions in {vacuum_time:.2f}s "
+            f"vs psql VACUUM FULL of the whole database {raw_time:.2f}s"
+        )
+    finally:
+        subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+        drop_groups(psql, name)
 
 
 def postgresql_coaching_figures(

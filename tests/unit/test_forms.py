@@ -149,7 +149,7 @@ def test_located_message_names_file_field_index_and_key():
         ({"fields": [rating()]}, "name must be a non-empty string"),
         ({"name": "   ", "fields": [rating()]}, "name must be a non-empty string"),
         ({"name": 7, "fields": [rating()]}, "name must be a non-empty string"),
-        ({"name": "Call\nquality", "fields": [rating()]}, "name must be one line"),
+        ({"name": "Call\nquality", "fields": [rating()]}, "name: remove the character U+000A; it must be one line"),
         ({"name": "x", "description": 3, "fields": [rating()]}, "description must be a string"),
         ({"name": "x"}, "fields must be a non-empty list"),
         ({"name": "x", "fields": []}, "fields must be a non-empty list"),
@@ -181,7 +181,7 @@ def test_form_level_rules(data, expected):
         (rating(required="yes"), 'required must be true or false, not "yes"'),
         (rating(label=""), "label must be a non-empty string"),
         (rating(label=["Greeting"]), "label must be a non-empty string"),
-        (rating(label="Greeting\nand verification"), "label must be one line"),
+        (rating(label="Greeting\nand verification"), "label: remove the character U+000A; it must be one line"),
         ({"key": "greeting", "type": "rating", "max": 5}, "rating needs min and max"),
         ({"key": "greeting", "type": "rating", "min": 1}, "rating needs min and max"),
         (rating(min=3, max=3), "rating needs min < max (found min 3, max 3)"),
@@ -200,7 +200,10 @@ def test_form_level_rules(data, expected):
         ({"key": "channel", "type": "choice", "options": "phone"}, "choice needs a non-empty list of options"),
         ({"key": "channel", "type": "choice", "options": ["phone", " "]}, "options[1] must be a non-empty string"),
         ({"key": "channel", "type": "choice", "options": ["phone", 2]}, "options[1] must be a non-empty string, not 2"),
-        ({"key": "channel", "type": "choice", "options": ["a\nb"]}, "options[0] must be one line"),
+        (
+            {"key": "channel", "type": "choice", "options": ["a\nb"]},
+            "options[0]: remove the character U+000A; it must be one line",
+        ),
         ({"key": "channel", "type": "choice", "options": ["phone", "Phone"]}, 'option "Phone" is listed twice'),
     ],
 )
@@ -510,7 +513,10 @@ valid_forms = st.fixed_dictionaries(
         "name": one_line_text,
         "fields": st.lists(valid_fields(), min_size=1, max_size=5, unique_by=lambda field: field["key"]),
     },
-    optional={"description": st.text(max_size=30)},
+    # A description may hold line breaks and tabs, never another control character.
+    optional={
+        "description": st.text(st.characters(exclude_categories=["Cc", "Cs"]) | st.sampled_from("\n\t"), max_size=30)
+    },
 )
 junk_fields = st.dictionaries(
     st.sampled_from(["key", "label", "type", "required", "min", "max", "options", "requred"]),
