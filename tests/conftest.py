@@ -95,6 +95,7 @@ def postgres_database():
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_coach_groups(connection, name, "public")  # in case a test made its public schema coach's
         admin.dispose()
 
 
