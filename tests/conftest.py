@@ -19,8 +19,9 @@ from coachcli.forms import load_form_file
 from coachcli.services import forms, users
 
 # CI replays the same examples every run, so a red build always means a
-# change broke something; a developer's runs keep exploring new inputs.
-settings.register_profile("ci", derandomize=True, print_blob=True)
+# change broke something; a developer's runs keep exploring new inputs. No
+# deadline there: a busy machine slows an example without anything being wrong.
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
@@ -60,11 +61,15 @@ def pytest_generate_tests(metafunc):
     about the SQLite file itself (they ask for `db_path`)."""
     if "backend" in metafunc.fixturenames:
         sqlite_only = "db_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(BACKENDS))
+        postgresql_only = metafunc.definition.get_closest_marker("postgresql_only")
+        metafunc.parametrize(
+            "backend", ["sqlite"] if sqlite_only else ["postgresql"] if postgresql_only else list(BACKENDS)
+        )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite alone")
+    config.addinivalue_line("markers", "postgresql_only: the test is about a PostgreSQL server alone")
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +96,7 @@ def postgres_database():
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_coach_groups(connection, name, "public")  # in case a test made its public schema coach's
         admin.dispose()
 
 
@@ -122,7 +128,17 @@ def empty_postgres_schema(url) -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            drop_coach_groups(connection, url.database, schema)
         admin.dispose()
+
+
+def drop_coach_groups(connection, database: str, schema: str) -> None:
+    """The group roles `coach init` made for a coach database (roles belong to
+    the server, not to the database or schema dropped with it)."""
+    from coachcli.db.security import group_names
+
+    names = ", ".join(f'"{name}"' for name in group_names(database, schema).values())
+    connection.exec_driver_sql(f"DROP ROLE IF EXISTS {names}")
 
 
 @pytest.fixture

@@ -164,6 +164,44 @@ def test_db_check_passes_then_names_a_missing_trigger(cli):
     assert trigger in line
 
 
+# Ways to switch protection off while leaving its name in place.
+SWITCHED_OFF = {
+    "sqlite": [
+        (
+            "DROP TRIGGER audit_log_is_append_only_delete",
+            "CREATE TRIGGER audit_log_is_append_only_delete BEFORE DELETE ON audit_log WHEN 0 "
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        ),
+    ],
+    "postgresql": [
+        ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_is_append_only_delete",),
+        ("ALTER TABLE audit_log ENABLE REPLICA TRIGGER audit_log_is_append_only_delete",),
+        (
+            "DROP TRIGGER audit_log_is_append_only_delete ON audit_log",
+            "CREATE TRIGGER audit_log_is_append_only_delete BEFORE DELETE ON audit_log FOR EACH ROW "
+            "WHEN (false) EXECUTE FUNCTION coach_refuse('the audit log is append-only')",
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION coach_refuse() RETURNS trigger LANGUAGE plpgsql "
+            "SET search_path = pg_catalog, pg_temp AS $$ BEGIN RETURN NULL; END $$",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("for_backend", "statements"),
+    [(backend, statements) for backend, cases in SWITCHED_OFF.items() for statements in cases],
+)
+def test_db_check_sees_protection_switched_off_under_its_name(cli, for_backend, statements):
+    if cli.json("db", "check")["backend"] != for_backend:
+        pytest.skip(f"a {for_backend} way to switch protection off")
+    for statement in statements:
+        query(cli.target, statement)
+    line = one_line(cli("db", "check"), ExitCode.DATABASE)
+    assert "audit_log_is_append_only_delete" in line or "function coach_refuse is not" in line, line
+
+
 def test_db_copy_round_trips_between_the_backends(cli, tmp_path, postgres_database):
     coached_plan(cli)
     assert cli("minigoal", "evaluate").exit_code == 0

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import sqlalchemy
-from conftest import Cli, empty_postgres_schema, query, snapshot
+from conftest import Cli, drop_coach_groups, empty_postgres_schema, query, snapshot
 from sqlalchemy.exc import OperationalError
 
 from coachcli.db import maintenance
@@ -52,6 +52,7 @@ def database_with_settings(server: sqlalchemy.URL, settings: dict[str, str]) -> 
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_coach_groups(connection, name, "public")
         admin.dispose()
 
 

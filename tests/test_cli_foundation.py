@@ -178,13 +178,14 @@ def test_user_add_and_list(cli):
         "name": "Jordan Kim",
         "role": "agent",
         "teams": ["Inbound"],
+        "login": None,
     }
     users = cli.json("user", "list", user="dana")
     assert all(set(user) >= USER_KEYS for user in users)
     assert {u["handle"]: u["role"] for u in users}["jordan"] == "agent"
     assert cli.json("user", "list", "--role", "coach", user="dana") == [
-        {"handle": "calvin", "name": "Calvin Brooks", "role": "coach", "teams": ["Inbound"]},
-        {"handle": "priya", "name": "Priya Raman", "role": "coach", "teams": ["Chat"]},
+        {"handle": "calvin", "name": "Calvin Brooks", "role": "coach", "teams": ["Inbound"], "login": None},
+        {"handle": "priya", "name": "Priya Raman", "role": "coach", "teams": ["Chat"], "login": None},
     ]
     assert ok(cli("user", "add", "lee", "--name", "Lee", "--team", "Chat", "-q", user="dana")).stdout == "lee\n"
 

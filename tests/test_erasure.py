@@ -447,9 +447,28 @@ def _coached_row(cli: Cli, world: dict) -> dict:
     return json.loads(answers)
 
 
-def _set_answers(cli: Cli, session: str, answers: dict) -> None:
+def _answers_update(session: str, answers: dict) -> str:
     literal = json.dumps(answers).replace("'", "''")
-    cli.query(f"UPDATE sessions SET answers = '{literal}' WHERE id = {session}")
+    return f"UPDATE sessions SET answers = '{literal}' WHERE id = {session}"
+
+
+def in_an_erasure(cli: Cli, *statements: str) -> None:
+    """Run statements in one transaction with an erasure in progress, as
+    `coach user erase` does (the owner's connection), and commit them."""
+    from sqlmodel import Session
+
+    from coachcli.db.engine import database_url, make_engine
+    from coachcli.db.security import erasure_in_progress
+
+    engine = make_engine(database_url(cli.target))
+    try:
+        with Session(engine) as db:
+            with erasure_in_progress(db):
+                for statement in statements:
+                    db.connection().exec_driver_sql(statement)
+            db.commit()
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -490,6 +509,8 @@ def test_a_stray_update_of_a_coached_session_or_closed_plan_is_still_refused(cli
     before = cli.dump()
     with pytest.raises(IntegrityError, match=refusal):
         cli.query(statement)
+    with pytest.raises(IntegrityError, match=refusal):
+        in_an_erasure(cli, statement)
     assert cli.dump() == before
 
 
@@ -506,19 +527,28 @@ def test_answers_of_a_coached_session_only_lose_text_to_the_marker(cli, world, c
     answers = _coached_row(cli, world)
     before = cli.dump()
     with pytest.raises(IntegrityError, match="coached session cannot be changed"):
-        _set_answers(cli, world["coached"], {**answers, **change})
+        in_an_erasure(cli, _answers_update(world["coached"], {**answers, **change}))
     with pytest.raises(IntegrityError, match="coached session cannot be changed"):
-        _set_answers(cli, world["coached"], {k: v for k, v in answers.items() if k != "greeting"})
+        in_an_erasure(cli, _answers_update(world["coached"], {k: v for k, v in answers.items() if k != "greeting"}))
     assert cli.dump() == before
 
 
-def test_the_database_lets_text_become_the_marker_and_nothing_else(cli, world):
+def test_the_database_lets_text_become_the_marker_only_inside_an_erasure(cli, world):
     answers = _coached_row(cli, world)
-    _set_answers(cli, world["coached"], {**answers, "agreed_actions": ERASED})
-    cli.query("UPDATE sessions SET notes = '[erased]', title = '[erased]' WHERE state = 'coached'")
-    cli.query("UPDATE plans SET close_reason = '[erased]'")
-    cli.query("UPDATE session_acknowledgements SET comment = '[erased]'")
-    cli.query("UPDATE action_items SET text = '[erased]', note = '[erased]' WHERE state = 'done'")
+    erasing = [
+        _answers_update(world["coached"], {**answers, "agreed_actions": ERASED}),
+        "UPDATE sessions SET notes = '[erased]', title = '[erased]' WHERE state = 'coached'",
+        "UPDATE plans SET close_reason = '[erased]'",
+        "UPDATE session_acknowledgements SET comment = '[erased]'",
+        "UPDATE action_items SET text = '[erased]', note = '[erased]' WHERE state = 'done'",
+    ]
+    before = cli.dump()
+    for statement in erasing:  # outside `coach user erase`, the marker is a change like any other
+        with pytest.raises(IntegrityError, match="cannot be changed"):
+            cli.query(statement)
+    assert cli.dump() == before
+    in_an_erasure(cli, *erasing)
+    assert cli.query("SELECT count(*) FROM erasures_in_progress") == [(0,)]
     assert cli.query("SELECT text, note FROM action_items WHERE state = 'done'") == [(ERASED, ERASED)]
     assert cli.query("SELECT notes, title FROM sessions WHERE state = 'coached'") == [(ERASED, ERASED)]
     assert _coached_row(cli, world)["agreed_actions"] == ERASED
@@ -698,14 +728,10 @@ def test_db_vacuum_and_an_erasure_by_a_role_that_may_not_rewrite_the_tables(cli,
     cli.json("session", "request", "--title", "Maria QMARIAQ needs help", user="maria")
     (database, schema) = cli.query("SELECT current_database(), current_schema()")[0]
     role = f"{database}_{schema}_eraser"
-    for statement in (
-        f"CREATE ROLE {role} LOGIN",
-        f"GRANT USAGE ON SCHEMA {schema} TO {role}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
-        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
-    ):
-        cli.query(statement)
+    cli.query(f"CREATE ROLE {role} LOGIN")
     try:
+        # An admin's own login role (SPEC §12): its group may change rows, not rewrite tables.
+        assert cli("user", "link", "dana", "--login", role).exit_code == 0
         as_role = Cli(sqlalchemy.engine.make_url(cli.target).set(username=role).render_as_string(hide_password=False))
         erased = as_role("user", "erase", "maria", "--reason", REASON, user="dana")
         assert erased.exit_code == 0, erased.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from coachcli.cli.app import app
 from coachcli.db import transaction
 from coachcli.db.models import User
 from coachcli.errors import CoachError
@@ -207,3 +208,27 @@ def test_a_hook_may_run_at_most_ten_minutes_so_a_batch_outlives_no_claim():
     worst_case = dt.timedelta(seconds=delivery.batch_size(600) * 600)
     assert worst_case < delivery.CLAIM_LIFETIME
     assert delivery.batch_size(10) * 10 <= 600 and delivery.batch_size(0.3) > 1
+
+
+def test_the_hook_gets_no_database_password(pending, tmp_path, monkeypatch):
+    seen = tmp_path / "environment"
+    monkeypatch.setenv("COACH_NOTIFY_COMMAND", script(tmp_path, "deliver.sh", f'env >> "{seen}"\n'))
+    monkeypatch.setenv("PGPASSWORD", "pg-s3cret")
+    target = pending.target
+    if "://" in target:  # the server trusts local connections, so a password in the URL is not checked
+        target = target.replace("root@", "root:url-s3cret@", 1) + "&password=query-s3cret"
+    monkeypatch.setenv("COACH_DB", target)
+    result = pending.runner.invoke(app, ["notify", "send"])
+    assert result.exit_code == 0, result.stderr
+    environment = seen.read_text()
+    assert "s3cret" not in environment and "PGPASSWORD" not in environment
+    assert "COACH_DB=" in environment  # still says which database, without the password
+
+
+def test_a_url_loses_every_password_it_carries():
+    from coachcli.db.engine import without_password
+
+    assert (
+        without_password("postgresql://u:pw@h/db?password=x&sslmode=require") == "postgresql://u@h/db?sslmode=require"
+    )
+    assert without_password("postgresql://u@h/db") == "postgresql://u@h/db"

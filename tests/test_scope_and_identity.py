@@ -193,7 +193,13 @@ def test_bootstrap_the_first_user_needs_no_acting_user(empty_cli):
     assert result.exit_code == 0, result.stderr
     import json
 
-    assert json.loads(result.stdout) == {"handle": "dana", "name": "Dana Whitfield", "role": "admin", "teams": []}
+    assert json.loads(result.stdout) == {
+        "handle": "dana",
+        "name": "Dana Whitfield",
+        "role": "admin",
+        "teams": [],
+        "login": None,
+    }
     # Once there is a user, adding another needs an acting user.
     line = refused(empty_cli("user", "add", "alex", "--name", "Alex Moreno"))
     assert "--as" in line

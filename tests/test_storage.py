@@ -26,6 +26,7 @@ from coachcli.db import (
     open_database,
     transaction,
 )
+from coachcli.db.migrations import BOOKKEEPING_TABLES
 from coachcli.errors import CoachError, ExitCode
 
 
@@ -123,7 +124,7 @@ def test_the_models_match_the_migrated_schema(engine):
 
     with engine.connect() as connection:
         inspector = inspect(connection)
-        assert set(inspector.get_table_names()) - {"coach_schema"} == set(SQLModel.metadata.tables)
+        assert set(inspector.get_table_names()) - BOOKKEEPING_TABLES == set(SQLModel.metadata.tables)
         for name, table in SQLModel.metadata.tables.items():
             columns = {column["name"] for column in inspector.get_columns(name)}
             assert columns == {column.name for column in table.columns}, name

@@ -230,6 +230,7 @@ def main_options(
 ) -> None:
     settings.database = database
     settings.acting_handle = acting
+    settings.connected = None
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlmodel import Session
 
+    from coachcli.db.identity import Connected
     from coachcli.db.models import User
 
 
@@ -33,7 +34,11 @@ def single_command() -> typer.Typer:
 @dataclass
 class Settings:
     database: str | None = None
+    # --as / COACH_USER; once a unit of work has begun, the handle the
+    # connection acts as (the linked user's, on a PostgreSQL server).
     acting_handle: str | None = None
+    # The login role, once a unit of work has begun.
+    connected: Connected | None = None
 
 
 settings = Settings()
@@ -53,12 +58,14 @@ def unit_of_work(
     for work no transaction may hold (VACUUM)."""
     from sqlalchemy.exc import DBAPIError
 
-    from coachcli.db import open_database, transaction
+    from coachcli.db import identity, open_database, transaction
     from coachcli.db.engine import database_url, describe_database_error
 
     engine = open_database(settings.database, create=create)
     try:
         with transaction(engine, write=write, commit=not dry_run) as db:
+            settings.connected = identity.connected(db)
+            settings.acting_handle = identity.acting_handle(settings.connected, settings.acting_handle)
             yield db
         if after_commit is not None and not dry_run:
             after_commit(engine)
@@ -69,6 +76,10 @@ def unit_of_work(
 
 
 def acting_user(db: Session) -> User:
+    from coachcli.db.identity import service_without_user
     from coachcli.services.people import acting_user as resolve
 
+    connected = settings.connected
+    if settings.acting_handle is None and connected is not None and connected.service and not connected.acts_for_anyone:
+        raise service_without_user(connected)
     return resolve(db, settings.acting_handle)

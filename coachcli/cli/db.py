@@ -1,7 +1,8 @@
 """coach db: what the database holds, whether it is sound, copies of it, and
 rewriting its storage.
 
-No acting user: whoever can open the database holds all of it anyway.
+No acting user; on a PostgreSQL server they are for the owner, superusers,
+the service role and linked admins (db/identity.py).
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ def _with_tables(record: dict, title: str, format: FormatOption) -> None:
 @contextmanager
 def _database(target: str | None, *, create: bool = False) -> Iterator[Engine]:
     from coachcli.db import open_database
+    from coachcli.db.identity import connected, require_maintainer
 
     engine = open_database(target, create=create)
     try:
+        with engine.connect() as connection:
+            require_maintainer(connected(connection))
         yield engine
     finally:
         engine.dispose()

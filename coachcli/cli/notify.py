@@ -35,6 +35,7 @@ def send(format: FormatOption = None) -> None:
 
     command = delivery.hook_command(os.environ)
     timeout = delivery.hook_timeout(os.environ)
+    environment = delivery.hook_environment(os.environ)
     token, size = delivery.new_claim(), delivery.batch_size(timeout)
     counts = {"delivered": 0, "failed": 0}
     errors: list[str] = []
@@ -47,7 +48,7 @@ def send(format: FormatOption = None) -> None:
         if not notes:
             break
         after_id = notes[-1]["id"]
-        outcomes = [(note["id"], delivery.run_hook(command, note, timeout)) for note in notes]
+        outcomes = [(note["id"], delivery.run_hook(command, note, timeout, environment)) for note in notes]
         with unit_of_work(write=True) as db:
             batch = delivery.record_outcomes(db, token, outcomes)
         counts = {key: counts[key] + batch[key] for key in counts}

@@ -42,6 +42,34 @@ def add(
         emit(record, format, View(title="User"))
 
 
+@app.command("link")
+def link(
+    handle: Annotated[str, typer.Argument(help="The user to link.", metavar="HANDLE")],
+    login: Annotated[
+        str | None, typer.Option("--login", help="The PostgreSQL login role that acts as this user.", metavar="ROLE")
+    ] = None,
+    none: Annotated[bool, typer.Option("--none", help="Unlink the user's login role.")] = False,
+    format: FormatOption = None,
+) -> None:
+    """Link a user to their PostgreSQL login role (an admin, or the owner).
+    The role then acts as the user, within the user's scope."""
+    from coachcli.cli.context import acting_user
+    from coachcli.db.models import stored_id
+    from coachcli.errors import CoachError
+    from coachcli.services import users
+
+    if (login is None) == (not none):
+        raise CoachError(
+            "give the login role with --login ROLE, or --none to unlink, e.g. coach user link alex --login alex"
+        )
+    with unit_of_work(write=True) as db:
+        actor = acting_user(db) if settings.acting_handle else None
+        assert settings.connected is not None  # set as the unit of work began
+        user = users.link_user(db, actor, settings.connected, handle, login)
+        record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
+    emit(record, format, View(title="User"))
+
+
 @app.command("list")
 def list_(
     role: Annotated[

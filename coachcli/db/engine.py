@@ -23,10 +23,15 @@ from coachcli.errors import CoachError, ExitCode
 
 BUSY_TIMEOUT_SECONDS = 30
 CONNECT_TIMEOUT_SECONDS = 10
-# Every coach writer on a PostgreSQL database queues on this one
-# transaction-scoped advisory lock, as SQLite writers queue on BEGIN IMMEDIATE:
-# writers never interleave, so none meets a serialization failure or deadlock.
-WRITE_LOCK_KEY = 0x636F616368  # "coach"
+# Every coach writer on a PostgreSQL database queues on one lock, as SQLite
+# writers queue on BEGIN IMMEDIATE: writers never interleave, so none meets a
+# serialization failure or deadlock. It is a lock on a table that never holds
+# a row, which only coach's own roles may lock (LOCK TABLE needs a privilege
+# on it): a role with nothing but CONNECT cannot take it, or hold it.
+WRITE_LOCK = "LOCK TABLE coach_write_lock IN EXCLUSIVE MODE"
+# Creating or upgrading a schema (init, db copy) happens before that table
+# exists: those writers queue on a transaction-scoped advisory lock instead.
+SCHEMA_LOCK_KEY = 0x636F616368  # "coach"
 # The nightly evaluation uses UPDATE … FROM (3.33) and MATERIALIZED (3.35).
 MINIMUM_SQLITE = (3, 35, 0)
 _WRITE_OPTION = "coach_write"
@@ -94,6 +99,21 @@ def shown_url(url: str | URL) -> str:
     if secret:
         shown += ("&" if public.query else "?") + "&".join(f"{key}=***" for key in secret)
     return shown
+
+
+def without_password(url: str) -> str:
+    """The URL with every password it carries left out (a program given it
+    then authenticates as libpq does without one: ~/.pgpass, a certificate,
+    the server's trust)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return ""
+    secret = [key for key in parsed.query if key.lower() in _SECRET_PARAMETERS]
+    if parsed.password is None and not secret:
+        return url
+    # URL.set() keeps a value given as None; a URL is a named tuple.
+    return parsed._replace(password=None).difference_update_query(secret).render_as_string(hide_password=False)
 
 
 def without_secrets(text: str, url: str | URL) -> str:
@@ -250,13 +270,20 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
 def _configure_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        if connection.get_execution_options().get(_WRITE_OPTION):
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+        writing = connection.get_execution_options().get(_WRITE_OPTION)
+        if writing == _SCHEMA_CHANGE:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
+        elif writing:
+            connection.exec_driver_sql(WRITE_LOCK)
 
 
-def writer(engine: Engine) -> Engine:
-    """The same engine, its transactions taking the write lock as they begin."""
-    return engine.execution_options(**{_WRITE_OPTION: True})
+_SCHEMA_CHANGE = "schema"
+
+
+def writer(engine: Engine, *, schema_change: bool = False) -> Engine:
+    """The same engine, its transactions taking the write lock as they begin
+    (`schema_change`: the lock for making or upgrading the schema)."""
+    return engine.execution_options(**{_WRITE_OPTION: _SCHEMA_CHANGE if schema_change else True})
 
 
 @contextmanager

@@ -67,18 +67,24 @@ def row_counts(connection) -> dict[str, int]:
 def info(engine: Engine) -> dict:
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version FROM coach_schema")).scalar_one()
-        return {
+        record = {
             "backend": engine.dialect.name,
             "location": location(engine),
             "schema_version": version,
             "tables": row_counts(connection),
         }
+        if engine.dialect.name == "postgresql":
+            from coachcli.db.security import current_groups
+
+            record["roles"] = current_groups(connection)
+        return record
 
 
 def check(engine: Engine) -> dict:
     """The backend's integrity check, the schema version, and every
-    protecting trigger present (and, on PostgreSQL, enabled); refuses with
-    the reason (exit 6) when anything is wrong."""
+    protecting trigger present, firing, and as coach installed it (with, on
+    PostgreSQL, every function coach installed); refuses with the reason
+    (exit 6) when anything is wrong."""
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version FROM coach_schema")).scalar_one()
         if version != LATEST_VERSION:
@@ -88,29 +94,91 @@ def check(engine: Engine) -> dict:
             problems += [
                 f"foreign key broken in {row[0]}" for row in connection.exec_driver_sql("PRAGMA foreign_key_check")
             ]
-            present = set(connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+            if problems:
+                _unsound("integrity check failed: " + "; ".join(problems[:5]))
+            expected = _protecting_definitions("sqlite")
+            installed: dict[str, str] = {
+                name: sql
+                for name, sql in connection.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                )
+            }
+            for name, definition in expected.items():
+                if name not in installed:
+                    _unsound(f"protecting trigger {name} is missing; restore it from a backup")
+                if installed[name] != definition:
+                    _unsound(f"protecting trigger {name} is not the one coach installed; restore it from a backup")
         else:
-            problems = []
-            present = set(
-                connection.exec_driver_sql(
-                    """SELECT t.tgname FROM pg_trigger AS t
-                       JOIN pg_class AS c ON c.oid = t.tgrelid
-                       WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
-                         AND c.relnamespace = current_schema()::regnamespace"""
-                ).scalars()
-            )
-        if problems:
-            _unsound("integrity check failed: " + "; ".join(problems[:5]))
-        missing = sorted(set(PROTECTING_TRIGGERS[engine.dialect.name]) - present)
-        if missing:
-            _unsound(f"protecting trigger(s) missing or disabled: {', '.join(missing)}; restore them from a backup")
+            expected = _check_server_protection(connection)
         return {
             "backend": engine.dialect.name,
             "location": location(engine),
             "schema_version": version,
             "integrity": "ok",
-            "triggers": len(PROTECTING_TRIGGERS[engine.dialect.name]),
+            "triggers": len(expected),
         }
+
+
+def _protecting_definitions(dialect: str) -> dict[str, str]:
+    """Each protecting trigger's definition as coach installs it."""
+    import re
+
+    latest = {re.match(r"\s*CREATE TRIGGER (\w+)", s).group(1): s for s in _trigger_statements(dialect)}  # type: ignore[union-attr]  # only CREATE TRIGGER statements
+    return {name: latest[name] for name in PROTECTING_TRIGGERS[dialect]}
+
+
+def _check_server_protection(connection: Connection) -> dict[str, str]:
+    """Every protecting trigger present, enabled (not disabled, not only as
+    replica), defined as coach defines it, and every function coach installs
+    (the triggers' included) with the body, search_path and rights it was
+    installed with."""
+    import re
+
+    from coachcli.db.security import SERVER_TRIGGERS, current_groups, expected_functions
+
+    schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+    expected = _protecting_definitions("postgresql")
+    quoted = '"' + schema.replace('"', '""') + '"'
+    expected |= {name: statement.format(schema=quoted) for name, (_, statement) in SERVER_TRIGGERS.items()}
+    installed: dict[str, tuple[str, str]] = {
+        name: (enabled, definition)
+        for name, enabled, definition in connection.exec_driver_sql(
+            """SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) FROM pg_trigger AS t
+               JOIN pg_class AS c ON c.oid = t.tgrelid
+               WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"""
+        )
+    }
+
+    def normalized(definition: str) -> str:
+        for prefix in (f"{quoted}.", f"{schema}."):
+            definition = definition.replace(prefix, "")
+        definition = re.sub(r"::[a-z ]+?(?=[)\s,])", "", definition.lower())
+        return re.sub(r"[\s()]", "", definition)
+
+    for name, definition in expected.items():
+        if name not in installed:
+            _unsound(f"protecting trigger {name} is missing; restore it from a backup or run `coach init`")
+        enabled, found = installed[name]
+        if enabled == "D":
+            _unsound(f"protecting trigger {name} is disabled; ALTER TABLE … ENABLE TRIGGER {name}")
+        if enabled == "R":
+            _unsound(f"protecting trigger {name} fires only as a replica; ALTER TABLE … ENABLE TRIGGER {name}")
+        if normalized(found) != normalized(definition):
+            _unsound(f"protecting trigger {name} is not the one coach installed; run `coach init` to restore it")
+    functions = {
+        name: (body, definer, config)
+        for name, body, definer, config in connection.exec_driver_sql(
+            """SELECT proname, prosrc, prosecdef, proconfig FROM pg_proc
+               WHERE pronamespace = current_schema()::regnamespace"""
+        )
+    }
+    for function in expected_functions(schema, current_groups(connection)):
+        found_function = functions.get(function.name)
+        if found_function is None:
+            _unsound(f"function {function.name} is missing; run `coach init` to restore it")
+        elif found_function != (function.body, function.security_definer, [f"search_path={function.search_path}"]):
+            _unsound(f"function {function.name} is not the one coach installed; run `coach init` to restore it")
+    return expected
 
 
 def _unsound(reason: str) -> None:
@@ -252,7 +320,10 @@ def copy(source: Engine, target: Engine) -> dict[str, int]:
     """
     snapshot = {"isolation_level": "REPEATABLE READ"} if source.dialect.name == "postgresql" else {}
     dialect = target.dialect.name
-    with source.connect().execution_options(**snapshot) as reading, writer(target).begin() as writing:
+    with (
+        source.connect().execution_options(**snapshot) as reading,
+        writer(target, schema_change=True).begin() as writing,
+    ):
         _refuse_unless_empty(writing)
         migrate(writing, None)
         counts = row_counts(reading)

@@ -555,6 +555,44 @@ _RUN_MARKS_FROM_AUDIT_POSTGRESQL = [
 ]
 
 
+# Trust on a shared server (SPEC §12).
+#
+# - users.login: the PostgreSQL login role that acts as the user (one role,
+#   one user); `coach user link` sets it.
+# - erasures_in_progress: a row while `coach user erase` runs, in its own
+#   transaction, and only then; the triggers let a final record's text become
+#   '[erased]' only while it is there. On PostgreSQL only the owner writes it
+#   (through coach_begin_erasure(), which only the admin group may call), and
+#   each row names its transaction; on SQLite the file has one writer at a time.
+# - coach_write_lock: never holds a row; on PostgreSQL; every writer locks it
+#   as it begins, and only coach's own roles may.
+#
+# The groups, privileges, policies and hardened functions are generated for
+# the schema by db/security.py, after the statements (see `migrate`).
+_TRUST = [
+    "ALTER TABLE users ADD COLUMN login TEXT",
+    "CREATE UNIQUE INDEX users_by_login ON users(login)",
+    "CREATE TABLE erasures_in_progress (transaction_id TEXT PRIMARY KEY)",
+    # Both backends keep the same tables; SQLite's writers queue on BEGIN IMMEDIATE.
+    "CREATE TABLE coach_write_lock (never_holds_a_row BOOLEAN)",
+]
+_ERASING = "EXISTS (SELECT 1 FROM erasures_in_progress)"
+
+
+def _only_while_erasing(statement: str) -> str:
+    """A SQLite guard whose '[erased]' exception holds only during an erasure."""
+    statement = re.sub(r"(NEW\.\w+ = '\[erased\]')", rf"(\1 AND {_ERASING})", statement)
+    return statement.replace("after.value = '[erased]'", f"after.value = '[erased]' AND {_ERASING}")
+
+
+_TRUST_SQLITE_GUARDS = [
+    rewritten
+    for statement in _V4_SQLITE_GUARDS
+    if statement.startswith("CREATE TRIGGER") and "[erased]" in statement
+    for rewritten in (f"DROP TRIGGER {statement.split()[2]}", _only_while_erasing(statement))
+]
+
+
 def _for_postgresql(statement: str) -> str:
     """The PostgreSQL spelling of a portable CREATE TABLE or CREATE INDEX.
 
@@ -581,6 +619,7 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     _migration(_V4, _V4_SQLITE_GUARDS, _V4_POSTGRESQL_GUARDS),
     _migration(_RULE_FIRINGS, _RULE_FIRINGS_SQLITE_GUARDS, _RULE_FIRINGS_POSTGRESQL_GUARDS),
     _migration(_RUN_MARKS + _NOTIFY_CLAIMS, _RUN_MARKS_FROM_AUDIT_SQLITE, _RUN_MARKS_FROM_AUDIT_POSTGRESQL),
+    _migration(_TRUST, _TRUST_SQLITE_GUARDS, []),
 ]
 # The triggers that keep the product's promises of permanence, by backend
 # (`coach db check` verifies that each is present).
@@ -599,6 +638,8 @@ PROTECTING_TRIGGERS = {
 }
 LATEST_VERSION = len(MIGRATIONS)
 _VERSION_TABLE = "coach_schema"
+# Tables that keep coach's own books, not records (no model of their own).
+BOOKKEEPING_TABLES = {_VERSION_TABLE, "coach_write_lock", "erasures_in_progress"}
 
 
 def schema_version(connection: Connection) -> int | None:
@@ -617,7 +658,7 @@ def schema_version(connection: Connection) -> int | None:
 
 def refuse_foreign(tables: set[str]) -> None:
     """A database with tables but no coach_schema belongs to another program."""
-    if tables - {_VERSION_TABLE}:
+    if tables - BOOKKEEPING_TABLES:
         raise CoachError(
             "this database was not made by coach (it has other tables); "
             "point --db / COACH_DB at a coach database or a new file",
@@ -642,10 +683,16 @@ def upgrade(engine: Engine, *, create: bool) -> int:
     schema, and other commands on an older one ask for it.
     """
     with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            from coachcli.db.identity import refuse_outsider
+
+            refuse_outsider(connection)
         found = schema_version(connection)
         connection.rollback()
     refuse_newer(found)
-    if found == LATEST_VERSION:
+    # `coach init` on PostgreSQL brings the groups and their privileges up to
+    # date even when the schema is.
+    if found == LATEST_VERSION and not (create and engine.dialect.name == "postgresql"):
         return found
     if engine.dialect.name != "sqlite" and not create:
         state = (
@@ -654,7 +701,7 @@ def upgrade(engine: Engine, *, create: bool) -> int:
             else f"has schema version {found}, older than this coach's {LATEST_VERSION}"
         )
         raise CoachError(f"this database {state}; run `coach init` to create or upgrade it", ExitCode.DATABASE)
-    with writer(engine).begin() as connection:
+    with writer(engine, schema_change=True).begin() as connection:
         # Re-read under the write lock: another process may have upgraded.
         current = schema_version(connection)
         refuse_newer(current)
@@ -672,4 +719,8 @@ def migrate(connection: Connection, current: int | None) -> None:
     for migration in MIGRATIONS[current:]:
         for statement in migration[connection.dialect.name]:
             connection.exec_driver_sql(statement)
+    if connection.dialect.name == "postgresql":
+        from coachcli.db import security
+
+        security.install(connection)
     connection.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": LATEST_VERSION})

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, Text
+from sqlalchemy.orm import deferred
 from sqlmodel import Field, SQLModel
 
 from coachcli.db.types import JSONText, UTCDateTime, utc_now
@@ -38,6 +39,11 @@ def stored_id(record: _Identified) -> int:
     return record.id
 
 
+def table_columns(table: str) -> list[str]:
+    """The column names of one of coach's tables, in order."""
+    return [column.name for column in SQLModel.metadata.tables[table].columns]
+
+
 def _timestamp(nullable: bool = False) -> Any:
     if nullable:
         return Field(default=None, sa_type=UTCDateTime)
@@ -54,6 +60,8 @@ class User(TableModel, table=True):
     # Set by an erasure: handle and name are then the pseudonym, and the
     # person can no longer act.
     erased_at: dt.datetime | None = _timestamp(nullable=True)
+    # On PostgreSQL, the login role that acts as this user (`coach user link`).
+    login: str | None = None
 
 
 class Team(TableModel, table=True):
@@ -108,8 +116,14 @@ class Plan(TableModel, table=True):
     close_reason: str | None = None
 
 
+# Loaded only when read: an agent's group may not read this column on a
+# PostgreSQL server, so a query that does not need it must not name it.
+_private_notes = Column("private_notes", Text, nullable=False, default="")
+
+
 class CoachingSession(TableModel, table=True):
     __tablename__ = "sessions"
+    __mapper_args__ = {"properties": {"private_notes": deferred(_private_notes)}}
     id: int | None = Field(default=None, primary_key=True)
     title: str
     agent_id: int = Field(foreign_key="users.id")
@@ -133,7 +147,7 @@ class CoachingSession(TableModel, table=True):
     updated_at: dt.datetime = _timestamp()
     coached_at: dt.datetime | None = _timestamp(nullable=True)
     coached_by_id: int | None = Field(default=None, foreign_key="users.id")
-    private_notes: str = ""
+    private_notes: str = Field(default="", sa_column=_private_notes)
 
 
 class SessionAcknowledgement(TableModel, table=True):

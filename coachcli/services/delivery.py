@@ -137,8 +137,23 @@ def pending(db: Session, token: str) -> list[dict]:
     ]
 
 
-def run_hook(command: Sequence[str], payload: dict, timeout: float) -> str | None:
-    """Run the hook for one notification; None when it delivered, else why not."""
+def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the hook runs with: this environment without the database
+    password — no PGPASSWORD, and a COACH_DB without its password — so a
+    delivery program holds no key to the database."""
+    from coachcli.db.engine import without_password
+
+    hooked = {name: value for name, value in environ.items() if name != "PGPASSWORD"}
+    if "://" in hooked.get("COACH_DB", ""):
+        hooked["COACH_DB"] = without_password(hooked["COACH_DB"])
+        if not hooked["COACH_DB"]:
+            del hooked["COACH_DB"]
+    return hooked
+
+
+def run_hook(command: Sequence[str], payload: dict, timeout: float, environment: Mapping[str, str]) -> str | None:
+    """Run the hook for one notification, in `environment` (hook_environment);
+    None when it delivered, else why not."""
     data = (json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8")
     try:
         process = subprocess.Popen(
@@ -146,6 +161,7 @@ def run_hook(command: Sequence[str], payload: dict, timeout: float) -> str | Non
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=dict(environment),
             # Its own process group, so a timeout kills whatever it started too:
             # a child left holding stderr open would otherwise block us.
             start_new_session=os.name == "posix",

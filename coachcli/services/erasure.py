@@ -38,6 +38,7 @@ from coachcli.db.models import (
     User,
     stored_id,
 )
+from coachcli.db.security import erasure_in_progress
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.parse import check_text
@@ -207,11 +208,12 @@ def erase_user(db: Session, actor: User, handle: str, reason: str, also: list[st
     names = Names(person.handle, person.name, check_also(db, person, also or []))
     reason = check_reason(reason, names)
     person_id = stored_id(person)
-    changed: dict[str, int] = {}
-    for free in FREE_TEXTS:
-        changed[free.table.name] = changed.get(free.table.name, 0) + _erase(db, free, person_id, names)
-    changed[_sessions.name] += _erase_answers(db, person_id, names)
-    texts = sum(changed.values())
+    with erasure_in_progress(db):  # the one place final records may have text become [erased]
+        changed: dict[str, int] = {}
+        for free in FREE_TEXTS:
+            changed[free.table.name] = changed.get(free.table.name, 0) + _erase(db, free, person_id, names)
+        changed[_sessions.name] += _erase_answers(db, person_id, names)
+        texts = sum(changed.values())
     pseudonym = f"{PSEUDONYM_PREFIX}{person_id}"
     person.handle = person.name = pseudonym
     person.erased_at = utc_now()

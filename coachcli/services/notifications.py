@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import Notification, User
@@ -10,7 +10,20 @@ from coachcli.db.types import utc_now
 
 
 def notify(db: Session, user_id: int, kind: str, message: str, record_type: str, record_id: int) -> None:
-    db.add(Notification(user_id=user_id, kind=kind, message=message, record_type=record_type, record_id=record_id))
+    """Nothing read back (inline): on a PostgreSQL server an agent may tell
+    their coach something, and not read the coach's notifications."""
+    db.execute(
+        insert(Notification.__table__)
+        .inline()
+        .values(
+            user_id=user_id,
+            kind=kind,
+            message=message,
+            record_type=record_type,
+            record_id=record_id,
+            created_at=utc_now(),
+        )
+    )
 
 
 def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:

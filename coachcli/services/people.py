@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, select
 
-from coachcli.db.models import Team, TeamMembership, User, stored_id
+from coachcli.db.models import Team, User, stored_id
+from coachcli.db.scope import scope_rule
 from coachcli.errors import CoachError, ExitCode, forbidden, not_found, refused
 
 ROLES = ("agent", "coach", "admin")
@@ -60,27 +61,11 @@ def require_admin(actor: User, doing: str) -> None:
         raise forbidden(f"only an admin can {doing}; '{actor.handle}' is {a_role(actor.role)}")
 
 
-def supervised_agent_ids(coach_id: int):
-    """Agents who belong to a team that this coach supervises."""
-    coach_teams = select(TeamMembership.team_id).where(TeamMembership.user_id == coach_id)
-    return (
-        select(TeamMembership.user_id)
-        .join(User, col(User.id) == TeamMembership.user_id)
-        .where(col(TeamMembership.team_id).in_(coach_teams), User.role == "agent")
-    )
-
-
 def in_scope(actor: User, user_id_column) -> ColumnElement[bool]:
-    """SQL condition: the record's person is within the actor's scope.
-
-    An admin sees everyone; a coach the agents of the teams they supervise
-    and themself; an agent only themself.
-    """
-    if actor.role == "admin":
-        return true()
-    if actor.role == "coach":
-        return (user_id_column == actor.id) | user_id_column.in_(supervised_agent_ids(stored_id(actor)))
-    return user_id_column == actor.id
+    """SQL condition: the record's person is within the actor's scope (the
+    one scope rule, `db/scope.py`, which the server's row-level security
+    uses too)."""
+    return scope_rule(actor.role, stored_id(actor), user_id_column)
 
 
 def can_see(db: Session, actor: User, user: User) -> bool:

@@ -3,8 +3,8 @@ autofill, delete and Coach Again."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlalchemy.orm import aliased, undefer
+from sqlmodel import Session, col, select
 
 from coachcli.choices import SessionTab
 from coachcli.db.models import (
@@ -19,6 +19,7 @@ from coachcli.db.models import (
     User,
     stored_id,
 )
+from coachcli.db.scope import session_rule
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec, merge_answers, missing_required
@@ -33,8 +34,10 @@ _Agent = aliased(User, name="agent")
 _Coach = aliased(User, name="coach")
 
 
-def _session_query():
-    return (
+def _session_query(viewer: User):
+    """Sessions with what a record shows of them; the private notes (a
+    deferred column) loaded with them for a viewer who sees them."""
+    query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
             CoachingSession,
             _Agent.handle,
@@ -54,6 +57,9 @@ def _session_query():
         .join(SessionAcknowledgement, SessionAcknowledgement.session_id == CoachingSession.id, isouter=True)
         .join(RuleFiring, RuleFiring.session_id == CoachingSession.id, isouter=True)
     )
+    if sees_private_notes(viewer):
+        query = query.options(undefer(CoachingSession.private_notes))  # type: ignore[arg-type]  # a deferred column
+    return query
 
 
 def sees_private_notes(viewer: User) -> bool:
@@ -97,13 +103,13 @@ def _record(row, viewer: User) -> dict:
 
 def visible(actor: User):
     """SQL condition: the actor may see this session (its agent is in scope,
-    or the actor is its coach)."""
-    return or_(in_scope(actor, CoachingSession.agent_id), CoachingSession.coach_id == actor.id)
+    or the actor is its coach): the rule row-level security uses too."""
+    return session_rule(in_scope(actor, CoachingSession.agent_id), stored_id(actor), CoachingSession.coach_id)
 
 
 def session_records(db: Session, viewer: User, session_ids: list[int]) -> list[dict]:
     """The sessions as `viewer` may see them (private notes only for coaches and admins)."""
-    rows = db.exec(_session_query().where(col(CoachingSession.id).in_(session_ids))).all()
+    rows = db.exec(_session_query(viewer).where(col(CoachingSession.id).in_(session_ids))).all()
     by_id = {row[0].id: _record(row, viewer) for row in rows}
     return [by_id[session_id] for session_id in session_ids if session_id in by_id]
 
@@ -121,7 +127,7 @@ def list_sessions(
     tab: SessionTab | None = None,
     unacknowledged: bool = False,
 ) -> list[dict]:
-    query = _session_query().where(visible(actor))
+    query = _session_query(actor).where(visible(actor))
     if unacknowledged:
         query = query.where(CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None))
     if agent:

@@ -9,11 +9,20 @@ from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from coachcli.choices import Role
+from coachcli.db.identity import Connected, check_login, require_server
 from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.parse import check_text
 from coachcli.services import audit
-from coachcli.services.people import ROLES, acting_user, find_team, in_scope, require_coaching_role
+from coachcli.services.people import (
+    ROLES,
+    acting_user,
+    find_team,
+    find_user,
+    in_scope,
+    require_admin,
+    require_coaching_role,
+)
 
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # An erased person's handle and name become PSEUDONYM_PREFIX + their id.
@@ -125,7 +134,30 @@ def team_names_by_user(db: Session, user_ids: list[int] | Select | None = None) 
 
 
 def user_record(user: User, teams: list[str]) -> dict:
-    return {"handle": user.handle, "name": user.name, "role": user.role, "teams": teams}
+    return {"handle": user.handle, "name": user.name, "role": user.role, "teams": teams, "login": user.login}
+
+
+def link_user(db: Session, actor: User | None, who: Connected, handle: str, login: str | None) -> User:
+    """Link a user to a PostgreSQL login role (None: unlink). An admin, or
+    the owner without --as, links; the server moves the role into the group
+    of the user's coach role (and out of it when unlinked or erased)."""
+    require_server(db)
+    if login is not None:
+        login = login.strip()
+    user = find_user(db, handle)
+    if actor is None and not who.acts_for_anyone:
+        raise forbidden("linking a login role needs an admin: pass --as HANDLE or set COACH_USER")
+    if actor is not None:
+        require_admin(actor, "link login roles")
+    if login is not None:
+        check_login(db, login, linked_to=stored_id(user))
+        if user.erased_at is not None:
+            raise refused(f"'{user.handle}' has been erased and can no longer act; there is no one to link")
+    user.login = login
+    db.add(user)
+    db.flush()
+    audit.record(db, actor, "user.link", "user", user.id, linked=login is not None)
+    return user
 
 
 def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> list[dict]:

@@ -5,6 +5,7 @@ by side in one run on this machine. Not collected by pytest.
     python tests/bench/bench.py --small    # a quick smoke run (100k rows)
     python tests/bench/bench.py --imports  # only the KPI file formats: long, wide, .xlsx
     python tests/bench/bench.py --start-up # only start-up and the read commands
+    python tests/bench/bench.py --trust --small  # PostgreSQL: the service role, and a coach through row-level security
     python tests/bench/bench.py --vacuum   # only db vacuum, on both backends
 
 It generates its own data in a temporary folder, runs the installed `coach`
@@ -379,6 +380,9 @@ def main() -> None:
     options.add_argument(
         "--streaming", action="store_true", help="only kpi list of 3,000,000 observations, on both backends"
     )
+    options.add_argument(
+        "--trust", action="store_true", help="only the PostgreSQL service role and row-level security figures"
+    )
     options.add_argument("--vacuum", action="store_true", help="only db vacuum, on both backends")
     args = options.parse_args()
     if not shutil.which("sqlite3"):
@@ -408,6 +412,10 @@ def main() -> None:
     days = kpi_rows // (agent_count * len(METRICS))
     if args.only_postgres:
         postgresql_figures(args.postgres, folder, roster, agents, kpi, kpi_rows, days)
+        shutil.rmtree(folder)
+        return
+    if args.trust:
+        trust_figures(args.postgres, folder, roster, agents, kpi, days)
         shutil.rmtree(folder)
         return
     if args.imports:
@@ -632,6 +640,91 @@ def postgresql_figures(
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+            drop_groups(psql, name)
+
+
+def drop_groups(psql, database: str) -> None:
+    """The group roles `coach init` made for a database's public schema
+    (roles belong to the server, not to the database dropped)."""
+    for group in ("agent", "coach", "admin", "service"):
+        subprocess.run(psql(f'DROP ROLE IF EXISTS "coach_{database}_public_{group}"'), stdout=subprocess.DEVNULL)
+
+
+def trust_figures(server: str, folder: Path, roster: Path, agents: list[str], kpi: Path, days: int) -> None:
+    """SPEC §12 on PostgreSQL: the nightly commands run as an unlinked
+    service role against the owner running them (keep their ratios), and a
+    coach's read commands as the coach's own login role, through row-level
+    security, against the owner with --as (target <= 1.2x)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"coach_bench_{os.getpid()}_trust"
+    nightly, coach_login = f"{name}_nightly", f"{name}_coach000"
+    parts = urlsplit(server)
+    owner_db = urlunsplit(parts._replace(path=f"/{name}"))
+
+    def as_role(role: str) -> str:
+        return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}", path=f"/{name}"))
+
+    def psql(*commands: str, database: str = server) -> None:
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", database, *(part for c in commands for part in ("-c", c))],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    try:
+        prepared_database(folder, "", roster, agents, db=owner_db)
+        run(coach(owner_db, "kpi", "import", str(kpi)))
+        sessions = folder / "sessions-10k.csv"
+        write_sessions(sessions, agents, 10_000, days)
+        run(coach(owner_db, "--as", "boss", "session", "import", str(sessions)))
+        groups = json.loads(
+            subprocess.run(coach(owner_db, "db", "info", "-o", "json"), capture_output=True, check=True).stdout
+        )["roles"]
+        psql(
+            f'CREATE ROLE "{nightly}" LOGIN',
+            f'GRANT "{groups["service"]}" TO "{nightly}"',
+            f'CREATE ROLE "{coach_login}" LOGIN',
+        )
+        run(coach(owner_db, "user", "link", "coach000", "--login", coach_login))
+        as_of = (START + dt.timedelta(days=days + 60)).isoformat()
+        run(coach(owner_db, "minigoal", "evaluate", "--as-of", as_of, "-q"))
+        service_db, coach_db = as_role(nightly), as_role(coach_login)
+        print("postgresql, service role and row-level security:")
+        pairs = {
+            "kpi import": ["kpi", "import", str(kpi), "-o", "json"],
+            "minigoal evaluate": ["minigoal", "evaluate", "--as-of", as_of, "-q"],
+            "remind": ["remind", "--as-of", as_of, "-q"],
+        }
+        commands = {}
+        for label, arguments in pairs.items():
+            commands[f"{label} owner"] = coach(owner_db, *arguments)
+            commands[f"{label} service"] = coach(service_db, *arguments)
+        reads = {"session list": ["session", "list", "-o", "json"], "minigoal list": ["minigoal", "list", "-o", "json"]}
+        for label, arguments in reads.items():
+            commands[f"{label} owner"] = coach(owner_db, "--as", "coach000", *arguments)
+            commands[f"{label} coach role"] = coach(coach_db, *arguments)
+        for command in commands.values():
+            run(command)
+        timings = in_turn(7, commands)
+        for label in pairs:
+            owner, service = (statistics.median(timings[f"{label} {who}"]) for who in ("owner", "service"))
+            print(f"{label}: owner {owner:.3f}s, service role {service:.3f}s ({service / owner:.2f}x)")
+        for label in reads:
+            owner, through = (statistics.median(timings[f"{label} {who}"]) for who in ("owner", "coach role"))
+            print(
+                f"{label} (a coach): owner with --as {owner:.3f}s, the coach's role through row-level security "
+                f"{through:.3f}s ({through / owner:.2f}x, target <= 1.2x)"
+            )
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for role in (
+            nightly,
+            coach_login,
+            *(f"coach_{name}_public_{group}" for group in ("agent", "coach", "admin", "service")),
+        ):
+            psql(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def vacuum_case(db: Path | str, kpi_rows: int, sessions: str) -> None:
@@ -671,6 +764,7 @@ def postgresql_vacuum_figure(
         )
     finally:
         subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+        drop_groups(psql, name)
 
 
 def postgresql_coaching_figures(
