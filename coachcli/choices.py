@@ -14,6 +14,11 @@ class Role(str, Enum):
     admin = "admin"
 
 
+# The roles that coach people: who runs sessions, sees a team's records and
+# owns what an agent may not (the services' rule and the server's grants).
+COACHING_ROLES = (Role.coach.value, Role.admin.value)
+
+
 class PlanState(str, Enum):
     """`plan list --state`: a plan's state, or all of them."""
 

@@ -21,11 +21,11 @@ from sqlalchemy import Connection, Integer, String, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
+from coachcli.choices import COACHING_ROLES
 from coachcli.db.scope import SEES_EVERYONE, scope_rule, sees_everyone, session_rule
 
 GROUPS = ("agent", "coach", "admin", "service")
 EVERYONE = GROUPS
-STAFF = ("coach", "admin")
 NIGHTLY = ("coach", "admin", "service")
 
 
@@ -50,19 +50,19 @@ PRIVILEGES: dict[str, TableGrants] = {
     # Never holds a row: writers lock it (LOCK TABLE needs UPDATE), so only
     # coach's own groups can take the write lock.
     "coach_write_lock": TableGrants(select=(), update=EVERYONE),
-    "users": TableGrants(insert=STAFF, update=STAFF),
-    "teams": TableGrants(insert=STAFF),
-    "team_memberships": TableGrants(insert=STAFF, delete=STAFF),
-    "forms": TableGrants(insert=STAFF, update=STAFF),
-    "paths": TableGrants(insert=STAFF),
-    "path_assignments": TableGrants(insert=STAFF, delete=STAFF),
-    "plans": TableGrants(insert=STAFF, update=STAFF),
+    "users": TableGrants(insert=COACHING_ROLES, update=COACHING_ROLES),
+    "teams": TableGrants(insert=COACHING_ROLES),
+    "team_memberships": TableGrants(insert=COACHING_ROLES, delete=COACHING_ROLES),
+    "forms": TableGrants(insert=COACHING_ROLES, update=COACHING_ROLES),
+    "paths": TableGrants(insert=COACHING_ROLES),
+    "path_assignments": TableGrants(insert=COACHING_ROLES, delete=COACHING_ROLES),
+    "plans": TableGrants(insert=COACHING_ROLES, update=COACHING_ROLES),
     "sessions": TableGrants(
         insert=EVERYONE, update=EVERYONE, delete=EVERYONE, unreadable={"agent": ("private_notes",)}
     ),
     "session_acknowledgements": TableGrants(insert=("agent",), update=("admin",)),
-    "action_items": TableGrants(insert=STAFF, update=EVERYONE),
-    "minigoals": TableGrants(insert=STAFF, update=NIGHTLY, delete=STAFF),
+    "action_items": TableGrants(insert=COACHING_ROLES, update=EVERYONE),
+    "minigoals": TableGrants(insert=COACHING_ROLES, update=NIGHTLY, delete=COACHING_ROLES),
     "minigoal_changes": TableGrants(insert=NIGHTLY),
     "kpi_observations": TableGrants(insert=NIGHTLY, update=NIGHTLY),
     "notifications": TableGrants(insert=EVERYONE, update=EVERYONE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
+from coachcli.choices import COACHING_ROLES
 from coachcli.db.models import Team, User, stored_id
 from coachcli.db.scope import scope_rule
 from coachcli.errors import CoachError, ExitCode, forbidden, not_found, refused
@@ -12,7 +13,6 @@ from coachcli.errors import CoachError, ExitCode, forbidden, not_found, refused
 ROLES = ("agent", "coach", "admin")
 # Who is coached, and who may coach (and be named the coach of a session).
 COACHED_ROLE = "agent"
-COACHING_ROLES = ("coach", "admin")
 
 
 def a_role(role: str) -> str:
