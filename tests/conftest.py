@@ -69,6 +69,9 @@ def pytest_generate_tests(metafunc):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite alone")
+    config.addinivalue_line(
+        "markers", "minimums: installs the declared minimum versions into a new venv (minutes; `pytest -m minimums`)"
+    )
     config.addinivalue_line("markers", "postgresql_only: the test is about a PostgreSQL server alone")
 
 

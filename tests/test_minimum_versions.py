@@ -60,6 +60,7 @@ def test_typer_is_used_through_its_public_api_only():
     assert used == []
 
 
+@pytest.mark.minimums
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX venv layout")
 def test_the_end_to_end_layer_passes_on_the_declared_minimums(tmp_path):
     venv = tmp_path / "minimums"
