@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from coachcli.cli.app import app
 from coachcli.db import open_database, transaction
 from coachcli.db.models import Form, User
+from coachcli.errors import ExitCode
 from coachcli.forms import load_form_file
 from coachcli.services import forms, users
 
@@ -285,3 +286,15 @@ def empty_cli(db_target) -> Cli:
     """Run `coach` against a database that does not exist yet (SQLite) or is
     empty (PostgreSQL)."""
     return Cli(db_target)
+
+
+def refused(cli, *args, user: str | None = None, input: str | None = None, code: int = ExitCode.BAD_INPUT) -> str:
+    """Run a command that must be refused: exit `code`, one `coach:` line on
+    stderr, the database unchanged. Returns the line."""
+    before = cli.dump()
+    result = cli(*args, user=user, input=input)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("coach: "), result.stderr
+    assert cli.dump() == before
+    return lines[0]

@@ -7,19 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import refused
 
 from coachcli.errors import CoachError, ExitCode
 from coachcli.parse import SlashedDates, check_wall_clock, default_timezone_name
-
-
-def refused(cli, *args, user: str | None = None, input: str | None = None, code: int = ExitCode.BAD_INPUT) -> str:
-    before = cli.dump()
-    result = cli(*args, user=user, input=input)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("coach: "), result.stderr
-    assert cli.dump() == before
-    return lines[0]
 
 
 def stored(cli) -> list[tuple]:
