@@ -320,14 +320,14 @@ def test_a_plans_open_items_from_earlier_sessions_are_carried_to_its_draft(db, c
     sessions.coach_session(db, center.calvin, first.id, dict(COMPLETE_ANSWERS))
     kept, finished = add(db, center.calvin, first, "Kept open"), add(db, center.calvin, first, "Finished")
     actions.complete_action(db, center.alex, finished.id)
-    assert [a["id"] for a in plans.plan_overview(db, center.calvin, plan.id)[0]["open_actions"]] == [kept.id]
+    assert [a["id"] for a in plans.plan_overview(db, center.calvin, plan.id).open_actions] == [kept.id]
     current, _ = plans.edit_plan(db, center.calvin, plan.id)
     add(db, center.calvin, current, "Agreed today")  # this session's own item is not carried
     add(db, center.calvin, coached(db, center), "Standalone")  # nor a standalone session's
     carried = actions.carried_actions(db, current)
     assert [a["id"] for a in carried] == [kept.id] and set(carried[0]) == ACTION_KEYS
-    overview = plans.plan_overview(db, center.calvin, plan.id)[0]
-    assert [a["id"] for a in overview["open_actions"]] == [kept.id]
+    overview = plans.plan_overview(db, center.calvin, plan.id)
+    assert [a["id"] for a in overview.open_actions] == [kept.id]
 
 
 def test_a_standalone_session_carries_the_agents_earlier_standalone_items(db, center):

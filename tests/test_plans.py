@@ -71,8 +71,8 @@ def test_p1_plan_add_creates_the_plan_and_a_first_draft_on_its_form(db, center):
     assert first.form_id == plan.form_id == center.form.id
     assert first.answers == {}
     record = plans.plan_record(db, plan.id)
-    assert record["session_ids"] == [first.id]
-    assert record["current_session_id"] == first.id
+    assert record.session_ids == [first.id]
+    assert record.current_session_id == first.id
     actions = db.exec(select(AuditEntry.action).where(AuditEntry.actor_id == center.calvin.id)).all()
     assert "plan.add" in actions and "session.new" in actions
 
@@ -171,14 +171,15 @@ def test_p3_overview_shows_the_current_session_and_five_most_recent_others(db, c
     # A session of another plan for the same agent must not leak in.
     other_plan, other_first = open_plan(db, center, purpose="Read every disclosure")
 
-    record, shown_current, recent = plans.plan_overview(db, center.calvin, plan.id)
-    assert record["id"] == plan.id and record["purpose"] == PURPOSE
-    assert record["form"] == "Call quality" and record["agent"] == "alex" and record["state"] == "active"
+    record = plans.plan_overview(db, center.calvin, plan.id)
+    shown_current, recent = record.current_session, record.recent_sessions
+    assert record.id == plan.id and record.purpose == PURPOSE
+    assert record.form == "Call quality" and record.agent == "alex" and record.state == "active"
     assert shown_current["id"] == current.id and shown_current["state"] == "draft"
     assert [session["id"] for session in recent] == list(reversed(ids[2:7]))
     assert len(recent) == 5
     assert other_first.id not in [s["id"] for s in recent]
-    assert sorted(record["session_ids"]) == sorted(ids)
+    assert sorted(record.session_ids) == sorted(ids)
     assert all(session["plan_id"] == plan.id for session in [shown_current, *recent])
 
 
@@ -187,7 +188,8 @@ def test_p3_with_every_session_coached_the_latest_is_current(db, center):
     coach(db, center.calvin, first.id)
     second, _ = plans.edit_plan(db, center.calvin, plan.id)
     coach(db, center.calvin, second.id)
-    record, current, recent = plans.plan_overview(db, center.calvin, plan.id)
+    overview = plans.plan_overview(db, center.calvin, plan.id)
+    current, recent = overview.current_session, overview.recent_sessions
     assert current["id"] == second.id
     assert [s["id"] for s in recent] == [first.id]
 
@@ -334,7 +336,7 @@ def test_p7_coach_again_is_standalone_even_from_a_plan_session(db, center):
     assert again.agent_id == center.alex.id
     assert again.state == "draft" and again.answers == {}
     assert "Plan" not in again.title  # not titled as a plan session either
-    assert plans.plan_record(db, plan.id)["session_ids"] == [first.id]
+    assert plans.plan_record(db, plan.id).session_ids == [first.id]
 
 
 # --- P8: plan edit, the only way into a plan ----------------------------------
@@ -396,7 +398,7 @@ def test_p9_a_draft_can_be_deleted_a_coached_session_cannot(db, center):
     plan, first = open_plan(db, center)
     sessions.delete_session(db, center.calvin, first.id)
     assert db.get(CoachingSession, first.id) is None
-    assert plans.plan_record(db, plan.id)["session_ids"] == []
+    assert plans.plan_record(db, plan.id).session_ids == []
     assert count(db, AuditEntry, AuditEntry.action == "session.delete") == 1
     again, created = plans.edit_plan(db, center.calvin, plan.id)
     assert created
@@ -413,9 +415,9 @@ def test_p10_an_agent_can_have_several_active_plans(db, center):
     one, _ = open_plan(db, center, purpose="Hold time")
     two, _ = open_plan(db, center, purpose="Disclosures")
     three, _ = plans.add_plan(db, center.calvin, "alex", other.name, "Chat tone")
-    listed = plans.list_plans(db, center.calvin, agent="alex")
-    assert {p["id"] for p in listed} == {one.id, two.id, three.id}
-    assert {p["state"] for p in listed} == {"active"}
+    listed = list(plans.list_plans(db, center.calvin, agent="alex"))
+    assert {p.id for p in listed} == {one.id, two.id, three.id}
+    assert {p.state for p in listed} == {"active"}
 
 
 # --- P11: closing ---------------------------------------------------------------
@@ -449,7 +451,7 @@ def test_p11_close_records_who_when_and_why_and_the_plan_takes_no_new_sessions(d
     assert closed.closed_at is not None
     assert closed.close_reason == REASON
     record = plans.plan_record(db, plan.id)
-    assert record["closed_by"] == "calvin" and record["close_reason"] == REASON
+    assert record.closed_by == "calvin" and record.close_reason == REASON
     assert "already closed" in refusal(plans.close_plan, db, center.calvin, plan.id, REASON)
     refusal(plans.edit_plan, db, center.calvin, plan.id)
     with pytest.raises(IntegrityError, match="plan must be active"):
@@ -470,9 +472,9 @@ def test_p11_closed_plans_are_listed_by_state(db, center):
     done, done_first = open_plan(db, center, purpose="Finished")
     coach(db, center.calvin, done_first.id)
     plans.close_plan(db, center.calvin, done.id, REASON)
-    assert [p["id"] for p in plans.list_plans(db, center.calvin)] == [active.id]
-    assert [p["id"] for p in plans.list_plans(db, center.calvin, state="closed")] == [done.id]
-    assert {p["id"] for p in plans.list_plans(db, center.calvin, state="all")} == {active.id, done.id}
+    assert [p.id for p in plans.list_plans(db, center.calvin)] == [active.id]
+    assert [p.id for p in plans.list_plans(db, center.calvin, state="closed")] == [done.id]
+    assert {p.id for p in plans.list_plans(db, center.calvin, state="all")} == {active.id, done.id}
 
 
 # --- P12: plans are never deleted ------------------------------------------------

@@ -31,15 +31,14 @@ def init(
     say(f"Database ready: {shown_location(settings.database)}")
     if sample:
         from coachcli.choices import PlanState
-        from coachcli.cli.plan import PLAN_COLUMNS
         from coachcli.services.people import find_user
-        from coachcli.services.plans import list_plans
+        from coachcli.services.plans import PlanRecord, list_plans
         from coachcli.services.sample import SAMPLE_ADMIN
 
         with unit_of_work(write=False) as db:
-            records = list_plans(db, find_user(db, SAMPLE_ADMIN), state=PlanState.all)
-        emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS))
+            records = list(list_plans(db, find_user(db, SAMPLE_ADMIN), state=PlanState.all))
+        emit(records, format, View(title="Performance plans", record=PlanRecord))
         say(
-            f"Try: coach --as calvin plan show {records[-1]['id']}   ·   "
+            f"Try: coach --as calvin plan show {records[-1].id}   ·   "
             "coach --as calvin minigoal list   ·   coach --as lee inbox"
         )

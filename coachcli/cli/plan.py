@@ -26,43 +26,6 @@ from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, 
 
 app = command_group()
 
-PLAN_COLUMNS = [
-    ("id", "ID"),
-    ("agent", "Agent"),
-    ("form", "Form"),
-    ("purpose", "Purpose"),
-    ("state", "State"),
-    ("coach", "Coach"),
-    ("current_session_id", "Current session"),
-    ("session_ids", "Sessions"),
-]
-PLAN_KEYS = (
-    "id",
-    "agent",
-    "form",
-    "purpose",
-    "state",
-    "coach",
-    "created_at",
-    "closed_at",
-    "close_reason",
-    "closed_by",
-    "current_session_id",
-    "session_ids",
-)
-PLAN_FIELDS = [
-    ("id", "ID"),
-    ("purpose", "Purpose"),
-    ("form", "Form"),
-    ("agent", "Agent"),
-    ("state", "State"),
-    ("coach", "Opened by"),
-    ("created_at", "Opened at"),
-    ("closed_by", "Closed by"),
-    ("closed_at", "Closed at"),
-    ("close_reason", "Close reason"),
-    ("current_session_id", "Current session"),
-]
 RECENT_COLUMNS = [*SESSION_COLUMNS, ("coached_at", "Coached at")]
 GRID_FIELD_TYPES = ("rating", "number")
 PlanId = Annotated[
@@ -72,7 +35,9 @@ PlanId = Annotated[
 
 
 def _plan_view(sections: list[Section] | None = None) -> View:
-    return View(title="Performance Plan", columns=PLAN_FIELDS, sections=sections or [])
+    from coachcli.services.plans import PlanRecord
+
+    return View(title="Performance Plan", record=PlanRecord, sections=sections or [])
 
 
 def _offer_to_fill(session_id: int, format, quiet: bool) -> None:
@@ -126,7 +91,8 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = plans.list_plans(db, acting_user(db), agent=agent, state=state)
-    emit(records, format, View(title="Performance plans", columns=PLAN_COLUMNS, keys=PLAN_KEYS))
+        # Inside the transaction: the plans stream from the database to stdout.
+        emit(records, format, View(title="Performance plans", record=plans.PlanRecord))
 
 
 @app.command("show")
@@ -135,17 +101,17 @@ def show(plan_id: PlanId, format: FormatOption = None) -> None:
     from coachcli.services import plans
 
     with unit_of_work(write=False) as db:
-        record, current, recent = plans.plan_overview(db, acting_user(db), plan_id)
+        overview = plans.plan_overview(db, acting_user(db), plan_id)
         spec = plans.plan_form(db, plan_id)
-    record = {**record, "current_session": current, "recent_sessions": recent}
+    current, recent = overview.current_session, overview.recent_sessions
     shown = sorted(([current] if current else []) + recent, key=lambda session: session["id"])
     sections = [
         Section("Current session", [current] if current else [], RECENT_COLUMNS),
-        Section("Open action items from earlier sessions", record["open_actions"], ACTION_COLUMNS),
+        Section("Open action items from earlier sessions", overview.open_actions, ACTION_COLUMNS),
         Section("Recent sessions (open one with `coach session show ID`)", recent, RECENT_COLUMNS),
         _answer_grid(spec, shown),
     ]
-    emit(record, format, _plan_view(sections))
+    emit(overview, format, _plan_view(sections))
 
 
 def _answer_grid(spec, sessions: list[dict]) -> Section:

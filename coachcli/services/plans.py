@@ -3,7 +3,11 @@ closed with a written reason, never deleted."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
@@ -14,9 +18,11 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec
 from coachcli.parse import check_text
+from coachcli.records import column, keys
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
 from coachcli.services.forms import find_form, form_spec
+from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import create_draft, session_records, why_kept
 
@@ -62,43 +68,71 @@ def current_session_id(sessions: list[tuple[int, str]]) -> int | None:
     return sessions[0][0] if sessions else None
 
 
-def _records(db: Session, rows) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: int = column("ID")
+    agent: str = column("Agent")
+    form: str = column("Form")
+    purpose: str = column("Purpose")
+    state: str = column("State")
+    coach: str = column("Coach")
+    created_at: dt.datetime = column("Opened at", listed=False)
+    closed_at: dt.datetime | None = column("Closed at", listed=False)
+    close_reason: str | None = column("Close reason", listed=False)
+    closed_by: str | None = column("Closed by", listed=False)
+    current_session_id: int | None = column("Current session")
+    session_ids: list[int] = column("Sessions")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOverview(PlanRecord):
+    """P3: the plan with its open action items from earlier sessions, its
+    current session and the most recent others (each shown in a section of
+    its own, not as a line of the plan)."""
+
+    open_actions: list = column(None)
+    current_session: dict | None = column(None)
+    recent_sessions: list = column(None)
+
+
+def _records(db: Session, rows: Sequence[Sequence[Any]]) -> Iterator[PlanRecord]:
+    """The plans of a batch of query rows, with one query for their sessions."""
     sessions = _sessions_by_plan(db, [row[0].id for row in rows])
-    records = []
     for plan, agent, form, coach, closer in rows:
         plan_sessions = sessions.get(plan.id, [])
-        records.append(
-            {
-                "id": plan.id,
-                "agent": agent,
-                "form": form,
-                "purpose": plan.purpose,
-                "state": plan.state,
-                "coach": coach,
-                "created_at": plan.created_at,
-                "closed_at": plan.closed_at,
-                "close_reason": plan.close_reason,
-                "closed_by": closer,
-                "current_session_id": current_session_id(plan_sessions),
-                "session_ids": [session_id for session_id, _ in plan_sessions],
-            }
+        yield PlanRecord(
+            id=stored_id(plan),
+            agent=agent,
+            form=form,
+            purpose=plan.purpose,
+            state=plan.state,
+            coach=coach,
+            created_at=plan.created_at,
+            closed_at=plan.closed_at,
+            close_reason=plan.close_reason,
+            closed_by=closer,
+            current_session_id=current_session_id(plan_sessions),
+            session_ids=[session_id for session_id, _ in plan_sessions],
         )
-    return records
 
 
-def plan_record(db: Session, plan_id: int) -> dict:
-    return _records(db, db.exec(_plan_query().where(Plan.id == plan_id)).all())[0]
+def plan_record(db: Session, plan_id: int) -> PlanRecord:
+    return next(_records(db, db.exec(_plan_query().where(Plan.id == plan_id)).all()))
 
 
 def list_plans(
     db: Session, actor: User, *, agent: str | None = None, state: PlanState = PlanState.active
-) -> list[dict]:
+) -> Iterator[PlanRecord]:
+    """The plans within the actor's scope, newest first, read as the caller
+    consumes them (inside its transaction): a batch of rows at a time, with
+    one query for the batch's sessions. The filters are checked at once."""
     query = _plan_query().where(in_scope(actor, Plan.agent_id))
     if agent:
         query = query.where(Plan.agent_id == find_user(db, agent).id)
     if PlanState(state) is not PlanState.all:
         query = query.where(Plan.state == PlanState(state).value)
-    return _records(db, db.exec(query.order_by(col(Plan.id).desc())).all())
+    batches = db.exec(query.order_by(col(Plan.id).desc()).execution_options(yield_per=STREAMED_ROWS)).partitions()
+    return (record for batch in batches for record in _records(db, batch))
 
 
 def find_plan(db: Session, actor: User, plan_id: int) -> Plan:
@@ -196,25 +230,30 @@ def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
     return plan
 
 
-def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | None, list[dict]]:
-    """P3: the plan (with its open action items from earlier sessions), its
+def plan_overview(db: Session, actor: User, plan_id: int) -> PlanOverview:
+    """P3: the plan, its open action items from earlier sessions, its
     current session, and the five most recent others."""
     plan = find_plan(db, actor, plan_id)
     record = plan_record(db, plan_id)
-    current_id = record["current_session_id"]
-    others = [sid for sid in record["session_ids"] if sid != current_id][:RECENT_SESSIONS_SHOWN]
+    current_id = record.current_session_id
+    others = [sid for sid in record.session_ids if sid != current_id][:RECENT_SESSIONS_SHOWN]
     wanted = ([current_id] if current_id else []) + others
     sessions = session_records(db, actor, wanted)
     current = sessions[0] if current_id else None
     # Carried over: what earlier sessions agreed and is still open. With no
     # open session, every open item is from an earlier one.
-    record["open_actions"] = open_actions_before(
+    open_actions = open_actions_before(
         db,
         agent_id=plan.agent_id,
         plan_id=plan.id,
         before_session_id=current_id if current and current["state"] != "coached" else None,
     )
-    return record, current, sessions[1:] if current_id else sessions
+    return PlanOverview(
+        **{name: getattr(record, name) for name in keys(PlanRecord)},
+        open_actions=open_actions,
+        current_session=current,
+        recent_sessions=sessions[1:] if current_id else sessions,
+    )
 
 
 def plan_form(db: Session, plan_id: int) -> FormSpec:
