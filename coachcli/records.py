@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 _HEADER = "header"
 _LISTED = "listed"
+_KEY = "key"
 
 
-def column(header: str | None, *, listed: bool = True, default: Any = dataclasses.MISSING) -> Any:
+def column(
+    header: str | None, *, listed: bool = True, key: str | None = None, default: Any = dataclasses.MISSING
+) -> Any:
     """A record's field with its table header. `listed=False`: shown when the
     record is shown alone, not as a column of a list's table. `header=None`:
-    for scripts only (JSON, CSV, TSV), never in a table."""
-    return dataclasses.field(default=default, metadata={_HEADER: header, _LISTED: listed})
+    for scripts only (JSON, CSV, TSV), never in a table. `key`: the record's
+    key when it cannot be the field's name (a Python keyword, e.g. "from")."""
+    return dataclasses.field(default=default, metadata={_HEADER: header, _LISTED: listed, _KEY: key})
 
 
 class Record(Protocol):
@@ -50,13 +54,13 @@ WITHHELD: Any = _Withheld()
 
 def keys(record_type: type) -> list[str]:
     """Every key of a record of this type, in order: a CSV header."""
-    return [field.name for field in _fields(record_type)]
+    return [_key(field) for field in _fields(record_type)]
 
 
 def list_columns(record_type: type) -> list[tuple[str, str]]:
     """(key, header) of the columns of a list's table."""
     return [
-        (field.name, field.metadata[_HEADER])
+        (_key(field), field.metadata[_HEADER])
         for field in _fields(record_type)
         if field.metadata.get(_HEADER) and field.metadata.get(_LISTED, True)
     ]
@@ -64,17 +68,28 @@ def list_columns(record_type: type) -> list[tuple[str, str]]:
 
 def detail_columns(record_type: type) -> list[tuple[str, str]]:
     """(key, header) of the lines of one record shown alone."""
-    return [(field.name, field.metadata[_HEADER]) for field in _fields(record_type) if field.metadata.get(_HEADER)]
+    return [(_key(field), field.metadata[_HEADER]) for field in _fields(record_type) if field.metadata.get(_HEADER)]
 
 
 def as_dict(record: Any) -> dict[str, Any]:
     """The record's keys and values (nested records and lists of them as
     dicts too), leaving out what the viewer may not see."""
     return {
-        name: _plain_value(value)
-        for name, value in ((name, getattr(record, name)) for name in _names(type(record)))
+        key: _plain_value(value)
+        for key, value in ((key, getattr(record, name)) for key, name in _names(type(record)))
         if value is not WITHHELD
     }
+
+
+Shown = TypeVar("Shown", bound=Record)
+
+
+def shown(record: Shown, **cells: Any) -> Shown:
+    """A copy of the record as a person reads it in a table: the cells named
+    given as text (a metric's name, a value in its unit). For a terminal
+    only, as its values need not have their declared types; a name that is
+    no field of the record is refused (TypeError), as a renamed field must be."""
+    return dataclasses.replace(record, **cells)
 
 
 def is_record(value: Any) -> bool:
@@ -89,16 +104,21 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
-_NAMES: dict[type, tuple[str, ...]] = {}
+_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-def _names(record_type: type) -> tuple[str, ...]:
+def _names(record_type: type) -> tuple[tuple[str, str], ...]:
+    """(key, field name) of every field, in order."""
     # Looked up once a type: a list of millions of records converts each
     # with one dict comprehension, not a walk of dataclasses.fields().
     names = _NAMES.get(record_type)
     if names is None:
-        names = _NAMES[record_type] = tuple(keys(record_type))
+        names = _NAMES[record_type] = tuple((_key(field), field.name) for field in _fields(record_type))
     return names
+
+
+def _key(field: dataclasses.Field[Any]) -> str:
+    return field.metadata.get(_KEY) or field.name
 
 
 def _fields(record_type: type) -> Iterator[dataclasses.Field[Any]]:

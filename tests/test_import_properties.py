@@ -15,6 +15,7 @@ from sqlmodel import Session, func, select
 from coachcli.db import open_database
 from coachcli.db.models import CoachingSession, KpiObservation, User
 from coachcli.errors import CoachError
+from coachcli.records import as_dict
 from coachcli.services import kpi, roster, scheduling
 
 PLAUSIBLE = {
@@ -66,7 +67,7 @@ def test_kpi_import_gives_counts_or_a_clean_error(center_engine, rows, skip):
     lines = ["agent,metric,observed_at,value\n", *(_csv_line(row) for row in rows)]
     result = _attempt(
         center_engine,
-        lambda db: kpi.import_observations(db, None, lines, "kpi.csv", skip_unknown=skip),
+        lambda db: as_dict(kpi.import_observations(db, None, lines, "kpi.csv", skip_unknown=skip)),
     )
     if result is not None:
         assert set(result) == {"inserted", "updated", "unchanged", "skipped"}
@@ -94,7 +95,7 @@ def test_wide_kpi_import_in_any_delimiter_gives_counts_or_a_clean_error(center_e
     lines = [line(header), *(line(row) for row in rows)]
     result = _attempt(
         center_engine,
-        lambda db: kpi.import_observations(db, None, lines, "report.csv", skip_unknown=skip),
+        lambda db: as_dict(kpi.import_observations(db, None, lines, "report.csv", skip_unknown=skip)),
     )
     if result is not None:
         assert all(count >= 0 for count in result.values())

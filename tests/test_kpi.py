@@ -10,13 +10,15 @@ from sqlmodel import select
 from coachcli.db.models import AuditEntry, KpiObservation
 from coachcli.errors import CoachError
 from coachcli.metrics import METRICS
+from coachcli.records import as_dict
 from coachcli.services import kpi
 
 HEADER = "agent,metric,observed_at,value\n"
 
 
 def _import(db, text: str, **options):
-    return kpi.import_observations(db, None, text.splitlines(keepends=True), "kpi.csv", **options)
+    # The counts' keys and values, as `kpi import -o json` prints them.
+    return as_dict(kpi.import_observations(db, None, text.splitlines(keepends=True), "kpi.csv", **options))
 
 
 def _stored(db) -> dict[tuple[int, str, str], float]:

@@ -15,6 +15,7 @@ from sqlmodel import select
 from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, User
 from coachcli.errors import CoachError
 from coachcli.metrics import ALIASES
+from coachcli.records import as_dict
 from coachcli.services import kpi, paths, roster, scheduling
 from coachcli.tabular import read_sheet
 
@@ -24,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 def _import(db, content, source="report.csv", **options):
     if isinstance(content, str):
         content = content.splitlines(keepends=True)
-    return kpi.import_observations(db, None, content, source, **options)
+    # The counts' keys and values, as `kpi import -o json` prints them.
+    return as_dict(kpi.import_observations(db, None, content, source, **options))
 
 
 def _stored(db) -> dict[tuple[str, str, str], float]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +12,9 @@ from coachcli.cli.completion import complete_metric
 from coachcli.cli.context import command_group, settings, unit_of_work
 from coachcli.cli.inputs import EncodingOption, SheetOption, import_content, source_name
 from coachcli.cli.output import AgentFilter, FormatOption, OutputFormat, View, emit, resolve
+
+if TYPE_CHECKING:
+    from coachcli.services.kpi import ObservationRecord
 
 app = command_group()
 
@@ -20,31 +24,16 @@ class DateOrder(str, Enum):
     dmy = "dmy"
 
 
-METRIC_COLUMNS = [
-    ("key", "Key"),
-    ("name", "Name"),
-    ("direction", "Better when"),
-    ("unit", "Unit"),
-    ("aliases", "Also named (in reports)"),
-]
-OBSERVATION_COLUMNS = [("agent", "Agent"), ("metric", "Metric"), ("observed_at", "Observed at"), ("value", "Value")]
-IMPORT_COLUMNS = [
-    ("inserted", "Inserted"),
-    ("updated", "Updated"),
-    ("unchanged", "Unchanged"),
-    ("skipped", "Skipped"),
-]
-
-
 @app.command("metrics")
 def metrics(format: FormatOption = None) -> None:
     """The twelve KPI metrics: key, name, which direction is better, unit."""
-    from coachcli.services.kpi import metric_records
+    from coachcli.records import shown
+    from coachcli.services.kpi import MetricRecord, metric_records
 
     records = metric_records()
     if resolve(format) is OutputFormat.table:
-        records = [{**record, "direction": f"{record['direction']} is better"} for record in records]
-    emit(records, format, View(title="KPI metrics", columns=METRIC_COLUMNS))
+        records = [shown(record, direction=f"{record.direction} is better") for record in records]
+    emit(records, format, View(title="KPI metrics", record=MetricRecord))
 
 
 @app.command("import")
@@ -94,7 +83,7 @@ def import_(
                 skip_unknown=skip_unknown,
                 date_order=date_order.value if date_order else None,
             )
-    emit(counts, format, View(title="KPI import", columns=IMPORT_COLUMNS))
+    emit(counts, format, View(title="KPI import"))
 
 
 @app.command("list")
@@ -112,7 +101,6 @@ def list_(
 ) -> None:
     """List KPI observations within your scope."""
     from coachcli.cli.context import acting_user
-    from coachcli.metrics import find_metric, format_value
     from coachcli.parse import default_timezone_name, parse_date, today_in
     from coachcli.services import kpi
 
@@ -120,15 +108,18 @@ def list_(
     start_date = parse_date(start, today) if start else None
     end_date = parse_date(end, today) if end else None
     with unit_of_work(write=False) as db:
-        records = kpi.list_observations(db, acting_user(db), agent=agent, metric=metric, start=start_date, end=end_date)
+        rows = kpi.list_observations(db, acting_user(db), agent=agent, metric=metric, start=start_date, end=end_date)
+        records: Iterable[Any] = rows
         if resolve(format) is OutputFormat.table:
-            records = (
-                {
-                    **record,
-                    "metric": find_metric(record["metric"]).name,
-                    "value": format_value(record["value"], find_metric(record["metric"])),
-                }
-                for record in records
-            )
+            records = (_displayed(kpi.ObservationRecord(**row)) for row in rows)
         # Inside the transaction: the rows stream from the database to stdout.
-        emit(records, format, View(title="KPI observations", columns=OBSERVATION_COLUMNS))
+        emit(records, format, View(title="KPI observations", record=kpi.ObservationRecord))
+
+
+def _displayed(observation: ObservationRecord) -> ObservationRecord:
+    """An observation as a person reads it: the metric's name, the value in its unit."""
+    from coachcli.metrics import find_metric, format_value
+    from coachcli.records import shown
+
+    metric = find_metric(observation.metric)
+    return shown(observation, metric=metric.name, value=format_value(observation.value, metric))
