@@ -82,6 +82,13 @@ def as_dict(record: Any) -> dict[str, Any]:
 
 
 Shown = TypeVar("Shown", bound=Record)
+Extended = TypeVar("Extended")
+
+
+def extended(record: Any, record_type: type[Extended], **more: Any) -> Extended:
+    """The record as one of a type that adds fields to its own (a subclass
+    of its type): its values, and the added fields' in `more`."""
+    return record_type(**{field.name: getattr(record, field.name) for field in _fields(type(record))}, **more)
 
 
 def shown(record: Shown, **cells: Any) -> Shown:

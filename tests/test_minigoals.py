@@ -22,6 +22,7 @@ from coachcli.db.models import (
 )
 from coachcli.errors import CoachError, ExitCode
 from coachcli.parse import today_in
+from coachcli.records import as_dict
 from coachcli.services import minigoals, sessions
 
 DEC = {day: dt.date(2026, 12, day) for day in range(1, 32)}
@@ -82,7 +83,7 @@ def fresh(db, goal: MiniGoal) -> MiniGoal:
 def test_the_documents_examples(db, center, metric, target, values, state):
     goal = make_goal(db, center.alex, center.calvin, metric=metric, target=target)
     observe(db, center.alex, metric, ("2026-12-16", values[0]), ("2026-12-20", values[1]))
-    result = minigoals.evaluate(db, DEC[26])
+    result = as_dict(minigoals.evaluate(db, DEC[26]))
     goal = fresh(db, goal)
     assert (goal.score, goal.samples, goal.state) == (sum(values) / 2, 2, state)
     assert result["changes"] == [
@@ -112,12 +113,12 @@ def test_manual_qm_window_is_december_15_through_25_inclusive(db, center):
     observe(db, center.maria, "manual-qm-overall-score", ("2026-12-20", 0.0))  # someone else
     observe(db, center.alex, "auto-qm-overall-score", ("2026-12-20", 0.0))  # another metric
 
-    as_of_due = minigoals.evaluate(db, DEC[25])
+    as_of_due = as_dict(minigoals.evaluate(db, DEC[25]))
     goal = fresh(db, goal)
     assert (goal.state, goal.score, goal.samples) == ("in_progress", 85.0, 2)
     assert as_of_due["changes"] == []  # a score, but no state change yet
 
-    final = minigoals.evaluate(db, DEC[26])
+    final = as_dict(minigoals.evaluate(db, DEC[26]))
     goal = fresh(db, goal)
     assert (goal.state, goal.score, goal.samples) == ("achieved", 85.0, 2)
     assert [(c["from"], c["to"]) for c in final["changes"]] == [("in_progress", "achieved")]
@@ -126,7 +127,7 @@ def test_manual_qm_window_is_december_15_through_25_inclusive(db, center):
 def test_a_window_without_observations_ends_missed_with_no_score(db, center):
     goal = make_goal(db, center.alex, center.calvin)
     observe(db, center.alex, "handle-time", ("2026-12-26", 100.0))  # after the window
-    result = minigoals.evaluate(db, DEC[26])
+    result = as_dict(minigoals.evaluate(db, DEC[26]))
     goal = fresh(db, goal)
     assert (goal.state, goal.score, goal.samples) == ("missed", None, 0)
     assert result["changes"][0]["score"] is None
@@ -155,12 +156,12 @@ def test_observations_after_the_as_of_date_do_not_count_yet(db, center):
 def test_a_second_evaluation_changes_and_writes_nothing(db, center):
     goals = [make_goal(db, center.alex, center.calvin, name=f"Goal {n}") for n in range(3)]
     observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
-    first = minigoals.evaluate(db, DEC[26])
+    first = as_dict(minigoals.evaluate(db, DEC[26]))
     assert len(first["changes"]) == 3 and first["evaluated"] == 3
     before = {goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]}
     db.flush()
     written_before = _everything(db)
-    second = minigoals.evaluate(db, DEC[26])
+    second = as_dict(minigoals.evaluate(db, DEC[26]))
     db.flush()
     assert second == {"as_of": DEC[26], "evaluated": 3, "updated": 0, "changes": []}
     assert _everything(db) == written_before
@@ -168,7 +169,7 @@ def test_a_second_evaluation_changes_and_writes_nothing(db, center):
         goal.id: (g.score, g.samples, g.state, g.evaluated_at) for goal in goals for g in [fresh(db, goal)]
     } == before
     # A later date that changes nothing writes nothing either.
-    assert minigoals.evaluate(db, DEC[31])["changes"] == []
+    assert as_dict(minigoals.evaluate(db, DEC[31]))["changes"] == []
     assert _everything(db) == written_before
 
 
@@ -197,9 +198,9 @@ def test_history_records_state_changes_only(db, center):
 
 def test_late_data_can_turn_a_missed_goal_achieved(db, center):
     goal = make_goal(db, center.alex, center.calvin)
-    assert minigoals.evaluate(db, DEC[26])["changes"][0]["to"] == "missed"
+    assert as_dict(minigoals.evaluate(db, DEC[26]))["changes"][0]["to"] == "missed"
     observe(db, center.alex, "handle-time", ("2026-12-24", 380.0))  # arrived a day late
-    result = minigoals.evaluate(db, DEC[27])
+    result = as_dict(minigoals.evaluate(db, DEC[27]))
     assert [(c["from"], c["to"], c["score"]) for c in result["changes"]] == [("missed", "achieved", 380.0)]
     history = db.exec(select(MiniGoalChange.to_state).where(MiniGoalChange.minigoal_id == goal.id)).all()
     assert history == ["missed", "achieved"]
@@ -263,7 +264,7 @@ def test_evaluation_is_set_based_whatever_the_number_of_goals(db, center):
 
         event.listen(engine, "before_cursor_execute", count)
         try:
-            result = minigoals.evaluate(db, due + dt.timedelta(days=1))
+            result = as_dict(minigoals.evaluate(db, due + dt.timedelta(days=1)))
             db.flush()
         finally:
             event.remove(engine, "before_cursor_execute", count)
@@ -288,7 +289,7 @@ def test_assignees_are_notified_in_goal_order_then_the_coaches_digests(db, cente
     first = make_goal(db, center.alex, center.calvin, name="First")
     second = make_goal(db, center.sam, center.priya, name="Second")
     observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
-    result = minigoals.evaluate(db, DEC[26])
+    result = as_dict(minigoals.evaluate(db, DEC[26]))
     assert result["updated"] == 2
     history, notes = _written(db)
     assert history == [
@@ -337,13 +338,13 @@ def test_list_is_scoped_and_filtered_by_state(db, center):
     alex_goal = make_goal(db, center.alex, center.calvin, name="Alex goal")
     make_goal(db, center.sam, center.priya, name="Sam goal", due=DEC[31])
     minigoals.evaluate(db, DEC[26])
-    assert [r["name"] for r in minigoals.list_minigoals(db, center.dana)] == ["Alex goal", "Sam goal"]
-    assert [r["name"] for r in minigoals.list_minigoals(db, center.calvin)] == ["Alex goal"]
-    assert [r["name"] for r in minigoals.list_minigoals(db, center.sam)] == ["Sam goal"]
-    assert minigoals.list_minigoals(db, center.maria) == []
-    assert [r["id"] for r in minigoals.list_minigoals(db, center.dana, state="missed")] == [alex_goal.id]
-    assert [r["name"] for r in minigoals.list_minigoals(db, center.dana, agent="sam")] == ["Sam goal"]
-    record = minigoals.list_minigoals(db, center.dana)[0]
+    assert [r.name for r in minigoals.list_minigoals(db, center.dana)] == ["Alex goal", "Sam goal"]
+    assert [r.name for r in minigoals.list_minigoals(db, center.calvin)] == ["Alex goal"]
+    assert [r.name for r in minigoals.list_minigoals(db, center.sam)] == ["Sam goal"]
+    assert list(minigoals.list_minigoals(db, center.maria)) == []
+    assert [r.id for r in minigoals.list_minigoals(db, center.dana, state="missed")] == [alex_goal.id]
+    assert [r.name for r in minigoals.list_minigoals(db, center.dana, agent="sam")] == ["Sam goal"]
+    record = as_dict(next(minigoals.list_minigoals(db, center.dana)))
     assert set(record) >= {
         "id",
         "name",
@@ -371,7 +372,7 @@ def test_show_computes_the_running_score_and_daily_trend(db, center):
         ("2026-12-17", 350.0),
         ("2026-12-19", 999.0),
     )
-    shown = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[18])
+    shown = as_dict(minigoals.show_minigoal(db, center.calvin, goal.id, DEC[18]))
     assert shown["window_from"] == DEC[15] and shown["window_to"] == DEC[18]
     assert shown["running_score"] == pytest.approx(383.33) and shown["running_samples"] == 3
     assert shown["meets_target"] is True
@@ -380,7 +381,7 @@ def test_show_computes_the_running_score_and_daily_trend(db, center):
         {"date": DEC[17], "average": 350.0, "samples": 1, "meets_target": True},
     ]
     before_start = minigoals.show_minigoal(db, center.calvin, goal.id, DEC[10])
-    assert before_start["window_to"] is None and before_start["running_score"] is None
+    assert before_start.window_to is None and before_start.running_score is None
     with pytest.raises(CoachError, match="outside the scope"):
         minigoals.show_minigoal(db, center.priya, goal.id, DEC[18])
     with pytest.raises(CoachError, match="no mini-goal 999"):
@@ -539,17 +540,17 @@ def test_sparkline_scales_values_and_target_together():
 def test_new_data_updates_scores_in_progress_and_is_counted_but_not_a_change(db, center):
     goal = make_goal(db, center.alex, center.calvin)
     observe(db, center.alex, "handle-time", ("2026-12-16", 350.0))
-    first = minigoals.evaluate(db, DEC[20])
+    first = as_dict(minigoals.evaluate(db, DEC[20]))
     assert (first["updated"], first["changes"]) == (1, [])
     observe(db, center.alex, "handle-time", ("2026-12-17", 450.0))
-    second = minigoals.evaluate(db, DEC[20])
+    second = as_dict(minigoals.evaluate(db, DEC[20]))
     assert (second["updated"], second["changes"]) == (1, [])
     assert (fresh(db, goal).score, fresh(db, goal).state) == (400.0, "in_progress")
 
 
 def test_a_quiet_evaluation_writes_the_same_without_reading_changes_back(db, center):
     make_goal(db, center.alex, center.calvin)
-    result = minigoals.evaluate(db, DEC[26], with_changes=False)
+    result = as_dict(minigoals.evaluate(db, DEC[26], with_changes=False))
     assert "changes" not in result and result["updated"] == 1
     assert [(n.user_id, n.kind) for n in db.exec(select(Notification))] == [(center.alex.id, "minigoal.missed")] + [
         (center.calvin.id, "minigoal.digest")

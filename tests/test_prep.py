@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
+from coachcli.records import as_dict
 from coachcli.services import actions, paths, prep, scheduling, sessions
 
 AS_OF = dt.date(2026, 6, 15)  # with 7 days: recent June 8–14, previous June 1–7
@@ -66,7 +67,7 @@ def schedule(db, center, title, date, *, kpi=None, target=None, due=None):
 
 
 def test_the_sheet_figures_by_hand(db, center, alex_world):
-    sheet = prep.prep(db, center.calvin, "alex", as_of=AS_OF, days=7)
+    sheet = as_dict(prep.prep(db, center.calvin, "alex", as_of=AS_OF, days=7))
     assert (sheet["agent"], sheet["as_of"], sheet["days"]) == ("alex", AS_OF, 7)
     handle, adherence = sheet["metrics"]
     # Handle time: previous (400 + 420) / 2 = 410; recent (450 + 470 + 460) / 3
@@ -104,7 +105,7 @@ def test_the_sheet_figures_by_hand(db, center, alex_world):
 
 
 def test_an_agent_without_anything_gets_an_empty_sheet(db, center):
-    sheet = prep.prep(db, center.calvin, "maria", as_of=AS_OF)
+    sheet = as_dict(prep.prep(db, center.calvin, "maria", as_of=AS_OF))
     assert sheet == {
         "agent": "maria",
         "as_of": AS_OF,
@@ -197,6 +198,6 @@ def test_the_example_request_of_a_rule_shows_on_the_sheet(db, center):
         tomllib.loads('[[rule]]\nname = "Slow"\nmetric = "aht"\nthreshold = 420\nwindow = 7\n'), "r.toml", AS_OF
     )
     rules.run_rules(db, loaded, {}, AS_OF, write=True)
-    (request,) = prep.prep(db, center.calvin, "alex", as_of=AS_OF)["requests"]
+    (request,) = prep.prep(db, center.calvin, "alex", as_of=AS_OF).requests
     assert (request["rule"], request["kpi"], request["state"]) == ("Slow", "handle-time", "requested")
     assert db.exec(select(CoachingSession)).one().id == request["id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -22,54 +22,12 @@ from coachcli.cli.output import (
     say,
 )
 
-app = command_group()
+if TYPE_CHECKING:
+    from coachcli.services.minigoals import GoalChangeRecord, MiniGoalDetail, MiniGoalRecord
 
-LIST_COLUMNS = [
-    ("id", "ID"),
-    ("name", "Name"),
-    ("assignee", "Assignee"),
-    ("metric", "Metric"),
-    ("target", "Target"),
-    ("due_date", "Due date"),
-    ("result", "Result"),
-]
-LIST_KEYS = (
-    "id",
-    "name",
-    "assignee",
-    "metric",
-    "target",
-    "start_date",
-    "due_date",
-    "score",
-    "samples",
-    "state",
-    "session_id",
-    "evaluated_at",
-)
-SHOW_FIELDS = [
-    ("id", "ID"),
-    ("name", "Name"),
-    ("assignee", "Assignee"),
-    ("metric", "Metric"),
-    ("target", "Target"),
-    ("window", "Window"),
-    ("result", "Result"),
-    ("score", "Score"),
-    ("running", "So far"),
-    ("trend", "Daily trend"),
-    ("session_id", "Session"),
-    ("evaluated_at", "Evaluated at"),
-]
-DAILY_COLUMNS = [("date", "Date"), ("average", "Average"), ("samples", "Observations"), ("meets", "Meets target")]
-CHANGE_COLUMNS = [
-    ("id", "ID"),
-    ("name", "Name"),
-    ("assignee", "Assignee"),
-    ("from", "From"),
-    ("to", "To"),
-    ("score", "Score"),
-]
+app = command_group()
+GoalRecord = TypeVar("GoalRecord", bound="MiniGoalRecord")
+
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 NO_DATA_MARK = "·"
 
@@ -104,27 +62,31 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = minigoals.list_minigoals(db, acting_user(db), agent=agent, state=state)
-    if resolve(format) is OutputFormat.table:
-        records = [_displayed(record) for record in records]
-    emit(records, format, View(title="Mini-goals", columns=LIST_COLUMNS, keys=LIST_KEYS))
+        if resolve(format) is OutputFormat.table:
+            records = (displayed_goal(record) for record in records)
+        # Inside the transaction: the goals stream from the database to stdout.
+        emit(records, format, View(title="Mini-goals", record=minigoals.MiniGoalRecord))
 
 
-def _displayed(record: dict) -> dict:
-    """A goal as a person reads it: metric name, target and score in the metric's unit."""
+def displayed_goal(record: GoalRecord, **cells: Any) -> GoalRecord:
+    """A goal as a person reads it: metric name, target and score in the
+    metric's unit, its state in words (and any other cells given)."""
     from coachcli.metrics import format_value
+    from coachcli.records import shown
     from coachcli.services.minigoals import STATE_LABELS
 
-    metric = _metric(record["metric"])
-    score = format_value(record["score"], metric)
-    if record["state"] == "missed" and record["score"] is None:
+    metric = _metric(record.metric)
+    score = format_value(record.score, metric)
+    if record.state == "missed" and record.score is None:
         score = "no data"
-    return {
-        **record,
-        "metric": metric.name,
-        "target": format_value(record["target"], metric),
-        "score": score,
-        "result": STATE_LABELS.get(record["state"], record["state"]),
-    }
+    return shown(
+        record,
+        metric=metric.name,
+        target=format_value(record.target, metric),
+        score=score,
+        state=STATE_LABELS.get(record.state, record.state),
+        **cells,
+    )
 
 
 @app.command("show")
@@ -140,53 +102,50 @@ def show(goal_id: GoalId, format: FormatOption = None) -> None:
         emit(record, format, View(title="Mini-goal"))
         return
     from coachcli.metrics import format_value
+    from coachcli.records import shown
 
-    metric = _metric(record["metric"])
-    shown = _displayed(record)
-    shown["window"] = f"{record['start_date'].isoformat()} to {record['due_date'].isoformat()} (both inclusive)"
-    shown["running"] = _running_text(record, metric)
-    shown["trend"] = _trend_text(record, metric)
-    daily = [
-        {
-            "date": entry["date"],
-            "average": format_value(entry["average"], metric),
-            "samples": entry["samples"],
-            "meets": "yes" if entry["meets_target"] else "no",
-        }
-        for entry in record["daily"]
-    ]
-    emit(shown, format, View(title="Mini-goal", columns=SHOW_FIELDS, sections=[Section("Daily", daily, DAILY_COLUMNS)]))
+    metric = _metric(record.metric)
+    displayed = displayed_goal(
+        record,
+        window_from=f"{record.start_date.isoformat()} to {record.due_date.isoformat()} (both inclusive)",
+        running_score=_running_text(record, metric),
+        daily=_trend_text(record, metric),
+    )
+    daily = [shown(entry, average=format_value(entry.average, metric)) for entry in record.daily]
+    emit(displayed, format, View(title="Mini-goal", sections=[Section("Daily", daily)]))
 
 
-def _running_text(record: dict, metric) -> str:
+def _running_text(record: MiniGoalDetail, metric) -> str:
     from coachcli.metrics import format_value
 
-    if record["window_to"] is None:
-        return f"the window starts on {record['window_from'].isoformat()}"
-    span = f"{record['window_from'].isoformat()} to {record['window_to'].isoformat()}"
-    if record["running_score"] is None:
+    if record.window_to is None:
+        return f"the window starts on {record.window_from.isoformat()}"
+    span = f"{record.window_from.isoformat()} to {record.window_to.isoformat()}"
+    if record.running_score is None:
         return f"no {metric.name} data from {span}"
-    verdict = "meets the target" if record["meets_target"] else "does not meet the target yet"
-    if record["window_to"] == record["due_date"] and record["as_of"] > record["due_date"]:
-        verdict = "met the target" if record["meets_target"] else "did not meet the target"
-    count = record["running_samples"]
+    verdict = "meets the target" if record.meets_target else "does not meet the target yet"
+    if record.window_to == record.due_date and record.as_of > record.due_date:
+        verdict = "met the target" if record.meets_target else "did not meet the target"
+    count = record.running_samples
     return (
-        f"{format_value(record['running_score'], metric)} from {count} observation{'s' if count != 1 else ''}, "
+        f"{format_value(record.running_score, metric)} from {count} observation{'s' if count != 1 else ''}, "
         f"{span}: {verdict}"
     )
 
 
-def _trend_text(record: dict, metric) -> str:
+def _trend_text(record: MiniGoalDetail, metric) -> str:
     """One block a day, from the window's start to today (or its due date);
     `·` is a day without data; the target's level is shown after the line."""
-    if record["window_to"] is None or not record["daily"]:
+    if record.window_to is None or not record.daily:
         return ""
-    averages = {entry["date"]: entry["average"] for entry in record["daily"]}
-    days = (record["window_to"] - record["window_from"]).days + 1
-    values = [averages.get(record["window_from"] + dt.timedelta(days=offset)) for offset in range(days)]
-    line = sparkline(values, record["target"])
+    averages = {entry.date: entry.average for entry in record.daily}
+    days = (record.window_to - record.window_from).days + 1
+    values: list[float | None] = [
+        averages.get(record.window_from + dt.timedelta(days=offset)) for offset in range(days)
+    ]
+    line = sparkline(values, record.target)
     better = "lower" if metric.lower_is_better else "higher"
-    return f"{line}  target {sparkline([record['target']], record['target'], values)} ({better} is better)"
+    return f"{line}  target {sparkline([record.target], record.target, values)} ({better} is better)"
 
 
 def sparkline(values: list[float | None], target: float | None, scale: list[float | None] | None = None) -> str:
@@ -242,22 +201,23 @@ def evaluate(
     if chosen is OutputFormat.json:
         emit(result, format)
         return
-    if not result["changes"]:
+    if not result.changes:
         return
-    changes = result["changes"]
+    changes = result.changes
     if chosen is OutputFormat.table:
         changes = [_displayed_change(change) for change in changes]
-    emit(changes, format, View(title=f"Mini-goal changes as of {day.isoformat()}", columns=CHANGE_COLUMNS))
+    emit(changes, format, View(title=f"Mini-goal changes as of {day.isoformat()}"))
 
 
-def _displayed_change(change: dict) -> dict:
+def _displayed_change(change: GoalChangeRecord) -> GoalChangeRecord:
     from coachcli.metrics import format_value
+    from coachcli.records import shown
     from coachcli.services.minigoals import STATE_LABELS
 
-    score = format_value(change["score"], _metric(change["metric"])) if change["score"] is not None else "no data"
-    return {
-        **change,
-        "from": STATE_LABELS.get(change["from"], change["from"]),
-        "to": STATE_LABELS.get(change["to"], change["to"]),
-        "score": score,
-    }
+    score = format_value(change.score, _metric(change.metric)) if change.score is not None else "no data"
+    return shown(
+        change,
+        old_state=STATE_LABELS.get(change.old_state, change.old_state),
+        new_state=STATE_LABELS.get(change.new_state, change.new_state),
+        score=score,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,31 +10,11 @@ from coachcli.cli.completion import complete_agent
 from coachcli.cli.context import acting_user, single_command, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, Section, View, emit, resolve
 
+if TYPE_CHECKING:
+    from coachcli.services.prep import MetricWindowsRecord, PrepGoalRecord, PrepRecord
+
 app = single_command()
 
-SHEET_FIELDS = [
-    ("agent", "Agent"),
-    ("as_of", "As of"),
-    ("windows", "Windows"),
-    ("last", "Last coached"),
-    ("unacknowledged", "Not acknowledged"),
-]
-METRIC_COLUMNS = [
-    ("metric", "KPI"),
-    ("previous", "Previous"),
-    ("recent", "Recent"),
-    ("change", "Change"),
-    ("trend", "Trend (previous │ recent, a block a day)"),
-]
-GOAL_COLUMNS = [
-    ("id", "Goal"),
-    ("name", "Name"),
-    ("metric", "KPI"),
-    ("target", "Target"),
-    ("due_date", "Due"),
-    ("running", "So far"),
-    ("at_risk", "At risk"),
-]
 ACTION_COLUMNS = [("id", "Item"), ("session_id", "Session"), ("owner", "Owner"), ("text", "Text"), ("due_date", "Due")]
 REQUEST_COLUMNS = [("id", "Request"), ("title", "Title"), ("kpi", "KPI"), ("rule", "Rule"), ("created_at", "Asked")]
 WINDOW_MARK = "│"
@@ -77,21 +57,22 @@ def prep(
     emit(_displayed(sheet), format, _page(sheet))
 
 
-def _displayed(sheet: dict) -> dict:
+def _displayed(sheet: PrepRecord) -> PrepRecord:
     import datetime as dt
 
+    from coachcli.records import shown
     from coachcli.services.prep import Windows
 
-    last = sheet["last_session"]
-    windows = Windows(sheet["as_of"], sheet["days"])
+    last = sheet.last_session
+    windows = Windows(sheet.as_of, sheet.days)
     day_before = dt.timedelta(days=1)
-    return {
-        **sheet,
-        "windows": f"recent {windows.recent_from} to {windows.last_day}, "
+    return shown(
+        sheet,
+        days=f"recent {windows.recent_from} to {windows.last_day}, "
         f"previous {windows.previous_from} to {windows.recent_from - day_before}",
-        "last": "never" if last is None else _last_session(last),
-        "unacknowledged": ", ".join(map(str, sheet["unacknowledged"])) or "none",
-    }
+        last_session="never" if last is None else _last_session(last),
+        unacknowledged=", ".join(map(str, sheet.unacknowledged)) or "none",
+    )
 
 
 def _last_session(session: dict) -> str:
@@ -99,36 +80,37 @@ def _last_session(session: dict) -> str:
     return f"{session['id']} “{session['title']}” on {when} with {session['coach'] or 'no coach'}"
 
 
-def _page(sheet: dict) -> View:
+def _page(sheet: PrepRecord) -> View:
     return View(
-        title=f"Before your 1:1 with {sheet['agent']}",
-        columns=SHEET_FIELDS,
+        title=f"Before your 1:1 with {sheet.agent}",
         sections=[
-            Section("KPIs", [_metric_row(entry) for entry in sheet["metrics"]], METRIC_COLUMNS),
-            Section("Goals in progress", [_goal_row(goal) for goal in sheet["goals"]], GOAL_COLUMNS),
-            Section("Open action items", sheet["actions"], ACTION_COLUMNS),
-            Section("Open requests", [_request_row(request) for request in sheet["requests"]], REQUEST_COLUMNS),
+            Section("KPIs", [_metric_row(entry) for entry in sheet.metrics]),
+            Section("Goals in progress", [_goal_row(goal) for goal in sheet.goals]),
+            Section("Open action items", sheet.actions, ACTION_COLUMNS),
+            Section("Open requests", [_request_row(request) for request in sheet.requests], REQUEST_COLUMNS),
         ],
     )
 
 
-def _metric_row(entry: dict) -> dict:
+def _metric_row(entry: MetricWindowsRecord) -> MetricWindowsRecord:
     from coachcli.cli.minigoal import sparkline
     from coachcli.cli.report import _signed
     from coachcli.metrics import find_metric, format_value
+    from coachcli.records import shown
 
-    metric = find_metric(entry["metric"])
-    daily = entry["daily"]
+    metric = find_metric(entry.metric)
+    daily = entry.daily
     half = len(daily) // 2
     better = "lower" if metric.lower_is_better else "higher"
     trend = f"{sparkline(daily[:half], None, daily)}{WINDOW_MARK}{sparkline(daily[half:], None, daily)}"
-    return {
-        "metric": metric.name,
-        "previous": _figure(entry["previous"], entry["previous_samples"], metric, format_value),
-        "recent": _figure(entry["recent"], entry["recent_samples"], metric, format_value),
-        "change": _signed(entry["change"], metric),
-        "trend": f"{trend} ({better} is better)",
-    }
+    return shown(
+        entry,
+        metric=metric.name,
+        previous=_figure(entry.previous, entry.previous_samples, metric, format_value),
+        recent=_figure(entry.recent, entry.recent_samples, metric, format_value),
+        change=_signed(entry.change, metric),
+        daily=f"{trend} ({better} is better)",
+    )
 
 
 def _figure(value, samples: int, metric, format_value) -> str:
@@ -137,22 +119,17 @@ def _figure(value, samples: int, metric, format_value) -> str:
     return f"{format_value(value, metric)} (n={samples})"
 
 
-def _goal_row(goal: dict) -> dict:
+def _goal_row(goal: PrepGoalRecord) -> PrepGoalRecord:
+    from coachcli.cli.minigoal import displayed_goal
     from coachcli.metrics import find_metric, format_value
 
-    metric = find_metric(goal["metric"])
-    if goal["running_score"] is None:
+    metric = find_metric(goal.metric)
+    if goal.running_score is None:
         running = "no data yet"
     else:
-        verdict = "meets the target" if goal["meets_target"] else "misses the target"
-        running = f"{format_value(goal['running_score'], metric)}, {verdict}"
-    return {
-        **goal,
-        "metric": metric.name,
-        "target": format_value(goal["target"], metric),
-        "running": running,
-        "at_risk": "AT RISK" if goal["at_risk"] else "",
-    }
+        verdict = "meets the target" if goal.meets_target else "misses the target"
+        running = f"{format_value(goal.running_score, metric)}, {verdict}"
+    return displayed_goal(goal, running_score=running, at_risk="AT RISK" if goal.at_risk else "")
 
 
 def _request_row(request: dict) -> dict:

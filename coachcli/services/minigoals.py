@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -46,11 +47,21 @@ from sqlmodel import Session, col, or_, select
 from coachcli.choices import GoalState
 from coachcli.db import bulk
 from coachcli.db.expressions import END_OF_DAY, end_of_day, iso_date, rounded
-from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, MiniGoalChange, Notification, User
+from coachcli.db.models import (
+    CoachingSession,
+    KpiObservation,
+    MiniGoal,
+    MiniGoalChange,
+    Notification,
+    User,
+    stored_id,
+)
 from coachcli.db.types import UTCDateTime, utc_now
 from coachcli.errors import forbidden, not_found
 from coachcli.metrics import METRICS, Metric, find_metric, format_value
+from coachcli.records import WITHHELD, column
 from coachcli.services import audit, runs
+from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import find_user, in_scope
 
 STATES = tuple(state.value for state in GoalState)
@@ -105,7 +116,29 @@ def state_of(
     )
 
 
-def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
+@dataclass(frozen=True, slots=True)
+class GoalChangeRecord:
+    """A goal whose state an evaluation changed."""
+
+    id: int = column("ID")
+    name: str = column("Name")
+    assignee: str = column("Assignee")
+    metric: str = column(None)
+    old_state: str = column("From", key="from")
+    new_state: str = column("To", key="to")
+    score: float | None = column("Score")
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRecord:
+    as_of: dt.date = column("As of")
+    evaluated: int = column("Evaluated")
+    updated: int = column("Updated")
+    # The state changes; WITHHELD (no key at all) when not asked for.
+    changes: list[GoalChangeRecord] = column(None)
+
+
+def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> EvaluationRecord:
     """M8: compute and store every goal's score, samples and state as of a date
     (refused when earlier than the date of an evaluation already made).
 
@@ -138,21 +171,19 @@ def evaluate(db: Session, as_of: dt.date, *, with_changes: bool = True) -> dict:
             notifications=notifications,
         )
     runs.mark(db, EVALUATION_RUN, as_of)
-    result = {"as_of": as_of, "evaluated": evaluated, "updated": updated}
-    if with_changes:
-        result["changes"] = [
-            {
-                "id": goal_id,
-                "name": name,
-                "assignee": assignee,
-                "metric": metric,
-                "from": old,
-                "to": new,
-                "score": score,
-            }
+    return EvaluationRecord(
+        as_of=as_of,
+        evaluated=evaluated,
+        updated=updated,
+        changes=[
+            GoalChangeRecord(
+                id=goal_id, name=name, assignee=assignee, metric=metric, old_state=old, new_state=new, score=score
+            )
             for goal_id, name, assignee, _, _, metric, old, new, score, *_ in changes
         ]
-    return result
+        if with_changes
+        else WITHHELD,
+    )
 
 
 # The nightly evaluation is set-based: a fixed number of statements whatever
@@ -365,32 +396,81 @@ def _goal_query():
     )
 
 
-def _record(goal: MiniGoal, handle: str) -> dict:
-    return {
-        "id": goal.id,
-        "name": goal.name,
-        "assignee": handle,
-        "metric": goal.metric,
-        "target": goal.target,
-        "start_date": goal.start_date,
-        "due_date": goal.due_date,
-        "score": goal.score,
-        "samples": goal.samples,
-        "state": goal.state,
-        "session_id": goal.session_id,
-        "evaluated_at": goal.evaluated_at,
-    }
+@dataclass(frozen=True, slots=True)
+class MiniGoalRecord:
+    id: int = column("ID")
+    name: str = column("Name")
+    assignee: str = column("Assignee")
+    metric: str = column("Metric")
+    target: float = column("Target")
+    start_date: dt.date = column(None)
+    due_date: dt.date = column("Due date")
+    score: float | None = column("Score", listed=False)
+    samples: int | None = column(None)
+    state: str = column("Result")
+    session_id: int = column("Session", listed=False)
+    evaluated_at: dt.datetime | None = column("Evaluated at", listed=False)
 
 
-def list_minigoals(db: Session, actor: User, *, agent: str | None = None, state: GoalState | None = None) -> list[dict]:
-    """M7: the goals within the actor's scope (or one agent's, by handle), soonest due first."""
+@dataclass(frozen=True, slots=True)
+class DailyRecord:
+    """A day of a goal's window: its average and whether that meets the target."""
+
+    date: dt.date = column("Date")
+    average: float = column("Average")
+    samples: int = column("Observations")
+    meets_target: bool = column("Meets target")
+
+
+@dataclass(frozen=True, slots=True)
+class MiniGoalDetail(MiniGoalRecord):
+    """The goal with its window so far as of a day: the running score against
+    the target, whether it would meet it now, and the daily averages."""
+
+    as_of: dt.date = column(None)
+    window_from: dt.date = column("Window")
+    window_to: dt.date | None = column(None)
+    running_score: float | None = column("So far")
+    running_samples: int = column(None)
+    meets_target: bool | None = column(None)
+    daily: list[DailyRecord] = column("Daily trend")
+
+
+GoalRecord = TypeVar("GoalRecord", bound=MiniGoalRecord)
+
+
+def _record(goal: MiniGoal, handle: str, record_type: type[GoalRecord], **more: Any) -> GoalRecord:
+    """The goal as a record of this type (`more`: the fields it adds)."""
+    return record_type(
+        id=stored_id(goal),
+        name=goal.name,
+        assignee=handle,
+        metric=goal.metric,
+        target=goal.target,
+        start_date=goal.start_date,
+        due_date=goal.due_date,
+        score=goal.score,
+        samples=goal.samples,
+        state=goal.state,
+        session_id=goal.session_id,
+        evaluated_at=goal.evaluated_at,
+        **more,
+    )
+
+
+def list_minigoals(
+    db: Session, actor: User, *, agent: str | None = None, state: GoalState | None = None
+) -> Iterator[MiniGoalRecord]:
+    """M7: the goals within the actor's scope (or one agent's, by handle),
+    soonest due first, read as the caller consumes them (inside its
+    transaction). The filters are checked at once."""
     query = _goal_query().where(_visible(actor))
     if agent:
         query = query.where(MiniGoal.assignee_id == find_user(db, agent).id)
     if state is not None:
         query = query.where(MiniGoal.state == GoalState(state).value)
-    rows = db.exec(query.order_by(col(MiniGoal.due_date), col(MiniGoal.id))).all()
-    return [_record(goal, handle) for goal, handle in rows]
+    rows = db.exec(query.order_by(col(MiniGoal.due_date), col(MiniGoal.id)).execution_options(yield_per=STREAMED_ROWS))
+    return (_record(goal, handle, MiniGoalRecord) for goal, handle in rows)
 
 
 def find_minigoal(db: Session, actor: User, goal_id: int) -> tuple[MiniGoal, str]:
@@ -405,7 +485,7 @@ def find_minigoal(db: Session, actor: User, goal_id: int) -> tuple[MiniGoal, str
     return row[0], row[1]
 
 
-def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dict:
+def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> MiniGoalDetail:
     """The goal, plus its window so far as of `today`: the running score against
     the target, whether it would meet it now, and the daily averages."""
     goal, handle = find_minigoal(db, actor, goal_id)
@@ -428,16 +508,18 @@ def show_minigoal(db: Session, actor: User, goal_id: int, today: dt.date) -> dic
                 in_window
             )
         ).one()
-    return {
-        **_record(goal, handle),
-        "as_of": today,
-        "window_from": goal.start_date,
-        "window_to": window_end if window_end >= goal.start_date else None,
-        "running_score": running,
-        "running_samples": samples,
-        "meets_target": bool(meets) if running is not None else None,
-        "daily": [
-            {"date": dt.date.fromisoformat(date), "average": average, "samples": count, "meets_target": bool(met)}
+    return _record(
+        goal,
+        handle,
+        MiniGoalDetail,
+        as_of=today,
+        window_from=goal.start_date,
+        window_to=window_end if window_end >= goal.start_date else None,
+        running_score=running,
+        running_samples=samples,
+        meets_target=bool(meets) if running is not None else None,
+        daily=[
+            DailyRecord(date=dt.date.fromisoformat(date), average=average, samples=count, meets_target=bool(met))
             for date, average, count, met in days
         ],
-    }
+    )

@@ -18,7 +18,7 @@ from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.forms import FormSpec
 from coachcli.parse import check_text
-from coachcli.records import column, keys
+from coachcli.records import column, extended
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
 from coachcli.services.forms import find_form, form_spec
@@ -248,8 +248,9 @@ def plan_overview(db: Session, actor: User, plan_id: int) -> PlanOverview:
         plan_id=plan.id,
         before_session_id=current_id if current and current["state"] != "coached" else None,
     )
-    return PlanOverview(
-        **{name: getattr(record, name) for name in keys(PlanRecord)},
+    return extended(
+        record,
+        PlanOverview,
         open_actions=open_actions,
         current_session=current,
         recent_sessions=sessions[1:] if current_id else sessions,

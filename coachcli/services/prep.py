@@ -16,8 +16,9 @@ from coachcli.db.expressions import END_OF_DAY, iso_date, local_date
 from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, User, stored_id
 from coachcli.errors import CoachError
 from coachcli.metrics import METRICS
+from coachcli.records import column, extended
 from coachcli.services.actions import list_actions
-from coachcli.services.minigoals import list_minigoals, meets_target, score_of
+from coachcli.services.minigoals import MiniGoalRecord, list_minigoals, meets_target, score_of
 from coachcli.services.people import coachable_agent
 from coachcli.services.reminders import AT_RISK_DAYS
 from coachcli.services.reports import gain_of, round_figure
@@ -53,30 +54,71 @@ class Windows:
         return self.as_of - dt.timedelta(days=1)
 
 
-def prep(db: Session, actor: User, handle: str, *, as_of: dt.date, days: int = DEFAULT_DAYS, zone: str = "UTC") -> dict:
-    """The sheet for one agent in the actor's scope (coaches and admins):
-    {"agent", "as_of", "days", "metrics", "goals", "actions", "last_session",
-    "unacknowledged", "requests"}. Each metric also carries "daily": its daily
-    averages over both windows, oldest first (None for a day without data),
-    for the trend line."""
+@dataclass(frozen=True, slots=True)
+class MetricWindowsRecord:
+    """A metric's average over the recent window against the previous one,
+    the change (positive is better), and its daily averages over both
+    windows, oldest first (None for a day without data), for a trend line."""
+
+    metric: str = column("KPI")
+    recent: float | None = column("Recent")
+    recent_samples: int = column(None)
+    previous: float | None = column("Previous")
+    previous_samples: int = column(None)
+    change: float | None = column("Change")
+    daily: list[float | None] = column("Trend (previous │ recent, a block a day)")
+
+
+@dataclass(frozen=True, slots=True)
+class PrepGoalRecord(MiniGoalRecord):
+    """A goal in progress with its running score (its start date through the
+    as-of date, M5), whether that meets the target now, and `at_risk` as
+    `coach remind` has it (§8): due within 3 days and missing its target so
+    far, or without data yet."""
+
+    running_score: float | None = column("So far")
+    running_samples: int = column(None)
+    meets_target: bool | None = column(None)
+    at_risk: bool = column("At risk")
+
+
+@dataclass(frozen=True, slots=True)
+class PrepRecord:
+    """The 1:1 sheet; its lists are shown in sections of their own."""
+
+    agent: str = column("Agent")
+    as_of: dt.date = column("As of")
+    days: int = column("Windows")
+    metrics: list[MetricWindowsRecord] = column(None)
+    goals: list[PrepGoalRecord] = column(None)
+    actions: list = column(None)
+    last_session: dict | None = column("Last coached")
+    unacknowledged: list[int] = column("Not acknowledged")
+    requests: list = column(None)
+
+
+def prep(
+    db: Session, actor: User, handle: str, *, as_of: dt.date, days: int = DEFAULT_DAYS, zone: str = "UTC"
+) -> PrepRecord:
+    """The sheet for one agent in the actor's scope (coaches and admins)."""
     agent = coachable_agent(db, actor, handle, "prepare a coaching conversation")
     windows = Windows(as_of, check_days(days))
     coached = list_sessions(db, actor, agent=agent.handle, tab=SessionTab.coached)
     last = _last_coached(db, stored_id(agent), zone)
-    return {
-        "agent": agent.handle,
-        "as_of": as_of,
-        "days": windows.days,
-        "metrics": _metrics(db, stored_id(agent), windows),
-        "goals": _goals(db, actor, agent, as_of),
-        "actions": list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of),
-        "last_session": session_record(db, actor, last) if last is not None else None,
-        "unacknowledged": sorted(record["id"] for record in coached if record["acknowledged_at"] is None),
-        "requests": list(reversed(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))),
-    }
+    return PrepRecord(
+        agent=agent.handle,
+        as_of=as_of,
+        days=windows.days,
+        metrics=_metrics(db, stored_id(agent), windows),
+        goals=_goals(db, actor, agent, as_of),
+        actions=list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of),
+        last_session=session_record(db, actor, last) if last is not None else None,
+        unacknowledged=sorted(record["id"] for record in coached if record["acknowledged_at"] is None),
+        requests=list(reversed(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))),
+    )
 
 
-def _metrics(db: Session, agent_id: int, windows: Windows) -> list[dict]:
+def _metrics(db: Session, agent_id: int, windows: Windows) -> list[MetricWindowsRecord]:
     """Every metric with data in either window, in the metrics' own order:
     one statement (sums and counts by metric and day)."""
     observations = KpiObservation.__table__.c
@@ -106,15 +148,15 @@ def _metrics(db: Session, agent_id: int, windows: Windows) -> list[dict]:
         change = gain_of(recent - previous, metric.key) if recent is not None and previous is not None else None
         days = [windows.previous_from + dt.timedelta(days=offset) for offset in range(2 * windows.days)]
         sheet.append(
-            {
-                "metric": metric.key,
-                "recent": round_figure(recent),
-                "recent_samples": recent_count,
-                "previous": round_figure(previous),
-                "previous_samples": previous_count,
-                "change": round_figure(change),
-                "daily": [_average(daily.get(day.isoformat())) for day in days],
-            }
+            MetricWindowsRecord(
+                metric=metric.key,
+                recent=round_figure(recent),
+                recent_samples=recent_count,
+                previous=round_figure(previous),
+                previous_samples=previous_count,
+                change=round_figure(change),
+                daily=[_average(daily.get(day.isoformat())) for day in days],
+            )
         )
     return sheet
 
@@ -131,12 +173,9 @@ def _average(figures: tuple[float, int] | None) -> float | None:
     return None if figures is None else round_figure(figures[0] / figures[1])
 
 
-def _goals(db: Session, actor: User, agent: User, as_of: dt.date) -> list[dict]:
-    """The agent's goals in progress, each with its running score (its start
-    date through the as-of date, M5), whether that meets the target now, and
-    `at_risk` as `coach remind` has it (§8): due within 3 days and missing
-    its target so far, or without data yet."""
-    goals = list_minigoals(db, actor, agent=agent.handle, state=GoalState.in_progress)
+def _goals(db: Session, actor: User, agent: User, as_of: dt.date) -> list[PrepGoalRecord]:
+    """The agent's goals in progress, as PrepGoalRecord has them."""
+    goals = list(list_minigoals(db, actor, agent=agent.handle, state=GoalState.in_progress))
     if not goals:
         return []
     goal, observations = MiniGoal.__table__.c, KpiObservation.__table__.c
@@ -156,23 +195,24 @@ def _goals(db: Session, actor: User, agent: User, as_of: dt.date) -> list[dict]:
                     observations.observed_at < as_of.isoformat() + END_OF_DAY,
                 ),
             )
-            .where(col(goal.id).in_([record["id"] for record in goals]))
+            .where(col(goal.id).in_([record.id for record in goals]))
             .group_by(goal.id, goal.target, goal.metric)
         )
     }
     sheet = []
     for record in goals:
-        running_score, count, meets = running[record["id"]]
-        due_soon = as_of <= record["due_date"] <= as_of + dt.timedelta(days=AT_RISK_DAYS)
+        running_score, count, meets = running[record.id]
+        due_soon = as_of <= record.due_date <= as_of + dt.timedelta(days=AT_RISK_DAYS)
         missing = running_score is None or not meets
         sheet.append(
-            {
-                **record,
-                "running_score": running_score,
-                "running_samples": count,
-                "meets_target": None if running_score is None else bool(meets),
-                "at_risk": due_soon and missing,
-            }
+            extended(
+                record,
+                PrepGoalRecord,
+                running_score=running_score,
+                running_samples=count,
+                meets_target=None if running_score is None else bool(meets),
+                at_risk=due_soon and missing,
+            )
         )
     return sheet
 
