@@ -17,6 +17,7 @@ from coachcli.errors import CoachError
 from coachcli.forms import _decode_toml, _printable, _show_value  # as a form file is read and quoted
 from coachcli.metrics import Metric, find_metric, format_value, parse_target
 from coachcli.parse import parse_date
+from coachcli.records import column
 
 CONDITIONS = ("threshold", "below_percentile", "deviations")
 RULE_KEYS = (
@@ -77,21 +78,41 @@ class Rule:
             return f"the agent is in the worst {self.amount:g}% of their team-mates with data"
         return f"the agent is {self.amount:g} standard deviations or more worse than their team's mean"
 
-    def to_record(self) -> dict:
-        return {
-            "name": self.name,
-            "metric": self.metric.key,
-            "condition": self.condition,
-            "amount": self.amount,
-            "window": self.window,
-            "min_samples": self.min_samples,
-            "title": self.title,
-            "path": self.path,
-            "target": self.target,
-            "due": self.due,
-            "cooldown": self.cooldown,
-            "priority": self.priority,
-        }
+    def to_record(self) -> RuleRecord:
+        return RuleRecord(
+            name=self.name,
+            metric=self.metric.key,
+            condition=self.condition,
+            amount=self.amount,
+            window=self.window,
+            min_samples=self.min_samples,
+            title=self.title,
+            path=self.path,
+            target=self.target,
+            due=self.due,
+            cooldown=self.cooldown,
+            priority=self.priority,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRecord:
+    """A rule as `rules check` prints it. A table shows the condition and its
+    amount in words under "Fires when", and what the rule proposes (path,
+    target, due date) under "Proposes"."""
+
+    name: str = column("Rule")
+    metric: str = column("Metric")
+    condition: str = column("Fires when")
+    amount: float = column(None)
+    window: int = column("Window")
+    min_samples: int = column("Min. samples")
+    title: str = column(None)
+    path: str | None = column("Proposes")
+    target: float | None = column(None)
+    due: str | None = column(None)
+    cooldown: int = column("Cooldown")
+    priority: int = column("Priority")
 
 
 def load_rules_file(path: Path, today: dt.date) -> list[Rule]:

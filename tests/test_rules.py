@@ -17,6 +17,7 @@ from test_reliability import COACH, _env
 
 from coachcli.db.models import AuditEntry, CoachingSession, KpiObservation, MiniGoal, Notification, RuleFiring
 from coachcli.errors import ExitCode
+from coachcli.records import as_dict
 from coachcli.rules import parse_rules
 from coachcli.services import erasure, paths, rules, scheduling, sessions, users
 
@@ -38,8 +39,9 @@ def parsed(text: str, today: dt.date = AS_OF):
 
 
 def run(db, text: str, as_of: dt.date = AS_OF, *, write: bool = True) -> dict:
+    """The run's keys and values, as `rules run -o json` prints them."""
     loaded = parsed(text, as_of)
-    return rules.run_rules(db, loaded, rules.check_rules(db, loaded, "rules.toml"), as_of, write=write)
+    return as_dict(rules.run_rules(db, loaded, rules.check_rules(db, loaded, "rules.toml"), as_of, write=write))
 
 
 def fired(result: dict) -> list[tuple[str, str, float]]:
@@ -373,7 +375,7 @@ def test_one_statement_a_rule_whatever_the_number_of_agents(db, center, engine):
             result = rules.run_rules(db, loaded, {}, AS_OF, write=False)
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        assert result["fired"]
+        assert result.fired
         return len(statements)
 
     assert statements_for(3, 0) == statements_for(40, 100) == 3

@@ -4,33 +4,18 @@ the KPI data (SPEC §16)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coachcli.cli.context import command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve, say
 
-app = command_group()
+if TYPE_CHECKING:
+    from coachcli.rules import Rule, RuleRecord
+    from coachcli.services.rules import FiringRecord
 
-RULE_COLUMNS = [
-    ("priority", "Priority"),
-    ("name", "Rule"),
-    ("metric", "Metric"),
-    ("fires", "Fires when"),
-    ("window", "Window"),
-    ("min_samples", "Min. samples"),
-    ("proposes", "Proposes"),
-    ("cooldown", "Cooldown"),
-]
-FIRED_COLUMNS = [
-    ("rule", "Rule"),
-    ("agent", "Agent"),
-    ("metric", "Metric"),
-    ("value", "Average"),
-    ("samples", "Observations"),
-    ("session_id", "Request"),
-]
+app = command_group()
 
 RulesFile = Annotated[
     Path, typer.Argument(help="The rules file (TOML, one [[rule]] table a rule).", metavar="FILE", show_default=False)
@@ -56,6 +41,7 @@ def check(path: RulesFile, format: FormatOption = None) -> None:
 
     Exit 2, naming the rule and the field, at the first fault; nothing is
     written either way."""
+    from coachcli.rules import RuleRecord
     from coachcli.services.rules import check_rules
 
     loaded = _load(path)
@@ -64,25 +50,26 @@ def check(path: RulesFile, format: FormatOption = None) -> None:
     records = [rule.to_record() for rule in loaded]
     if resolve(format) is OutputFormat.table:
         records = [_displayed_rule(rule) for rule in loaded]
-    emit(records, format, View(title=f"Rules in {path} (they run in this order)", columns=RULE_COLUMNS))
+    emit(records, format, View(title=f"Rules in {path} (they run in this order)", record=RuleRecord))
 
 
-def _displayed_rule(rule) -> dict:
+def _displayed_rule(rule: Rule) -> RuleRecord:
     from coachcli.metrics import format_value
+    from coachcli.records import shown
 
     proposed = [f"path {rule.path}"] if rule.path else []
     if rule.target is not None:
         proposed.append(f"target {format_value(rule.target, rule.metric)}")
     if rule.due is not None:
         proposed.append(f"due {rule.due}")
-    return {
-        **rule.to_record(),
-        "metric": rule.metric.name,
-        "fires": rule.describe(),
-        "window": f"{rule.window} days",
-        "proposes": ", ".join(proposed),
-        "cooldown": f"{rule.cooldown} days",
-    }
+    return shown(
+        rule.to_record(),
+        metric=rule.metric.name,
+        condition=rule.describe(),
+        window=f"{rule.window} days",
+        path=", ".join(proposed),
+        cooldown=f"{rule.cooldown} days",
+    )
 
 
 @app.command("run")
@@ -129,24 +116,25 @@ def run(
     if chosen is OutputFormat.json:
         emit(result, format)
         return
-    fired = result["fired"]
+    fired = result.fired
     if not fired:
         return
     if chosen is OutputFormat.table:
         fired = [_displayed_firing(firing) for firing in fired]
     title = f"Coaching requested by rules as of {day.isoformat()}"
-    if result["held"]:
-        title += f" ({result['held']} held back: one a run, open request or cooldown)"
-    emit(fired, format, View(title=title, columns=FIRED_COLUMNS))
+    if result.held:
+        title += f" ({result.held} held back: one a run, open request or cooldown)"
+    emit(fired, format, View(title=title))
 
 
-def _displayed_firing(firing: dict) -> dict:
+def _displayed_firing(firing: FiringRecord) -> FiringRecord:
     from coachcli.metrics import find_metric, format_value
+    from coachcli.records import shown
 
-    metric = find_metric(firing["metric"])
-    return {
-        **firing,
-        "metric": metric.name,
-        "value": format_value(firing["value"], metric),
-        "session_id": "(dry run)" if firing["session_id"] is None else firing["session_id"],
-    }
+    metric = find_metric(firing.metric)
+    return shown(
+        firing,
+        metric=metric.name,
+        value=format_value(firing.value, metric),
+        session_id="(dry run)" if firing.session_id is None else firing.session_id,
+    )

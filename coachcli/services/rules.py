@@ -37,6 +37,7 @@ from coachcli.db.models import (
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import format_value
+from coachcli.records import column
 from coachcli.rules import Rule, refusal
 from coachcli.services import audit
 from coachcli.services.minigoals import meets_target, observed_within, score_of
@@ -81,13 +82,35 @@ class Match:
     path_assigned: bool
 
 
-def run_rules(db: Session, rules: list[Rule], paths: dict[str, int], as_of: dt.date, *, write: bool) -> dict:
+@dataclass(frozen=True, slots=True)
+class FiringRecord:
+    """A rule that fired for an agent: the window's average and observations,
+    and the request it made (None in a dry run)."""
+
+    rule: str = column("Rule")
+    agent: str = column("Agent")
+    metric: str = column("Metric")
+    value: float = column("Average")
+    samples: int = column("Observations")
+    session_id: int | None = column("Request")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesRunRecord:
+    """A run: what fired, and how many matches were held back (one request
+    an agent a run, an open request, or a cooldown)."""
+
+    as_of: dt.date = column("As of")
+    fired: list[FiringRecord] = column(None)
+    held: int = column("Held back")
+
+
+def run_rules(db: Session, rules: list[Rule], paths: dict[str, int], as_of: dt.date, *, write: bool) -> RulesRunRecord:
     """Fire every rule (in the priority order given) for each agent whose
     window matches: one coaching request an agent a run at most, none while
     the rule's earlier request is open (not yet coached, not deleted) or
     within its cooldown. With `write` False nothing is written (a dry run:
-    `session_id` is None). Returns {"as_of", "fired": [{"rule", "agent",
-    "metric", "value", "samples", "session_id"}], "held": N}."""
+    no request ids)."""
     fired: list[tuple[Rule, Match]] = []
     agents_fired: set[int] = set()
     held = 0
@@ -99,21 +122,21 @@ def run_rules(db: Session, rules: list[Rule], paths: dict[str, int], as_of: dt.d
             agents_fired.add(match.agent_id)
             fired.append((rule, match))
     session_ids = _request_coaching(db, fired, paths, as_of) if write and fired else [None] * len(fired)
-    return {
-        "as_of": as_of,
-        "fired": [
-            {
-                "rule": rule.name,
-                "agent": match.handle,
-                "metric": rule.metric.key,
-                "value": match.value,
-                "samples": match.samples,
-                "session_id": session_id,
-            }
+    return RulesRunRecord(
+        as_of=as_of,
+        fired=[
+            FiringRecord(
+                rule=rule.name,
+                agent=match.handle,
+                metric=rule.metric.key,
+                value=match.value,
+                samples=match.samples,
+                session_id=session_id,
+            )
             for (rule, match), session_id in zip(fired, session_ids, strict=True)
         ],
-        "held": held,
-    }
+        held=held,
+    )
 
 
 def matches(db: Session, rule: Rule, as_of: dt.date, path_id: int | None) -> list[Match]:
