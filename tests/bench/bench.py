@@ -640,6 +640,8 @@ def postgresql_figures(
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+        # The groups last: the copies of a database (TEMPLATE) hold grants to its groups.
+        for name in names:
             drop_groups(psql, name)
 
 
