@@ -10,14 +10,16 @@ import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
 from coachcli.cli.completion import complete_agent
+from coachcli.records import as_dict, detail_columns, is_record, list_columns
+from coachcli.records import keys as record_keys
 
 
 class OutputFormat(str, Enum):
@@ -54,11 +56,12 @@ Columns = Sequence[tuple[str, str]]
 
 @dataclass
 class Section:
-    """A titled list of records shown under a single record, as a table."""
+    """A titled list of records shown under a single record, as a table (its
+    columns: the records' own, unless given)."""
 
     title: str
-    records: list[dict]
-    columns: Columns
+    records: list
+    columns: Columns | None = None
 
 
 @dataclass
@@ -72,9 +75,25 @@ class View:
     # On a terminal only: a Rich style for a list's row (e.g. "red" for one
     # that needs attention), or None to leave it plain.
     row_style: Callable[[dict], str | None] | None = None
-    # The keys of a record of a list, in order: the CSV/TSV header of a list
-    # with no rows (default: the keys of `columns`, when they are all of them).
+    # The record dataclass of a list: its columns, and the CSV/TSV header of
+    # a list with no rows. (A list of dicts gives `columns`, and `keys` when
+    # the columns are not all of them.)
+    record: type | None = None
     keys: Sequence[str] | None = None
+
+    def list_columns(self, first: dict | None) -> Columns:
+        if self.columns is not None:
+            return self.columns
+        if self.record is not None:
+            return list_columns(self.record)
+        return [(key, key) for key in first or {}]
+
+    def header(self) -> list[str]:
+        if self.keys is not None:
+            return list(self.keys)
+        if self.record is not None:
+            return record_keys(self.record)
+        return [key for key, _ in self.columns or []]
 
 
 def resolve(format: OutputFormat | None) -> OutputFormat:
@@ -83,26 +102,38 @@ def resolve(format: OutputFormat | None) -> OutputFormat:
     return OutputFormat.table if sys.stdout.isatty() else OutputFormat.tsv
 
 
-def emit(data: dict | Iterable[dict], format: OutputFormat | None, view: View | None = None) -> None:
-    """Print one record (a dict) or a list of records. A list may be any
-    iterable: JSON, CSV and TSV write each record as it comes (a list of
-    millions streams in constant memory, and its first row reaches a pipe at
-    once); only a table, for a person at a terminal, collects them."""
+def emit(data: Any, format: OutputFormat | None, view: View | None = None) -> None:
+    """Print one record (a record dataclass, or a dict) or a list of them. A
+    list may be any iterable: JSON, CSV and TSV write each record as it comes
+    (a list of millions streams in constant memory, and its first row reaches
+    a pipe at once); only a table, for a person at a terminal, collects them."""
     view = view or View()
     chosen = resolve(format)
     _display_zone()  # a bad COACH_TZ is refused before anything is printed
-    if chosen is OutputFormat.json:
-        if isinstance(data, dict):
-            sys.stdout.write(_json(data) + "\n")
+    one = isinstance(data, dict) or is_record(data)
+    if chosen is OutputFormat.table:
+        # For a person at a terminal: the whole list, and its columns from
+        # the records' own type when the view does not name it.
+        shown = [data] if one else list(data)
+        if view.record is None and shown and is_record(shown[0]):
+            view = replace(view, record=type(shown[0]))
+        rows = list(_plain_records(shown))
+        _table(rows[0] if one else rows, view)
+    elif chosen is OutputFormat.json:
+        if one:
+            sys.stdout.write(_json(next(_plain_records([data]))) + "\n")
         else:
-            _json_array(data)
-    elif chosen is OutputFormat.table:
-        _table(data if isinstance(data, dict) else list(data), view)
+            _json_array(_plain_records(data))
     else:
-        _delimited([data] if isinstance(data, dict) else data, chosen, view)
+        _delimited(_plain_records([data] if one else data), chosen, view)
     # Written out now, inside the command: a reader that has gone (`| head`)
     # is then met here, the same way for every format.
     sys.stdout.flush()
+
+
+def _plain_records(records: Iterable[Any]) -> Iterator[dict]:
+    for record in records:
+        yield record if isinstance(record, dict) else as_dict(record)
 
 
 def emit_id(record_id: int) -> None:
@@ -195,7 +226,7 @@ def _delimited(records: Iterable[dict], chosen: OutputFormat, view: View) -> Non
     the view's, so a script reads "no rows", not "no file"."""
     rows = iter(records)
     first = next(rows, None)
-    keys = list(first) if first is not None else list(view.keys or [key for key, _ in view.columns or []])
+    keys = list(first) if first is not None else view.header()
     if chosen is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(keys)
@@ -290,7 +321,7 @@ def _write_in_pieces(text: str) -> None:
 
 def _print_table(console, data: dict | list[dict], view: View) -> None:
     if isinstance(data, list):
-        columns = view.columns or [(key, key) for key in (data[0] if data else {})]
+        columns = view.list_columns(data[0] if data else None)
         if not data:
             say(f"No {view.title.lower() if view.title else 'records'}.")
             return
@@ -309,13 +340,27 @@ def _print_table(console, data: dict | list[dict], view: View) -> None:
     record_table = Table(title=view.title, title_justify="left", show_header=False, box=None)
     record_table.add_column(style="bold")
     record_table.add_column(overflow="fold")
-    shown = view.columns or [(key, key.replace("_", " ").capitalize()) for key in data]
+    if view.columns is not None:
+        shown = view.columns
+    elif view.record is not None:
+        shown = detail_columns(view.record)
+    else:
+        shown = [(key, key.replace("_", " ").capitalize()) for key in data]
     for key, header in shown:
         record_table.add_row(header, _escape(_human(data.get(key))))
     console.print(record_table)
     for section in view.sections:
         console.print()
         if section.records:
-            console.print(_list_table(section.records, section.columns, section.title))
+            rows = list(_plain_records(section.records))
+            console.print(_list_table(rows, _section_columns(section, rows[0]), section.title))
         else:
             console.print(f"{section.title}: none")
+
+
+def _section_columns(section: Section, first: dict) -> Columns:
+    if section.columns is not None:
+        return section.columns
+    if is_record(section.records[0]):
+        return list_columns(type(section.records[0]))
+    return [(key, key) for key in first]

@@ -13,8 +13,6 @@ from coachcli.cli.output import FormatOption, QuietOption, View, emit
 
 app = command_group()
 
-USER_COLUMNS = [("handle", "Handle"), ("name", "Name"), ("role", "Role"), ("teams", "Teams")]
-
 
 @app.command("add")
 def add(
@@ -37,7 +35,7 @@ def add(
         user = users.add_user(db, actor, handle, name, role.value, teams or [])
         record = users.user_record(user, users.team_names_by_user(db, [stored_id(user)]).get(stored_id(user), []))
     if quiet:
-        typer.echo(record["handle"])
+        typer.echo(record.handle)
     else:
         emit(record, format, View(title="User"))
 
@@ -84,7 +82,7 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = users.list_users(db, acting_user(db), role=role, team=team)
-    emit(records, format, View(title="Users", columns=USER_COLUMNS))
+    emit(records, format, View(title="Users", record=users.UserRecord))
 
 
 @app.command("import")
@@ -104,19 +102,7 @@ def import_(
         with unit_of_work(write=True) as db:
             actor = users.adding_actor(db, settings.acting_handle)
             counts = roster.import_roster(db, actor, content, source_name(source))
-    emit(
-        counts,
-        format,
-        View(
-            title="Roster imported",
-            columns=[
-                ("added", "Added"),
-                ("updated", "Updated"),
-                ("unchanged", "Unchanged"),
-                ("teams_created", "Teams created"),
-            ],
-        ),
-    )
+    emit(counts, format, View(title="Roster imported"))
 
 
 @app.command("erase")

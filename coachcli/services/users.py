@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
@@ -13,6 +14,7 @@ from coachcli.db.identity import Connected, check_login, require_server
 from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.parse import check_text
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.people import (
     ROLES,
@@ -133,8 +135,18 @@ def team_names_by_user(db: Session, user_ids: list[int] | Select | None = None) 
     return names
 
 
-def user_record(user: User, teams: list[str]) -> dict:
-    return {"handle": user.handle, "name": user.name, "role": user.role, "teams": teams, "login": user.login}
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    handle: str = column("Handle")
+    name: str = column("Name")
+    role: str = column("Role")
+    teams: list[str] = column("Teams")
+    # The PostgreSQL login role that acts as this user (SPEC §12), or None.
+    login: str | None = column("Login", listed=False)
+
+
+def user_record(user: User, teams: list[str]) -> UserRecord:
+    return UserRecord(handle=user.handle, name=user.name, role=user.role, teams=teams, login=user.login)
 
 
 def link_user(db: Session, actor: User | None, who: Connected, handle: str, login: str | None) -> User:
@@ -160,7 +172,7 @@ def link_user(db: Session, actor: User | None, who: Connected, handle: str, logi
     return user
 
 
-def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> list[dict]:
+def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> list[UserRecord]:
     query = select(User).where(in_scope(actor, User.id)).order_by(User.handle)
     if role is not None:
         query = query.where(User.role == Role(role).value)
@@ -187,7 +199,15 @@ def add_team(db: Session, actor: User, name: str) -> Team:
     return team
 
 
-def list_teams(db: Session, actor: User) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    id: int = column("ID")
+    name: str = column("Team")
+    coaches: list[str] = column("Coaches")
+    agents: list[str] = column("Agents")
+
+
+def list_teams(db: Session, actor: User) -> list[TeamRecord]:
     """Teams with their coaches and agents: an admin sees all; others the
     teams they belong to, and an agent no other agent."""
     query = (
@@ -199,10 +219,10 @@ def list_teams(db: Session, actor: User) -> list[dict]:
     if actor.role != "admin":
         own = select(TeamMembership.team_id).where(TeamMembership.user_id == actor.id)
         query = query.where(col(Team.id).in_(own))
-    teams: dict[int, dict] = {}
+    teams: dict[int, TeamRecord] = {}
     for team_id, team_name, user_id, handle, role in db.exec(query):
-        team = teams.setdefault(team_id, {"id": team_id, "name": team_name, "coaches": [], "agents": []})
+        team = teams.setdefault(team_id, TeamRecord(id=team_id, name=team_name, coaches=[], agents=[]))
         if handle is None or (actor.role == "agent" and role == "agent" and user_id != actor.id):
             continue
-        team["agents" if role == "agent" else "coaches"].append(handle)
+        (team.agents if role == "agent" else team.coaches).append(handle)
     return list(teams.values())

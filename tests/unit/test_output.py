@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
 from coachcli.cli import output
 from coachcli.cli.output import OutputFormat
+from coachcli.records import WITHHELD, column
 
 RECORDS = [
     {"agent": "alex", "metric": "hold-time", "observed_at": "2026-12-15T23:30:00", "value": 11.0},
@@ -53,3 +55,50 @@ def test_a_streamed_json_array_is_byte_for_byte_the_whole_one(stdout, records):
     output.emit(iter(records), OutputFormat.json)
     assert stdout.getvalue() == json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     assert json.loads(stdout.getvalue()) == records
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A record declaring its columns once: its fields are its keys."""
+
+    id: int = column("ID")
+    agent: str = column("Agent")
+    note: str | None = column("Note", listed=False)
+    secret: str | None = column("Secret", listed=False)
+    raw: float | None = column(None)
+
+
+SHOWN = [Shown(1, "alex", "first", WITHHELD, 1.5), Shown(2, "sam", None, WITHHELD, None)]
+
+
+def test_a_record_s_keys_are_its_fields_in_order_and_a_withheld_one_is_left_out(stdout):
+    output.emit(iter(SHOWN), OutputFormat.json)
+    assert json.loads(stdout.getvalue()) == [
+        {"id": 1, "agent": "alex", "note": "first", "raw": 1.5},
+        {"id": 2, "agent": "sam", "note": None, "raw": None},
+    ]
+
+
+def test_a_list_s_csv_header_comes_from_the_record_type_even_with_no_rows(stdout):
+    output.emit(iter([]), OutputFormat.csv, output.View(record=Shown))
+    assert stdout.getvalue() == "id,agent,note,secret,raw\n"
+
+
+def test_a_table_shows_the_declared_headers_listed_in_a_list_and_all_for_one_record(stdout):
+    output.emit(SHOWN, OutputFormat.table, output.View(title="Shown"))
+    listed = stdout.getvalue()
+    assert "ID" in listed and "Agent" in listed and "Note" not in listed and "raw" not in listed
+    output.emit(SHOWN[0], OutputFormat.table)
+    alone = stdout.getvalue()[len(listed) :]
+    assert [line.split()[0] for line in alone.strip().splitlines()] == ["ID", "Agent", "Note", "Secret"]
+    assert "first" in alone and "WITHHELD" not in alone
+
+
+def test_a_record_nested_in_a_record_is_a_json_object(stdout):
+    @dataclass(frozen=True)
+    class Outer:
+        name: str = column("Name")
+        items: list[Shown] = column("Items")
+
+    output.emit(Outer("x", SHOWN[:1]), OutputFormat.json)
+    assert json.loads(stdout.getvalue())["items"] == [{"id": 1, "agent": "alex", "note": "first", "raw": 1.5}]

@@ -1,0 +1,107 @@
+"""What a command prints: a record is a frozen dataclass whose fields are its
+keys (JSON, CSV and TSV, in declaration order) and whose table columns are
+declared on the same fields, once. The services build records; the output
+layer reads their fields. A renamed field is then a type error, never a
+silently blank column.
+
+Nothing here imports the database layer or Rich, so it costs no start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, ClassVar, Protocol
+
+_HEADER = "header"
+_LISTED = "listed"
+
+
+def column(header: str | None, *, listed: bool = True, default: Any = dataclasses.MISSING) -> Any:
+    """A record's field with its table header. `listed=False`: shown when the
+    record is shown alone, not as a column of a list's table. `header=None`:
+    for scripts only (JSON, CSV, TSV), never in a table."""
+    return dataclasses.field(default=default, metadata={_HEADER: header, _LISTED: listed})
+
+
+class Record(Protocol):
+    """Any record dataclass (the output layer's view of one)."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+
+class _Withheld:
+    """A value the viewer may not see: its key is left out of the record's
+    JSON (as if it did not exist), and its cell is empty in a table."""
+
+    _instance: _Withheld | None = None
+
+    def __new__(cls) -> _Withheld:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "WITHHELD"
+
+
+WITHHELD: Any = _Withheld()
+
+
+def keys(record_type: type) -> list[str]:
+    """Every key of a record of this type, in order: a CSV header."""
+    return [field.name for field in _fields(record_type)]
+
+
+def list_columns(record_type: type) -> list[tuple[str, str]]:
+    """(key, header) of the columns of a list's table."""
+    return [
+        (field.name, field.metadata[_HEADER])
+        for field in _fields(record_type)
+        if field.metadata.get(_HEADER) and field.metadata.get(_LISTED, True)
+    ]
+
+
+def detail_columns(record_type: type) -> list[tuple[str, str]]:
+    """(key, header) of the lines of one record shown alone."""
+    return [(field.name, field.metadata[_HEADER]) for field in _fields(record_type) if field.metadata.get(_HEADER)]
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """The record's keys and values (nested records and lists of them as
+    dicts too), leaving out what the viewer may not see."""
+    return {
+        name: _plain_value(value)
+        for name, value in ((name, getattr(record, name)) for name in _names(type(record)))
+        if value is not WITHHELD
+    }
+
+
+def is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _plain_value(value: Any) -> Any:
+    if is_record(value):
+        return as_dict(value)
+    if isinstance(value, list | tuple) and value and is_record(value[0]):
+        return [as_dict(item) for item in value]
+    return value
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(record_type: type) -> tuple[str, ...]:
+    # Looked up once a type: a list of millions of records converts each
+    # with one dict comprehension, not a walk of dataclasses.fields().
+    names = _NAMES.get(record_type)
+    if names is None:
+        names = _NAMES[record_type] = tuple(keys(record_type))
+    return names
+
+
+def _fields(record_type: type) -> Iterator[dataclasses.Field[Any]]:
+    if not dataclasses.is_dataclass(record_type):
+        raise TypeError(f"{record_type.__name__} is not a record dataclass")
+    return iter(dataclasses.fields(record_type))
