@@ -420,6 +420,19 @@ def test_p10_an_agent_can_have_several_active_plans(db, center):
     assert {p.state for p in listed} == {"active"}
 
 
+def test_the_plan_list_is_read_a_batch_at_a_time_with_every_plans_sessions(db, center, monkeypatch):
+    opened = [open_plan(db, center, purpose=f"Purpose {n}") for n in range(3)]
+    # Three plans over batches of two: the sessions are looked up for each
+    # batch (the oldest plan, alone in the second, keeps its session).
+    monkeypatch.setattr(plans, "STREAMED_ROWS", 2)
+    listed = [(p.id, p.session_ids) for p in plans.list_plans(db, center.calvin, agent="alex")]
+    assert listed == [
+        (opened[2][0].id, [opened[2][1].id]),
+        (opened[1][0].id, [opened[1][1].id]),
+        (opened[0][0].id, [opened[0][1].id]),
+    ]
+
+
 # --- P11: closing ---------------------------------------------------------------
 
 
