@@ -100,7 +100,10 @@ def test_only_the_sessions_coach_or_an_admin_adds_items(db, center):
 
 def test_items_are_refused_on_requested_and_scheduled_sessions(db, center):
     scheduled = scheduling.schedule_session(
-        db, center.calvin, title="Holds", agent="alex", date="2026-03-12", start="10:00", today=TODAY
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(title="Holds", agent="alex", date="2026-03-12", start="10:00"),
+        today=TODAY,
     )
     assert "scheduled" in refusal(add, db, center.calvin, scheduled)
     request = scheduling.request_session(db, center.alex, title="Help with holds")
@@ -287,11 +290,9 @@ def test_private_notes_on_coach_and_schedule(db, center):
     scheduled = scheduling.schedule_session(
         db,
         center.calvin,
-        title="Holds",
-        agent="alex",
-        date="2026-03-12",
-        start="10:00",
-        private_notes="Ask about the new shift",
+        scheduling.ScheduleRequest.typed(
+            title="Holds", agent="alex", date="2026-03-12", start="10:00", private_notes="Ask about the new shift"
+        ),
         today=TODAY,
     )
     assert db.get(CoachingSession, session.id).private_notes == "Watch tone"

@@ -62,9 +62,8 @@ def alex_world(db, center):
 
 def schedule(db, center, title, date, *, kpi=None, target=None, due=None):
     options = {"path": "Handle time", "kpi": kpi, "target": target, "target_date": due} if kpi else {}
-    return scheduling.schedule_session(
-        db, center.calvin, title=title, agent="alex", date=date, start="09:00", today=AS_OF, **options
-    )
+    request = scheduling.ScheduleRequest.typed(title=title, agent="alex", date=date, start="09:00", **options)
+    return scheduling.schedule_session(db, center.calvin, request, today=AS_OF)
 
 
 def test_the_sheet_figures_by_hand(db, center, alex_world):

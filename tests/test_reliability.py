@@ -49,14 +49,16 @@ def busy_center(engine, db_target):
             scheduling.schedule_session(
                 db,
                 center.calvin,
-                title=f"Goal {n}",
-                agent=["alex", "maria"][n % 2],
-                date="2026-01-05",
-                start="09:00",
-                path="Inbound basics",
-                kpi="handle-time",
-                target="320",
-                target_date="2026-02-05",
+                scheduling.ScheduleRequest.typed(
+                    title=f"Goal {n}",
+                    agent=["alex", "maria"][n % 2],
+                    date="2026-01-05",
+                    start="09:00",
+                    path="Inbound basics",
+                    kpi="handle-time",
+                    target="320",
+                    target_date="2026-02-05",
+                ),
                 today=__import__("datetime").date(2026, 1, 1),
             )
     return db_target, draft_ids

@@ -30,17 +30,10 @@ def at(text: str) -> dt.datetime:
 
 
 def schedule(db, center, title: str, date: str, start: str, tz: str = "UTC", **more):
-    return scheduling.schedule_session(
-        db,
-        center.calvin,
-        title=title,
-        agent=more.pop("agent", "alex"),
-        date=date,
-        start=start,
-        tz=tz,
-        today=TODAY,
-        **more,
+    request = scheduling.ScheduleRequest.typed(
+        title=title, agent=more.pop("agent", "alex"), date=date, start=start, timezone=tz, **more
     )
+    return scheduling.schedule_session(db, center.calvin, request, today=TODAY)
 
 
 def sent(db, moment: str, zone: str = "UTC") -> list[tuple]:

@@ -232,7 +232,10 @@ def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):
     observe(db, center.alex, "handle-time", 450)
     (firing,) = run(db, PROPOSING)["fired"]
     session = scheduling.schedule_session(
-        db, center.calvin, date="2026-06-17", start="10:00", from_request=firing["session_id"], today=AS_OF
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(date="2026-06-17", start="10:00", from_request=firing["session_id"]),
+        today=AS_OF,
     )
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).one()
     assert (goal.name, goal.metric, goal.target, goal.start_date, goal.due_date) == (
@@ -250,10 +253,9 @@ def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):
     other = scheduling.schedule_session(
         db,
         center.calvin,
-        date="2026-06-17",
-        start="11:00",
-        kpi="talk-time",
-        from_request=later[0]["session_id"],
+        scheduling.ScheduleRequest.typed(
+            date="2026-06-17", start="11:00", kpi="talk-time", from_request=later[0]["session_id"]
+        ),
         today=AS_OF,
     )
     assert (other.kpi, other.target, other.target_date) == ("talk-time", None, None)
@@ -313,7 +315,12 @@ def test_a_rule_does_not_fire_while_its_request_is_open(db, center):
     second = run(db, text, AS_OF + dt.timedelta(days=1))
     assert (second["fired"], second["held"]) == ([], 1)
     # Scheduled, it is still open: the coaching has not happened.
-    scheduling.schedule_session(db, center.calvin, date="2026-06-20", start="09:00", from_request=first, today=AS_OF)
+    scheduling.schedule_session(
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(date="2026-06-20", start="09:00", from_request=first),
+        today=AS_OF,
+    )
     assert run(db, text, AS_OF + dt.timedelta(days=2))["held"] == 1
     # Coached, it is closed: the rule may fire again.
     coaching.save_session(db, center.calvin, first, dict(COMPLETE_ANSWERS), form_name=center.form.name, coached=True)

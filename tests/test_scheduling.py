@@ -21,9 +21,9 @@ def path(db, center):
 
 
 def schedule(db, actor, **options):
-    values = {"title": "AHT review", "agent": "alex", "date": "2026-12-15", "start": "09:30", "today": TODAY}
+    values = {"title": "AHT review", "agent": "alex", "date": "2026-12-15", "start": "09:30"}
     values.update(options)
-    return scheduling.schedule_session(db, actor, **values)
+    return scheduling.schedule_session(db, actor, scheduling.ScheduleRequest.typed(**values), today=TODAY)
 
 
 def goal_of(db, session):
@@ -51,7 +51,7 @@ def test_schedule_keeps_every_field_as_entered(db, center, path):
         center.dana,
         coach="calvin",
         date="+7d",
-        tz="Europe/Paris",
+        timezone="Europe/Paris",
         duration="1h30m",
         link="https://meet.example.com/abc-defg",
         notes="Bring two calls",
@@ -81,7 +81,7 @@ def test_schedule_keeps_every_field_as_entered(db, center, path):
         ({"date": "2026-02-30"}, ExitCode.BAD_INPUT, "date"),
         ({"start": None}, ExitCode.BAD_INPUT, "needs a start time"),
         ({"start": "25:00"}, ExitCode.BAD_INPUT, "invalid start time"),
-        ({"tz": "Mars/Olympus"}, ExitCode.BAD_INPUT, "unknown time zone"),
+        ({"timezone": "Mars/Olympus"}, ExitCode.BAD_INPUT, "unknown time zone"),
         ({"duration": "2"}, ExitCode.BAD_INPUT, "invalid duration"),
         ({"link": "ftp://files.example.com/x"}, ExitCode.BAD_INPUT, "http:// or https://"),
         ({"link": "meet.example.com/abc"}, ExitCode.BAD_INPUT, "invalid meeting link"),
@@ -216,11 +216,9 @@ def test_from_request_keeps_what_the_agent_wrote(db, center, path):
     session = scheduling.schedule_session(
         db,
         center.calvin,
-        date="2026-12-15",
-        start="10:00",
-        target="5m",
-        target_date="2026-12-29",
-        from_request=request.id,
+        scheduling.ScheduleRequest.typed(
+            date="2026-12-15", start="10:00", target="5m", target_date="2026-12-29", from_request=request.id
+        ),
         today=TODAY,
     )
     assert session.id == request.id
@@ -253,13 +251,15 @@ def test_from_request_options_override(db, center, path):
     session = scheduling.schedule_session(
         db,
         center.calvin,
-        title="AHT deep dive",
-        kpi="talk-time",
-        notes="new",
-        agent="alex",
-        date="2026-12-15",
-        start="10:00",
-        from_request=request.id,
+        scheduling.ScheduleRequest.typed(
+            title="AHT deep dive",
+            kpi="talk-time",
+            notes="new",
+            agent="alex",
+            date="2026-12-15",
+            start="10:00",
+            from_request=request.id,
+        ),
         today=TODAY,
     )
     assert (session.title, session.kpi, session.notes) == ("AHT deep dive", "talk-time", "new")

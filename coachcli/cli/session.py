@@ -294,15 +294,13 @@ def schedule(
     from coachcli.services import scheduling
 
     with unit_of_work(write=True) as db:
-        session = scheduling.schedule_session(
-            db,
-            acting_user(db),
+        request = scheduling.ScheduleRequest.typed(
             title=title,
             agent=agent,
             coach=coach,
             date=date,
             start=start,
-            tz=tz,
+            timezone=tz,
             duration=duration,
             link=link,
             path=path,
@@ -313,8 +311,8 @@ def schedule(
             private_notes=private_notes,
             form=form,
             from_request=from_request,
-            today=today_in(default_timezone_name()),
         )
+        session = scheduling.schedule_session(db, acting_user(db), request, today=today_in(default_timezone_name()))
         warnings = [scheduling.start_note(session), scheduling.minigoal_warning(session)]
         view = session_view(db, session)
     for warning in warnings:
@@ -380,21 +378,17 @@ def import_(
 
     with import_content(source, encoding=encoding, sheet=sheet) as content:
         with unit_of_work(write=True) as db:
-            counts = scheduling.import_sessions(
+            imported = scheduling.import_sessions(
                 db, acting_user(db), content, source_name(source), today=today_in(default_timezone_name())
             )
-    if counts["first_of_two"]:
+    if imported.first_of_two:
         say(
-            f"{counts['first_of_two']} session(s) start at a time that happens twice in their zone (the clocks "
+            f"{imported.first_of_two} session(s) start at a time that happens twice in their zone (the clocks "
             "go back that night): each is at the first, daylight time"
         )
-    if counts["without_minigoal"]:
+    if imported.without_minigoal:
         say(
-            f"{counts['without_minigoal']} session(s) have only some of path, kpi, target, target_date: "
+            f"{imported.without_minigoal} session(s) have only some of path, kpi, target, target_date: "
             "no mini-goal for them (a mini-goal needs all four)"
         )
-    emit(
-        {"scheduled": counts["scheduled"], "minigoals": counts["minigoals"]},
-        format,
-        View(title="Sessions imported", columns=[("scheduled", "Scheduled"), ("minigoals", "Mini-goals")]),
-    )
+    emit(imported.counts, format, View(title="Sessions imported"))
