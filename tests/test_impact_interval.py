@@ -31,10 +31,10 @@ def test_the_interval_of_three_impacts_by_hand(db, center):
     coached(db, center.sam, center.priya, "adherence", day=dt.date(2026, 5, 10))
     (calvin,) = report(db, center.dana, by="coach", window=1, coach="calvin")
     # Mean 20; s = 10; se = 10/√3 = 5.7735; t(0.975, 2) = 4.3027 → ±24.84.
-    assert (calvin["measured"], calvin["mean_impact"], calvin["ci_low"], calvin["ci_high"]) == (3, 20.0, -4.84, 44.84)
-    by_metric = {row["metric"]: row for row in report(db, center.dana, by="metric", window=1)}
-    assert (by_metric["handle-time"]["ci_low"], by_metric["handle-time"]["ci_high"]) == (-4.84, 44.84)
-    assert (by_metric["adherence"]["ci_low"], by_metric["adherence"]["ci_high"]) == (None, None)
+    assert (calvin.measured, calvin.mean_impact, calvin.ci_low, calvin.ci_high) == (3, 20.0, -4.84, 44.84)
+    by_metric = {row.metric: row for row in report(db, center.dana, by="metric", window=1)}
+    assert (by_metric["handle-time"].ci_low, by_metric["handle-time"].ci_high) == (-4.84, 44.84)
+    assert (by_metric["adherence"].ci_low, by_metric["adherence"].ci_high) == (None, None)
 
 
 def test_sessions_without_a_control_count_in_no_interval(db, center):
@@ -46,7 +46,7 @@ def test_sessions_without_a_control_count_in_no_interval(db, center):
     )
     (calvin,) = report(db, center.dana, by="coach", window=1)
     # Impacts 20 and 30: mean 25, s = 7.071, se = 5; t(0.975, 1) = 12.706 → ±63.53.
-    assert (calvin["measured"], calvin["mean_impact"], calvin["ci_low"], calvin["ci_high"]) == (3, 25.0, -38.53, 88.53)
+    assert (calvin.measured, calvin.mean_impact, calvin.ci_low, calvin.ci_high) == (3, 25.0, -38.53, 88.53)
 
 
 def test_the_interval_is_drawn_around_the_impact_bar_at_a_terminal(cli, engine, monkeypatch):

@@ -13,6 +13,7 @@ from sqlmodel import select
 from coachcli.db import transaction
 from coachcli.db.models import AuditEntry, CoachingSession, MiniGoal, Team, TeamMembership, User
 from coachcli.errors import CoachError, ExitCode
+from coachcli.records import as_dict
 from coachcli.services import paths, roster, scheduling, users
 
 TODAY = dt.date(2026, 12, 1)
@@ -215,7 +216,7 @@ def users_by(db) -> dict[str, int]:
 
 def test_roster_adds_updates_and_creates_teams(db, center):
     result = roster.import_roster(db, center.dana, ROSTER.splitlines(keepends=True), "roster.csv")
-    assert result == {"added": 1, "updated": 2, "unchanged": 1, "teams_created": 1}
+    assert as_dict(result) == {"added": 1, "updated": 2, "unchanged": 1, "teams_created": 1}
     assert db.get(User, center.alex.id).name == "Alex Moreno-Diaz"
     assert teams_of(db, "maria") == ["Chat", "Escalations"]
     assert teams_of(db, "zoe") == ["Escalations"]
@@ -223,7 +224,7 @@ def test_roster_adds_updates_and_creates_teams(db, center):
     zoe = db.exec(select(User).where(User.handle == "zoe")).one()
     assert zoe.role == "coach"
     again = roster.import_roster(db, center.dana, ROSTER.splitlines(keepends=True), "roster.csv")
-    assert again == {"added": 0, "updated": 0, "unchanged": 4, "teams_created": 0}
+    assert as_dict(again) == {"added": 0, "updated": 0, "unchanged": 4, "teams_created": 0}
     entries = db.exec(select(AuditEntry).where(AuditEntry.action == "user.import")).all()
     assert [entry.details["added"] for entry in entries] == [1, 0]
 
@@ -235,7 +236,7 @@ def test_roster_json_lines_teams_as_list_or_text_and_role_change(db, center):
         json.dumps({"handle": "alex", "name": "Alex Moreno", "role": "agent"}),
     ]
     result = roster.import_roster(db, center.dana, lines, "stdin")
-    assert result == {"added": 0, "updated": 2, "unchanged": 1, "teams_created": 0}
+    assert as_dict(result) == {"added": 0, "updated": 2, "unchanged": 1, "teams_created": 0}
     assert db.get(User, center.maria.id).role == "coach"
     assert teams_of(db, "maria") == ["Chat", "Inbound"]
     assert teams_of(db, "sam") == []
@@ -290,10 +291,10 @@ def test_roster_of_a_thousand_is_set_based(db, engine, center):
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert len(statements) < 40, len(statements)
-    assert result == {"added": 1000, "updated": 0, "unchanged": 0, "teams_created": 40}
+    assert as_dict(result) == {"added": 1000, "updated": 0, "unchanged": 0, "teams_created": 40}
     assert count(db, TeamMembership) == memberships + 2000
     resync = text.replace("Team 7;", "Team 8;")
-    assert roster.import_roster(db, center.dana, resync.splitlines(keepends=True), "roster.csv")["updated"] == 25
+    assert roster.import_roster(db, center.dana, resync.splitlines(keepends=True), "roster.csv").updated == 25
 
 
 def test_cli_user_import_bootstrap_and_stdin(empty_cli, tmp_path):

@@ -338,11 +338,11 @@ def test_without_openpyxl_a_workbook_is_refused_with_how_to_get_it(monkeypatch, 
 
 def test_the_roster_reads_semicolon_files_and_workbooks(db, center, tmp_path):
     text = 'handle;name;role;teams\nlee;Lee Chen;agent;"Chat;Inbound"\n'
-    assert roster.import_roster(db, center.dana, text.splitlines(True), "roster.csv")["added"] == 1
+    assert roster.import_roster(db, center.dana, text.splitlines(True), "roster.csv").added == 1
     path = write_workbook(
         tmp_path / "roster.xlsx", {"People": [["Handle", "Name", "Role"], ["kim", "Kim Park", "coach"]]}
     )
-    assert roster.import_roster(db, center.dana, _sheet(path), "roster.xlsx")["added"] == 1
+    assert roster.import_roster(db, center.dana, _sheet(path), "roster.xlsx").added == 1
     roles = dict(db.exec(select(User.handle, User.role)).all())
     assert roles["lee"] == "agent" and roles["kim"] == "coach"
 

@@ -37,7 +37,7 @@ def schedule(db, center, title: str, date: str, start: str, tz: str = "UTC", **m
 
 
 def sent(db, moment: str, zone: str = "UTC") -> list[tuple]:
-    return [(r["kind"], r["user"], r["record_id"]) for r in reminders.remind(db, at(moment), zone)]
+    return [(r.kind, r.user, r.record_id) for r in reminders.remind(db, at(moment), zone)]
 
 
 # session.upcoming
@@ -55,11 +55,11 @@ def test_a_session_starting_within_24_hours_reminds_its_agent_and_coach_once(db,
         duration="45",
     )
     written = reminders.remind(db, at("2026-12-01T10:00:00+00:00"), "UTC")
-    assert [(r["kind"], r["user"], r["record_type"], r["record_id"]) for r in written] == [
+    assert [(r.kind, r.user, r.record_type, r.record_id) for r in written] == [
         ("session.upcoming", "alex", "session", session.id),
         ("session.upcoming", "calvin", "session", session.id),
     ]
-    assert written[0]["message"] == (
+    assert written[0].message == (
         f'Coaching session {session.id} "Weekly review" (Alex Moreno with Calvin Brooks) starts '
         "Wed 2026-12-02 09:00 Europe/Paris, 45 min; meeting link: https://meet.example.com/alex"
     )
@@ -110,8 +110,8 @@ def test_far_zones_across_the_date_line_are_found(db, center):
 
 def test_a_session_without_a_link_says_so(db, center):
     schedule(db, center, "No link", "2026-12-01", "12:00")
-    (reminder,) = [r for r in reminders.remind(db, at("2026-12-01T10:00:00+00:00"), "UTC") if r["user"] == "alex"]
-    assert reminder["message"].endswith("starts Tue 2026-12-01 12:00 UTC, 30 min; no meeting link")
+    (reminder,) = [r for r in reminders.remind(db, at("2026-12-01T10:00:00+00:00"), "UTC") if r.user == "alex"]
+    assert reminder.message.endswith("starts Tue 2026-12-01 12:00 UTC, 30 min; no meeting link")
 
 
 # minigoal.at_risk
@@ -161,11 +161,11 @@ def test_a_goal_missing_its_target_so_far_and_due_soon_reminds_assignee_and_coac
     goal = goal_id(db, goals("Faster calls"))
     observe(db, center, {"2026-11-25": 420, "2026-12-01T15:00:00": 410})
     written = reminders.remind(db, at("2026-12-01T18:00:00+00:00"), "UTC")
-    assert [(r["kind"], r["user"], r["record_type"], r["record_id"]) for r in written] == [
+    assert [(r.kind, r.user, r.record_type, r.record_id) for r in written] == [
         ("minigoal.at_risk", "alex", "minigoal", goal),
         ("minigoal.at_risk", "calvin", "minigoal", goal),
     ]
-    assert written[0]["message"] == (
+    assert written[0].message == (
         'Mini-goal "Faster calls" (alex, Handle Time, due 2026-12-03) is at risk: 415 s (6:55) so far '
         "from 2 observations since 2026-11-20, target at most 400 s (6:40)."
     )
@@ -189,13 +189,13 @@ def test_higher_is_better_goals_and_goals_without_data_are_at_risk_too(db, cente
     observe(db, center, {"2026-11-30": 69.99}, agent="maria", metric="contacts-handled")
     no_data = goal_id(db, goals("Nothing yet"))
     written = reminders.remind(db, at("2026-12-01T12:00:00+00:00"), "UTC")
-    assert [(r["user"], r["record_id"]) for r in written] == [
+    assert [(r.user, r.record_id) for r in written] == [
         ("maria", contacts),
         ("calvin", contacts),
         ("alex", no_data),
         ("calvin", no_data),
     ]
-    assert "no Handle Time data yet since 2026-11-20, target at most 400 s (6:40)." in written[2]["message"]
+    assert "no Handle Time data yet since 2026-11-20, target at most 400 s (6:40)." in written[2].message
 
 
 def test_only_goals_in_progress_and_due_within_three_days(db, center, goals):
@@ -498,10 +498,10 @@ def test_a_session_coached_three_days_ago_and_not_acknowledged_reminds_its_agent
     coached_at = session.coached_at
     assert sent(db, (coached_at + dt.timedelta(days=2, hours=23)).isoformat()) == []
     written = reminders.remind(db, coached_at + dt.timedelta(days=3), "UTC")
-    assert [(r["kind"], r["user"], r["record_type"], r["record_id"]) for r in written] == [
+    assert [(r.kind, r.user, r.record_type, r.record_id) for r in written] == [
         ("session.unacknowledged", "alex", "session", session.id)
     ]
-    assert f"coach session ack {session.id}" in written[0]["message"]
+    assert f"coach session ack {session.id}" in written[0].message
     assert sent(db, (coached_at + dt.timedelta(days=9)).isoformat()) == []
 
 
@@ -517,10 +517,10 @@ def test_an_open_action_due_by_tomorrow_or_overdue_reminds_its_owner_once(db, ce
     actions.add_action(db, center.calvin, session.id, "Whenever", today=TODAY)
     done = actions.add_action(db, center.calvin, session.id, "Done already", due="2026-11-30", today=TODAY)
     actions.complete_action(db, center.alex, done.id)
-    written = [r for r in reminders.remind(db, at("2026-12-01T08:00:00+00:00"), "UTC") if r["kind"] == "action.due"]
-    assert [(r["user"], r["record_type"], r["record_id"]) for r in written] == [
+    written = [r for r in reminders.remind(db, at("2026-12-01T08:00:00+00:00"), "UTC") if r.kind == "action.due"]
+    assert [(r.user, r.record_type, r.record_id) for r in written] == [
         ("alex", "action", due_tomorrow.id),
         ("calvin", "action", overdue.id),
     ]
-    assert "due 2026-12-02" in written[0]["message"] and "overdue since 2026-11-20" in written[1]["message"]
+    assert "due 2026-12-02" in written[0].message and "overdue since 2026-11-20" in written[1].message
     assert [r for r in sent(db, "2026-12-01T20:00:00+00:00") if r[0] == "action.due"] == []

@@ -10,6 +10,7 @@ from sqlalchemy import event, select
 
 from coachcli.db.models import ActionItem, CoachingSession, SessionAcknowledgement
 from coachcli.errors import CoachError, ExitCode
+from coachcli.records import as_dict
 from coachcli.services import reports, users
 
 TODAY = dt.date(2026, 5, 20)
@@ -56,11 +57,11 @@ def action(db, session, owner, due: dt.date | None = None, *, state: str = "open
 
 
 def cadence(db, actor, zone="UTC", today=TODAY, **options):
-    return reports.cadence(db, actor, zone=zone, today=today, **options)
+    return list(reports.cadence(db, actor, zone=zone, today=today, **options))
 
 
-def by_agent(rows: list[dict]) -> dict[str, dict]:
-    return {row["agent"]: row for row in rows}
+def by_agent(rows: list[reports.CadenceRecord]) -> dict[str, reports.CadenceRecord]:
+    return {row.agent: row for row in rows}
 
 
 def test_one_row_an_agent_with_the_period_counts_and_the_follow_up(db, center):
@@ -76,8 +77,8 @@ def test_one_row_an_agent_with_the_period_counts_and_the_follow_up(db, center):
     action(db, before, center.alex, TODAY - dt.timedelta(days=9), state="done")  # done: neither
     action(db, first, center.maria, TODAY - dt.timedelta(days=3), state="done")
     rows = cadence(db, center.dana, start=MAY[0], end=MAY[1])
-    assert [list(row) for row in rows] == [KEYS] * 3
-    assert rows == [
+    assert [list(as_dict(row)) for row in rows] == [KEYS] * 3
+    assert [as_dict(row) for row in rows] == [
         {
             "agent": "alex",
             "teams": ["Inbound"],
@@ -119,25 +120,25 @@ def test_overdue_is_the_rule_of_action_list_overdue(db, center):
         action(db, session, center.alex, TODAY + dt.timedelta(days=days))
     action(db, session, center.alex, None)
     listed = list(actions.list_actions(db, center.dana, overdue=True, today=TODAY))
-    (alex,) = [row for row in cadence(db, center.dana) if row["agent"] == "alex"]
-    assert (alex["overdue_actions"], alex["open_actions"]) == (len(listed), 5) == (2, 5)
+    (alex,) = [row for row in cadence(db, center.dana) if row.agent == "alex"]
+    assert (alex.overdue_actions, alex.open_actions) == (len(listed), 5) == (2, 5)
 
 
 def test_the_minimum_decides_who_meets_the_cadence(db, center):
     for day in (5, 12):
         coached(db, center.alex, center.calvin, f"2026-05-{day:02d}T10:00:00")
     coached(db, center.maria, center.calvin, "2026-05-07T10:00:00")
-    assert {row["agent"]: row["meets_cadence"] for row in cadence(db, center.dana)} == {
+    assert {row.agent: row.meets_cadence for row in cadence(db, center.dana)} == {
         "alex": True,
         "maria": True,
         "sam": False,
     }
-    assert {row["agent"]: row["meets_cadence"] for row in cadence(db, center.dana, minimum=2)} == {
+    assert {row.agent: row.meets_cadence for row in cadence(db, center.dana, minimum=2)} == {
         "alex": True,
         "maria": False,
         "sam": False,
     }
-    assert not any(row["meets_cadence"] for row in cadence(db, center.dana, minimum=3))
+    assert not any(row.meets_cadence for row in cadence(db, center.dana, minimum=3))
 
 
 def test_the_default_period_is_this_month(db, center):
@@ -145,8 +146,8 @@ def test_the_default_period_is_this_month(db, center):
     coached(db, center.alex, center.calvin, "2026-05-01T00:00:00")
     coached(db, center.alex, center.calvin, "2026-05-31T23:59:59")
     coached(db, center.alex, center.calvin, "2026-06-01T00:00:00")
-    assert by_agent(cadence(db, center.dana))["alex"]["coached"] == 2
-    assert by_agent(cadence(db, center.dana, today=dt.date(2026, 6, 1)))["alex"]["coached"] == 1
+    assert by_agent(cadence(db, center.dana))["alex"].coached == 2
+    assert by_agent(cadence(db, center.dana, today=dt.date(2026, 6, 1)))["alex"].coached == 1
 
 
 @pytest.mark.parametrize(
@@ -173,27 +174,27 @@ def test_sessions_count_by_the_local_day_they_were_coached(db, center):
     coached(db, center.alex, center.calvin, "2026-06-01T03:59:59")  # May 31st in New York
     in_new_york = by_agent(cadence(db, center.dana, zone="America/New_York"))["alex"]
     in_utc = by_agent(cadence(db, center.dana, zone="UTC"))["alex"]
-    assert (in_new_york["coached"], in_new_york["acknowledged"], in_new_york["last_coached"]) == (3, 2, MAY[1])
-    assert (in_utc["coached"], in_utc["acknowledged"], in_utc["last_coached"]) == (2, 1, dt.date(2026, 6, 1))
+    assert (in_new_york.coached, in_new_york.acknowledged, in_new_york.last_coached) == (3, 2, MAY[1])
+    assert (in_utc.coached, in_utc.acknowledged, in_utc.last_coached) == (2, 1, dt.date(2026, 6, 1))
 
 
 def test_the_last_day_coached_is_local_across_a_daylight_saving_change(db, center):
     # Berlin moves to summer time on March 29th 2026: 22:30 UTC is 23:30 on the 28th, 00:30 on the 30th.
     coached(db, center.alex, center.calvin, "2026-03-28T22:30:00")
-    assert by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 28)))["alex"][
-        "last_coached"
-    ] == dt.date(2026, 3, 28)
+    assert by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 28)))[
+        "alex"
+    ].last_coached == dt.date(2026, 3, 28)
     coached(db, center.maria, center.calvin, "2026-03-29T22:30:00")
     maria = by_agent(cadence(db, center.dana, zone="Europe/Berlin", today=dt.date(2026, 3, 30)))["maria"]
-    assert (maria["last_coached"], maria["coached"]) == (dt.date(2026, 3, 30), 1)
+    assert (maria.last_coached, maria.coached) == (dt.date(2026, 3, 30), 1)
 
 
 def test_a_coach_sees_the_agents_of_their_teams_only(db, center):
     coached(db, center.sam, center.calvin, "2026-05-04T10:00:00")  # calvin coached sam, of priya's team
-    assert [row["agent"] for row in cadence(db, center.calvin)] == ["alex", "maria"]
-    assert [row["agent"] for row in cadence(db, center.priya)] == ["sam"]
-    assert by_agent(cadence(db, center.priya))["sam"]["coached"] == 1
-    assert [row["agent"] for row in cadence(db, center.dana)] == ["alex", "maria", "sam"]  # agents only
+    assert [row.agent for row in cadence(db, center.calvin)] == ["alex", "maria"]
+    assert [row.agent for row in cadence(db, center.priya)] == ["sam"]
+    assert by_agent(cadence(db, center.priya))["sam"].coached == 1
+    assert [row.agent for row in cadence(db, center.dana)] == ["alex", "maria", "sam"]  # agents only
     with pytest.raises(CoachError) as refused:
         cadence(db, center.alex)
     assert refused.value.exit_code == ExitCode.PERMISSION
@@ -203,8 +204,8 @@ def test_every_team_of_an_agent_is_listed_and_an_agent_with_none_too(db, center)
     users.add_user(db, center.dana, "noor", "Noor Haddad", "agent", ["Inbound", "Chat"])
     users.add_user(db, center.dana, "lee", "Lee Park", "agent", [])
     rows = by_agent(cadence(db, center.dana))
-    assert (rows["noor"]["teams"], rows["lee"]["teams"]) == (["Chat", "Inbound"], [])
-    assert rows["lee"] == {
+    assert (rows["noor"].teams, rows["lee"].teams) == (["Chat", "Inbound"], [])
+    assert as_dict(rows["lee"]) == {
         "agent": "lee",
         "teams": [],
         "coached": 0,
@@ -214,8 +215,8 @@ def test_every_team_of_an_agent_is_listed_and_an_agent_with_none_too(db, center)
         "overdue_actions": 0,
         "meets_cadence": False,
     }
-    assert [row["agent"] for row in cadence(db, center.priya)] == ["noor", "sam"]
-    assert by_agent(cadence(db, center.priya))["noor"]["teams"] == ["Chat", "Inbound"]
+    assert [row.agent for row in cadence(db, center.priya)] == ["noor", "sam"]
+    assert by_agent(cadence(db, center.priya))["noor"].teams == ["Chat", "Inbound"]
 
 
 @pytest.mark.parametrize(
@@ -247,7 +248,7 @@ def test_the_report_is_a_fixed_number_of_statements_whatever_the_number_of_agent
             rows = cadence(db, center.calvin)
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        assert sum(row["coached"] for row in rows) >= agents
+        assert sum(row.coached for row in rows) >= agents
         return len(statements)
 
     assert statements_for(2) == statements_for(40) == 2

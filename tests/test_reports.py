@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
+from coachcli.records import as_dict
 from coachcli.services import reports, users
 
 MAY = {day: dt.date(2026, 5, day) for day in range(1, 32)}
@@ -91,7 +92,7 @@ def worked_example(db, center):
 
 def test_worked_example(db, center, worked_example):
     (row,) = report(db, center.dana, window=14)
-    assert row == {
+    assert as_dict(row) == {
         "session_id": worked_example.id,
         "agent": "alex",
         "coach": "calvin",
@@ -112,17 +113,17 @@ def test_worked_example(db, center, worked_example):
 
 def test_a_team_mate_coached_on_the_metric_around_then_is_no_control(db, center, worked_example):
     coached(db, center.maria, center.calvin, day=MAY[29])  # D + N: still inside
-    alex_row = next(row for row in report(db, center.dana) if row["agent"] == "alex")
-    assert alex_row["control_agents"] == 0
-    assert alex_row["control_gain"] is None and alex_row["impact"] is None
-    assert alex_row["gain"] == 60.0
+    alex_row = next(row for row in report(db, center.dana) if row.agent == "alex")
+    assert alex_row.control_agents == 0
+    assert alex_row.control_gain is None and alex_row.impact is None
+    assert alex_row.gain == 60.0
 
 
 def test_coaching_outside_the_span_or_on_another_metric_keeps_a_control(db, center, worked_example):
     coached(db, center.maria, center.calvin, day=MAY[30])  # D + N + 1
     coached(db, center.maria, center.calvin, "hold-time", day=MAY[15])
-    (alex_row,) = [row for row in report(db, center.dana, metric="handle-time") if row["agent"] == "alex"]
-    assert (alex_row["control_agents"], alex_row["control_gain"], alex_row["impact"]) == (1, 10.0, 50.0)
+    (alex_row,) = [row for row in report(db, center.dana, metric="handle-time") if row.agent == "alex"]
+    assert (alex_row.control_agents, alex_row.control_gain, alex_row.impact) == (1, 10.0, 50.0)
 
 
 def test_a_control_needs_data_in_both_windows_and_agents_only(db, center, worked_example):
@@ -130,7 +131,7 @@ def test_a_control_needs_data_in_both_windows_and_agents_only(db, center, worked
     observe_days(db, team_mate, "handle-time", MAY[1], MAY[14], 1000)  # no "after" data
     observe_days(db, center.calvin, "handle-time", MAY[1], MAY[29], 1)  # the team's coach is no agent
     (row,) = report(db, center.dana)
-    assert (row["control_agents"], row["control_gain"], row["impact"]) == (1, 10.0, 50.0)
+    assert (row.control_agents, row.control_gain, row.impact) == (1, 10.0, 50.0)
 
 
 def test_control_gain_is_the_mean_of_the_control_agents_gains(db, center, worked_example):
@@ -139,7 +140,7 @@ def test_control_gain_is_the_mean_of_the_control_agents_gains(db, center, worked
     observe_days(db, team_mate, "handle-time", MAY[16], MAY[29], 330)  # gain −30
     (row,) = report(db, center.dana)
     # Noor shares two teams with nobody but counts once: (10 − 30) / 2.
-    assert (row["control_agents"], row["control_gain"], row["impact"]) == (2, -10.0, 70.0)
+    assert (row.control_agents, row.control_gain, row.impact) == (2, -10.0, 70.0)
 
 
 def test_higher_is_better_metric(db, center):
@@ -156,22 +157,22 @@ def test_higher_is_better_metric(db, center):
     )
     observe(db, teammate, "adherence", ("2026-06-05", 70), ("2026-06-12", 71.5))
     (row,) = report(db, center.dana, window=7)
-    assert (row["before"], row["before_samples"], row["after"], row["after_samples"]) == (82.0, 2, 90.5, 2)
-    assert (row["gain"], row["control_gain"], row["impact"], row["improved"]) == (8.5, 1.5, 7.0, True)
+    assert (row.before, row.before_samples, row.after, row.after_samples) == (82.0, 2, 90.5, 2)
+    assert (row.gain, row.control_gain, row.impact, row.improved) == (8.5, 1.5, 7.0, True)
 
 
 def test_a_worse_result_is_a_negative_gain_for_a_lower_is_better_metric(db, center):
     coached(db, center.alex, center.calvin, "hold-time", day=MAY[15])
     observe(db, center.alex, "hold-time", ("2026-05-10", 20), ("2026-05-20", 30.333))
     (row,) = report(db, center.dana)
-    assert (row["gain"], row["improved"], row["control_agents"], row["impact"]) == (-10.33, False, 0, None)
+    assert (row.gain, row.improved, row.control_agents, row.impact) == (-10.33, False, 0, None)
 
 
 def test_an_empty_window_gives_nulls_and_counts_in_no_mean(db, center, worked_example):
     empty = coached(db, center.alex, center.calvin, day=JUNE[20])
     observe(db, center.alex, "handle-time", ("2026-06-10", 300))  # before only
-    rows = {row["session_id"]: row for row in report(db, center.dana)}
-    assert rows[empty.id] | {"session_id": None} == {
+    rows = {row.session_id: row for row in report(db, center.dana)}
+    assert as_dict(rows[empty.id]) | {"session_id": None} == {
         "session_id": None,
         "agent": "alex",
         "coach": "calvin",
@@ -188,7 +189,7 @@ def test_an_empty_window_gives_nulls_and_counts_in_no_mean(db, center, worked_ex
         "improved": None,
     }
     (summary,) = report(db, center.dana, by="coach")
-    assert summary == {
+    assert as_dict(summary) == {
         "coach": "calvin",
         "sessions": 2,
         "measured": 1,
@@ -206,13 +207,13 @@ def test_the_session_date_is_the_local_date_it_was_coached_when_it_had_no_schedu
     observe(db, center.alex, "handle-time", ("2026-05-14", 400), ("2026-05-16", 340))
     (in_utc,) = reports.impact(db, center.dana, zone="UTC", window=1)
     (in_berlin,) = reports.impact(db, center.dana, zone="Europe/Berlin", window=1)
-    assert (in_utc["session_id"], in_utc["date"], in_utc["after_samples"], in_utc["gain"]) == (
+    assert (in_utc.session_id, in_utc.date, in_utc.after_samples, in_utc.gain) == (
         session.id,
         MAY[14],
         0,
         None,
     )
-    assert (in_berlin["date"], in_berlin["gain"]) == (MAY[15], 60.0)
+    assert (in_berlin.date, in_berlin.gain) == (MAY[15], 60.0)
 
 
 def test_summaries_by_coach_and_by_metric(db, center):
@@ -226,7 +227,7 @@ def test_summaries_by_coach_and_by_metric(db, center):
     observe(db, center.maria, "adherence", ("2026-05-10", 90), ("2026-05-20", 88))
     observe(db, center.alex, "adherence", ("2026-05-10", 70), ("2026-05-20", 71))
     by_coach = report(db, center.dana, by="coach")
-    assert by_coach == [
+    assert [as_dict(row) for row in by_coach] == [
         {
             "coach": "calvin",
             "sessions": 2,
@@ -248,7 +249,7 @@ def test_summaries_by_coach_and_by_metric(db, center):
             "ci_high": None,
         },
     ]
-    assert report(db, center.dana, by="metric") == [
+    assert [as_dict(row) for row in report(db, center.dana, by="metric")] == [
         {
             "metric": "adherence",
             "sessions": 3,
@@ -270,11 +271,11 @@ def test_summaries_by_coach_and_by_metric(db, center):
             "ci_high": None,
         },
     ]
-    assert report(db, center.dana, by="metric", metric="Adherence")[0]["sessions"] == 3
-    assert [row["coach"] for row in report(db, center.dana, coach="PRIYA")] == ["priya", "priya"]
-    assert [row["agent"] for row in report(db, center.dana, team="Chat")] == ["sam"]
-    assert [row["date"] for row in report(db, center.dana, start=MAY[16])] == [JUNE[25]]
-    assert [row["date"] for row in report(db, center.dana, start=MAY[15], end=MAY[15])] == [MAY[15]] * 3
+    assert report(db, center.dana, by="metric", metric="Adherence")[0].sessions == 3
+    assert [row.coach for row in report(db, center.dana, coach="PRIYA")] == ["priya", "priya"]
+    assert [row.agent for row in report(db, center.dana, team="Chat")] == ["sam"]
+    assert [row.date for row in report(db, center.dana, start=MAY[16])] == [JUNE[25]]
+    assert [row.date for row in report(db, center.dana, start=MAY[15], end=MAY[15])] == [MAY[15]] * 3
     assert report(db, center.dana, end=MAY[14]) == []
 
 
@@ -301,14 +302,14 @@ def test_only_sessions_that_are_coached_and_carry_a_metric_count(db, center):
         )
     )
     db.flush()
-    assert [row["session_id"] for row in report(db, center.dana)] == [draft.id]
+    assert [row.session_id for row in report(db, center.dana)] == [draft.id]
 
 
 def test_a_coach_sees_the_sessions_of_their_agents_only(db, center, worked_example):
     other = coached(db, center.sam, center.calvin, day=MAY[15])  # calvin coached sam, of priya's team
-    assert [row["session_id"] for row in report(db, center.calvin)] == [worked_example.id]
-    assert [row["session_id"] for row in report(db, center.priya)] == [other.id]
-    assert {row["session_id"] for row in report(db, center.dana)} == {worked_example.id, other.id}
+    assert [row.session_id for row in report(db, center.calvin)] == [worked_example.id]
+    assert [row.session_id for row in report(db, center.priya)] == [other.id]
+    assert {row.session_id for row in report(db, center.dana)} == {worked_example.id, other.id}
     with pytest.raises(CoachError) as refused:
         report(db, center.alex)
     assert refused.value.exit_code == ExitCode.PERMISSION
@@ -354,7 +355,7 @@ def test_the_report_is_one_statement_whatever_the_number_of_sessions(db, center,
             rows = report(db, center.dana, metric="handle-time", coach="calvin", team="Inbound", by="coach")
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        assert rows[0]["sessions"] >= sessions
+        assert rows[0].sessions >= sessions
         return len(statements)
 
     assert statements_for(2, dt.date(2025, 1, 1)) == statements_for(40, dt.date(2026, 1, 1))

@@ -293,7 +293,7 @@ def test_from_request_refuses_another_agent_and_other_scopes(db, center):
 def test_path_add_assigns_more_agents_to_an_existing_path(db, center, path):
     again, created, assigned = paths.add_path(db, center.calvin, "Handle time", ["alex", "maria"])
     assert (again.id, created, assigned) == (path.id, False, ["maria"])
-    assert paths.path_record(db, center.calvin, path)["agents"] == ["alex", "maria"]
+    assert paths.path_record(db, center.calvin, path).agents == ["alex", "maria"]
 
 
 @pytest.mark.parametrize(
@@ -316,16 +316,16 @@ def test_path_add_refusals(db, center, path, who, agents, code, words):
 def test_path_list_is_scoped(db, center, path):
     paths.add_path(db, center.dana, "Chat quality", ["sam"])
     paths.add_path(db, center.dana, "Handle time", ["sam"])
-    assert {(p["name"], tuple(p["agents"])) for p in paths.list_paths(db, center.calvin)} == {
+    assert {(p.name, tuple(p.agents)) for p in paths.list_paths(db, center.calvin)} == {
         ("Chat quality", ()),
         ("Handle time", ("alex",)),
     }
-    assert [(p["name"], p["agents"]) for p in paths.list_paths(db, center.dana)] == [
+    assert [(p.name, p.agents) for p in paths.list_paths(db, center.dana)] == [
         ("Chat quality", ["sam"]),
         ("Handle time", ["alex", "sam"]),
     ]
-    assert [p["name"] for p in paths.list_paths(db, center.alex)] == ["Handle time"]
-    assert paths.list_paths(db, center.alex)[0]["agents"] == ["alex"]
+    assert [p.name for p in paths.list_paths(db, center.alex)] == ["Handle time"]
+    assert paths.list_paths(db, center.alex)[0].agents == ["alex"]
 
 
 # --- CLI ---------------------------------------------------------------------

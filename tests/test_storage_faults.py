@@ -53,6 +53,43 @@ def run(*args: str, prefix: list[str] | None = None, **env: str) -> subprocess.C
     return subprocess.run([*(prefix or []), COACH, *args], capture_output=True, text=True, env=environment, timeout=120)
 
 
+# Many commands in one process of their own (under the same prefix, so as
+# the same user or in the same read-only mount), each through the command
+# line as the suite's CliRunner runs it: a hundred `coach` processes, each
+# paying Python's and SQLAlchemy's start-up, cost the suite a minute.
+_RUN_EACH = textwrap.dedent(
+    """
+    import json, sys
+    from typer.testing import CliRunner
+    from coachcli.cli.app import app
+    runner = CliRunner()
+    results = []
+    for arguments in json.loads(sys.argv[1]):
+        result = runner.invoke(app, arguments)
+        results.append([result.exit_code, result.stdout, result.stderr])
+    sys.stdout.write(json.dumps(results))
+    """
+)
+
+
+def run_each(commands: list[list[str]], prefix: list[str]) -> list[subprocess.CompletedProcess]:
+    """Each command's exit code, stdout and stderr, run in turn in one process under `prefix`."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("COACH_")}
+    environment["COACH_TZ"] = "UTC"
+    process = subprocess.run(
+        [*prefix, sys.executable, "-c", _RUN_EACH, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    return [
+        subprocess.CompletedProcess(arguments, code, stdout, stderr)
+        for arguments, (code, stdout, stderr) in zip(commands, json.loads(process.stdout), strict=True)
+    ]
+
+
 def fingerprint(path: Path) -> dict[str, str]:
     """Every file in the folder, by content."""
     return {child.name: hashlib.sha256(child.read_bytes()).hexdigest() for child in sorted(path.parent.iterdir())}
@@ -207,29 +244,38 @@ def test_read_only_storage_serves_every_reading_command_and_db_copy_and_refuses_
     expected = {tuple(command): cli.json(*command, user="dana") for command in READING}
     for name, (target, prefix) in places.items():
         files_before = fingerprint(Path(target)) if backend == "sqlite" else None
-        for command in READING:
-            result = run("--db", target, "--as", "dana", *command, "-o", "json", prefix=prefix)
+        before = cli.dump()
+        copy = tmp_path / f"copy of {name}.db"
+        as_dana = ["--db", target, "--as", "dana"]
+        results = run_each(
+            [
+                *([*as_dana, *command, "-o", "json"] for command in READING),
+                ["--db", target, "db", "check", "-o", "json"],
+                [*as_dana, "calendar"],
+                ["--db", target, "db", "copy", "--to", str(copy), "-o", "json"],
+                *([*as_dana, *command] for command in WRITING),
+            ],
+            prefix,
+        )
+        for command, result in zip(READING, results, strict=False):
             assert result.returncode == 0, (name, command, result.stderr)
             shown = json.loads(result.stdout)
             if command == ["team", "list"] and name == "snapshot with its wal":
                 assert "Snapshot" in [team["name"] for team in shown]  # read from the WAL
                 shown = [team for team in shown if team["name"] != "Snapshot"]
             assert shown == expected[tuple(command)], (name, command)
-        assert json.loads(run("--db", target, "db", "check", "-o", "json", prefix=prefix).stdout)["integrity"] == "ok"
-        calendar = run("--db", target, "--as", "dana", "calendar", prefix=prefix)
+        check, calendar, copied, *writing = results[len(READING) :]
+        assert json.loads(check.stdout)["integrity"] == "ok"
         assert calendar.returncode == 0 and calendar.stdout.startswith("BEGIN:VCALENDAR"), (name, calendar.stderr)
 
-        copy = tmp_path / f"copy of {name}.db"
-        result = run("--db", target, "db", "copy", "--to", str(copy), "-o", "json", prefix=prefix)
-        assert result.returncode == 0, (name, result.stderr)
+        assert copied.returncode == 0, (name, copied.stderr)
         assert (
-            json.loads(result.stdout)["tables"]
+            json.loads(copied.stdout)["tables"]
             == json.loads(run("--db", str(copy), "db", "info", "-o", "json").stdout)["tables"]
         )
 
-        before = cli.dump()
-        for command in WRITING:
-            line = one_line(run("--db", target, "--as", "dana", *command, prefix=prefix), ExitCode.DATABASE)
+        for result in writing:
+            line = one_line(result, ExitCode.DATABASE)
             assert "read-only" in line, (name, line)
         assert cli.dump() == before
         if files_before is not None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coachcli.cli.context import acting_user, single_command, unit_of_work
 from coachcli.cli.output import AgentFilter
+
+if TYPE_CHECKING:
+    from coachcli.services.calendar import CalendarSession
 
 app = single_command()
 
@@ -47,7 +50,7 @@ def calendar(
     sys.stdout.flush()
 
 
-def ical(sessions: list[dict]) -> bytes:
+def ical(sessions: list[CalendarSession]) -> bytes:
     """The sessions as one VCALENDAR: an event each, and a VTIMEZONE for each
     zone the events use (covering their dates)."""
     from zoneinfo import ZoneInfo
@@ -60,32 +63,30 @@ def ical(sessions: list[dict]) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", CALENDAR_NAME)
     for session in sessions:
-        start = dt.datetime.combine(
-            session["date"], dt.time.fromisoformat(session["start"]), ZoneInfo(session["timezone"])
-        )
+        start = dt.datetime.combine(session.date, dt.time.fromisoformat(session.start), ZoneInfo(session.timezone))
         event = Event()
-        event.add("uid", f"session-{session['id']}@coach")
+        event.add("uid", f"session-{session.id}@coach")
         # Without a METHOD, DTSTAMP is when the event last changed, so an
         # unchanged session exports byte for byte the same.
-        event.add("dtstamp", session["updated_at"])
-        event.add("created", session["created_at"])
-        event.add("last-modified", session["updated_at"])
+        event.add("dtstamp", session.updated_at)
+        event.add("created", session.created_at)
+        event.add("last-modified", session.updated_at)
         event.add("dtstart", start)
-        if session["duration_minutes"]:
-            event.add("duration", dt.timedelta(minutes=session["duration_minutes"]))
-        event.add("summary", session["title"])
-        if session["notes"]:
-            event.add("description", session["notes"])
-        if (session["meeting_link"] or "").startswith(("http://", "https://")):  # not an erased one
-            event.add("url", session["meeting_link"])
-        event.add("organizer", _address(session["coach"], session["coach_name"]))
-        event.add("attendee", _address(session["agent"], session["agent_name"], role="REQ-PARTICIPANT"))
+        if session.duration_minutes:
+            event.add("duration", dt.timedelta(minutes=session.duration_minutes))
+        event.add("summary", session.title)
+        if session.notes:
+            event.add("description", session.notes)
+        if (session.meeting_link or "").startswith(("http://", "https://")):  # not an erased one
+            event.add("url", session.meeting_link)
+        event.add("organizer", _address(session.coach, session.coach_name))
+        event.add("attendee", _address(session.agent, session.agent_name, role="REQ-PARTICIPANT"))
         event.add("status", "CONFIRMED")
         calendar.add_component(event)
     if sessions:
         # Each VTIMEZONE covers the events' dates (and the night after the
         # last), rather than icalendar's default of 1970–2038 in every file.
-        days = [session["date"] for session in sessions]
+        days = [session.date for session in sessions]
         calendar.add_missing_timezones(min(days) - dt.timedelta(days=1), max(days) + dt.timedelta(days=2))
     return calendar.to_ical()
 

@@ -19,22 +19,20 @@ from coachcli.cli.output import FormatOption, View, emit, say
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from coachcli.db.maintenance import DatabaseCopy, DatabaseInfo
+
 app = command_group()
 
-TABLE_COLUMNS = [("table", "Table"), ("rows", "Rows")]
 
-
-def _with_tables(record: dict, title: str, format: FormatOption) -> None:
+def _with_tables(record: DatabaseInfo | DatabaseCopy, title: str, format: FormatOption) -> None:
+    """The whole record as JSON; else its tables' row counts, a line a table."""
     from coachcli.cli.output import OutputFormat, resolve
+    from coachcli.db.maintenance import TableRows, table_rows
 
     if resolve(format) is OutputFormat.json:
         emit(record, format)
         return
-    emit(
-        [{"table": name, "rows": rows} for name, rows in record["tables"].items()],
-        format,
-        View(title=title, columns=TABLE_COLUMNS),
-    )
+    emit(table_rows(record.tables), format, View(title=title, record=TableRows))
 
 
 @contextmanager
@@ -58,7 +56,7 @@ def info(format: FormatOption = None) -> None:
 
     with _database(settings.database) as engine:
         record = read_info(engine)
-    say(f"{record['backend']} database at {record['location']}, schema version {record['schema_version']}")
+    say(f"{record.backend} database at {record.location}, schema version {record.schema_version}")
     _with_tables(record, "Tables", format)
 
 
@@ -81,9 +79,9 @@ def copy(
     from coachcli.db.maintenance import copy_to
 
     with _database(settings.database) as source:
-        where, tables = copy_to(source, to)
-    say(f"Copied into {where}")
-    _with_tables({"target": where, "tables": tables}, "Rows copied", format)
+        copied = copy_to(source, to)
+    say(f"Copied into {copied.target}")
+    _with_tables(copied, "Rows copied", format)
 
 
 @app.command("vacuum")
@@ -96,8 +94,8 @@ def vacuum(format: FormatOption = None) -> None:
     with _database(settings.database) as engine:
         record = rewrite(engine)
         where = location(engine)
-    say(f"Rewrote the {record['tables']} tables of {where}")
-    if not record["complete"]:
+    say(f"Rewrote the {record.tables} tables of {where}")
+    if not record.complete:
         typer.echo(
             "coach: note: other transactions were still open, and old row versions they may see were kept; "
             "run `coach db vacuum` again when they have ended",

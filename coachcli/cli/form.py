@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coachcli.cli.context import acting_user, command_group, unit_of_work
-from coachcli.cli.output import FormatOption, QuietOption, Section, View, emit, emit_id
+from coachcli.cli.output import FormatOption, OutputFormat, QuietOption, Section, View, emit, emit_id
+
+if TYPE_CHECKING:
+    from coachcli.services.forms import FormRecord
 
 app = command_group()
-
-FORM_COLUMNS = [("id", "ID"), ("name", "Form"), ("description", "Description"), ("fields", "Fields")]
-FORM_KEYS = ("id", "name", "description", "fields", "created_at")
-FIELD_COLUMNS = [("key", "Key"), ("label", "Label"), ("rule", "Type"), ("required", "Required")]
 
 
 @app.command("add")
@@ -46,7 +45,7 @@ def list_(format: FormatOption = None) -> None:
     with unit_of_work(write=False) as db:
         acting_user(db)
         records = forms.list_forms(db)
-    emit(records, format, View(title="Coaching forms", columns=FORM_COLUMNS, keys=FORM_KEYS))
+        emit(records, format, View(title="Coaching forms", record=forms.FormSummary))
 
 
 @app.command("show")
@@ -63,13 +62,5 @@ def show(
     _show(record, format)
 
 
-def _show(record: dict, format) -> None:
-    emit(
-        record,
-        format,
-        View(
-            title="Coaching form",
-            columns=[("id", "ID"), ("name", "Name"), ("description", "Description")],
-            sections=[Section("Fields", record["fields"], FIELD_COLUMNS)],
-        ),
-    )
+def _show(record: FormRecord, format: OutputFormat | None) -> None:
+    emit(record, format, View(title="Coaching form", sections=[Section("Fields", record.fields)]))

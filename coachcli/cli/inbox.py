@@ -11,9 +11,6 @@ from coachcli.cli.output import FormatOption, View, emit
 
 app = single_command()
 
-INBOX_COLUMNS = [("created_at", "When"), ("kind", "Kind"), ("message", "Message"), ("unread", "New")]
-INBOX_KEYS = ("id", "kind", "message", "record_type", "record_id", "created_at", "unread")
-
 
 @app.command()
 def inbox(
@@ -25,4 +22,4 @@ def inbox(
 
     with unit_of_work(write=True) as db:
         records = notifications.inbox(db, acting_user(db), unread_only=unread)
-    emit(records, format, View(title="Notifications", columns=INBOX_COLUMNS, keys=INBOX_KEYS))
+    emit(records, format, View(title="Notifications", record=notifications.InboxRecord))

@@ -12,16 +12,6 @@ from coachcli.cli.output import FormatOption, View, emit
 
 app = single_command()
 
-LOG_COLUMNS = [
-    ("id", "#"),
-    ("at", "When"),
-    ("actor", "Who"),
-    ("action", "Action"),
-    ("record_type", "Record"),
-    ("record_id", "ID"),
-    ("details", "Details"),
-]
-
 
 @app.command()
 def log(
@@ -49,4 +39,4 @@ def log(
         entries = audit.search(
             db, acting_user(db), record=record, actor_handle=user, since=since, until=until, limit=limit
         )
-    emit(entries, format, View(title="Audit log", columns=LOG_COLUMNS))
+        emit(entries, format, View(title="Audit log", record=audit.AuditRecord))

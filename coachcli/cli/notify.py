@@ -10,8 +10,6 @@ from coachcli.errors import CoachError, ExitCode
 
 app = command_group()
 
-SEND_COLUMNS = [("delivered", "Delivered"), ("failed", "Failed")]
-
 
 @app.callback()
 def notify() -> None:
@@ -37,7 +35,7 @@ def send(format: FormatOption = None) -> None:
     timeout = delivery.hook_timeout(os.environ)
     environment = delivery.hook_environment(os.environ)
     token, size = delivery.new_claim(), delivery.batch_size(timeout)
-    counts = {"delivered": 0, "failed": 0}
+    counts = delivery.SendRecord(delivered=0, failed=0)
     errors: list[str] = []
     after_id = 0
     # Claim a batch (committed before any hook runs, so an overlapping run
@@ -47,18 +45,18 @@ def send(format: FormatOption = None) -> None:
             notes = delivery.claim(db, token, after_id=after_id, limit=size)
         if not notes:
             break
-        after_id = notes[-1]["id"]
-        outcomes = [(note["id"], delivery.run_hook(command, note, timeout, environment)) for note in notes]
+        after_id = notes[-1].id
+        outcomes = [(note.id, delivery.run_hook(command, note, timeout, environment)) for note in notes]
         with unit_of_work(write=True) as db:
             batch = delivery.record_outcomes(db, token, outcomes)
-        counts = {key: counts[key] + batch[key] for key in counts}
+        counts += batch
         errors += [error for _, error in outcomes if error is not None]
-    emit(counts, format, View(title="Notifications sent", columns=SEND_COLUMNS))
-    if counts["failed"]:
+    emit(counts, format, View(title="Notifications sent"))
+    if counts.failed:
         first = errors[0]
-        plural = "s" if counts["failed"] > 1 else ""
+        plural = "s" if counts.failed > 1 else ""
         raise CoachError(
-            f"{counts['failed']} notification{plural} not delivered (first: {first}); "
+            f"{counts.failed} notification{plural} not delivered (first: {first}); "
             "they stay pending and the next `coach notify send` retries them",
             ExitCode.DELIVERY,
         )

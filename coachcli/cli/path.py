@@ -12,9 +12,6 @@ from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id, 
 
 app = command_group()
 
-PATH_COLUMNS = [("id", "ID"), ("name", "Path"), ("agents", "Agents")]
-PATH_KEYS = ("id", "name", "agents", "created_at")
-
 
 @app.command("add")
 def add(
@@ -44,7 +41,7 @@ def add(
     if quiet:
         emit_id(stored_id(path))
     else:
-        emit(record, format, View(title="Performance path", columns=PATH_COLUMNS))
+        emit(record, format, View(title="Performance path"))
 
 
 @app.command("list")
@@ -54,4 +51,4 @@ def list_(format: FormatOption = None) -> None:
 
     with unit_of_work(write=False) as db:
         records = paths.list_paths(db, acting_user(db))
-    emit(records, format, View(title="Performance paths", columns=PATH_COLUMNS, keys=PATH_KEYS))
+    emit(records, format, View(title="Performance paths", record=paths.PathRecord))

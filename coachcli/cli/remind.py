@@ -12,14 +12,6 @@ from coachcli.cli.output import DryRunOption, FormatOption, OutputFormat, View, 
 
 app = single_command()
 
-REMINDER_COLUMNS = [
-    ("kind", "Kind"),
-    ("user", "To"),
-    ("record_type", "Record"),
-    ("record_id", "ID"),
-    ("message", "Message"),
-]
-
 
 @app.command()
 def remind(
@@ -59,7 +51,7 @@ def remind(
     if quiet:
         return
     if resolve(format) is OutputFormat.json:
-        emit({"as_of": moment, "reminders": written}, format)
+        emit(reminders.RemindRun(as_of=moment, reminders=written), format)
         return
     if written:
-        emit(written, format, View(title="Reminders written", columns=REMINDER_COLUMNS))
+        emit(written, format, View(title="Reminders written", record=reminders.ReminderRecord))

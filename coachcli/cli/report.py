@@ -3,7 +3,7 @@ whether every agent is coached often enough and followed up."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,45 +11,16 @@ from coachcli.choices import DEFAULT_CADENCE, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DA
 from coachcli.cli.completion import complete_coach, complete_metric
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.output import FormatOption, OutputFormat, View, emit, resolve
+from coachcli.records import as_dict, list_columns
+
+if TYPE_CHECKING:
+    from coachcli.services.reports import CadenceRecord, ImpactSummary, SessionImpact
 
 app = command_group()
 
-SESSION_COLUMNS = [
-    ("session_id", "Session"),
-    ("agent", "Agent"),
-    ("coach", "Coach"),
-    ("metric", "Metric"),
-    ("date", "Date"),
-    ("before", "Before"),
-    ("before_samples", "n"),
-    ("after", "After"),
-    ("after_samples", "n"),
-    ("gain", "Gain"),
-    ("control_gain", "Control gain"),
-    ("control_agents", "Controls"),
-    ("impact", "Impact"),
-    ("improved", "Improved"),
-]
-SUMMARY_COLUMNS = [
-    ("sessions", "Sessions"),
-    ("measured", "Measured"),
-    ("improved", "Improved"),
-    ("mean_gain", "Mean gain"),
-    ("mean_impact", "Mean impact"),
-    ("interval", "95% CI of impact"),
-]
-GROUP_HEADERS = {"coach": "Coach", "metric": "Metric"}
-CADENCE_COLUMNS = [
-    ("agent", "Agent"),
-    ("teams", "Teams"),
-    ("coached", "Coached"),
-    ("last_coached", "Last coached"),
-    ("acknowledged", "Acknowledged"),
-    ("open_actions", "Open actions"),
-    ("overdue_actions", "Overdue"),
-    ("meets_cadence", "Meets cadence"),
-    ("attention", "Needs attention"),
-]
+# Columns a table adds to the records' own, for a person at a terminal.
+INTERVAL_COLUMN = ("interval", "95% CI of impact")
+ATTENTION_COLUMN = ("attention", "Needs attention")
 NEEDS_ATTENTION_STYLE = "bold red"
 # Beyond this many sessions a bar a session is more to scroll than to look at.
 SESSION_CHART_ROWS = 30
@@ -125,21 +96,22 @@ def impact(
             window=window,
             by=by,
         )
-    grouping = by.value
     on_terminal = resolve(format) is OutputFormat.table
-    if grouping == "session":
-        shown = [_displayed_session(record) for record in records] if on_terminal else records
+    if by is Grouping.session:
         view = View(
-            title=f"Coaching impact, {window} days before and after", columns=SESSION_COLUMNS, aside=_session_chart
+            title=f"Coaching impact, {window} days before and after",
+            record=reports.SessionImpact,
+            aside=_session_chart,
         )
     else:
-        shown = [_displayed_summary(record, grouping) for record in records] if on_terminal else records
+        summary = reports.SUMMARY_RECORDS[by]
         view = View(
-            title=f"Coaching impact by {grouping}, {window} days before and after",
-            columns=[(grouping, GROUP_HEADERS[grouping]), *SUMMARY_COLUMNS],
-            aside=_summary_chart(grouping),
+            title=f"Coaching impact by {by.value}, {window} days before and after",
+            record=summary,
+            columns=[*list_columns(summary), INTERVAL_COLUMN] if on_terminal else None,
+            aside=_summary_chart(by.value),
         )
-    emit(shown, format, view)
+    emit([_displayed_impact(record) for record in records] if on_terminal else records, format, view)
 
 
 @app.command("cadence")
@@ -188,35 +160,33 @@ def cadence(
     today = today_in(zone)
     start_date = parse_date(start, today) if start else None
     end_date = parse_date(end, today) if end else None
+    on_terminal = resolve(format) is OutputFormat.table
     with unit_of_work(write=False) as db:
         records = reports.cadence(
             db, acting_user(db), zone=zone, today=today, start=start_date, end=end_date, minimum=minimum
         )
-    first, last = reports.cadence_period(today, start_date, end_date)
-    sessions = "session" if minimum == 1 else "sessions"
-    view = View(
-        title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
-        columns=CADENCE_COLUMNS,
-        row_style=_needs_attention_style,
-        keys=[key for key, _ in CADENCE_COLUMNS if key != "attention"],  # "attention" is the terminal's
-    )
-    on_terminal = resolve(format) is OutputFormat.table
-    emit([_displayed_cadence(record, minimum) for record in records] if on_terminal else records, format, view)
+        first, last = reports.cadence_period(today, start_date, end_date)
+        sessions = "session" if minimum == 1 else "sessions"
+        view = View(
+            title=f"Coaching cadence, {first} to {last}, at least {minimum} {sessions} each",
+            record=reports.CadenceRecord,
+            columns=[*list_columns(reports.CadenceRecord), ATTENTION_COLUMN] if on_terminal else None,
+            row_style=_needs_attention_style,
+        )
+        emit((_displayed_cadence(record, minimum) for record in records) if on_terminal else records, format, view)
 
 
-def _displayed_cadence(record: dict, minimum: int) -> dict:
+def _displayed_cadence(record: CadenceRecord, minimum: int) -> dict:
     """An agent's row as a supervisor reads it, saying what needs doing."""
     attention = []
-    if not record["meets_cadence"]:
-        short = minimum - record["coached"]
-        attention.append(
-            "not coached" if record["coached"] == 0 else f"{short} session{'s' if short > 1 else ''} short"
-        )
-    if record["overdue_actions"]:
-        attention.append(f"{record['overdue_actions']} overdue")
+    if not record.meets_cadence:
+        short = minimum - record.coached
+        attention.append("not coached" if record.coached == 0 else f"{short} session{'s' if short > 1 else ''} short")
+    if record.overdue_actions:
+        attention.append(f"{record.overdue_actions} overdue")
     return {
-        **record,
-        "last_coached": record["last_coached"] or "never",
+        **as_dict(record),
+        "last_coached": record.last_coached or "never",
         "attention": ", ".join(attention),
     }
 
@@ -225,46 +195,53 @@ def _needs_attention_style(row: dict) -> str | None:
     return NEEDS_ATTENTION_STYLE if row["attention"] else None
 
 
-def _displayed_session(record: dict) -> dict:
+def _displayed_impact(record: SessionImpact | ImpactSummary) -> dict:
+    from coachcli.services.reports import SessionImpact
+
+    if isinstance(record, SessionImpact):
+        return _displayed_session(record)
+    return _displayed_summary(record)
+
+
+def _displayed_session(record: SessionImpact) -> dict:
     """A session's row as a person reads it: the metric's name and units, signed gains."""
     from coachcli.metrics import find_metric, format_value
 
-    metric = find_metric(record["metric"])
+    metric = find_metric(record.metric)
     return {
-        **record,
+        **as_dict(record),
         "metric": metric.name,
-        "before": format_value(record["before"], metric),
-        "after": format_value(record["after"], metric),
-        "gain": _signed(record["gain"], metric),
-        "control_gain": _signed(record["control_gain"], metric),
-        "impact": _signed(record["impact"], metric),
-        "improved": "" if record["improved"] is None else record["improved"],
+        "before": format_value(record.before, metric),
+        "after": format_value(record.after, metric),
+        "gain": _signed(record.gain, metric),
+        "control_gain": _signed(record.control_gain, metric),
+        "impact": _signed(record.impact, metric),
+        "improved": "" if record.improved is None else record.improved,
         # For the chart beside the table.
-        "chart_label": f"{record['session_id']} {record['agent']}",
-        "chart_gain": record["gain"],
-        "chart_impact": record["impact"],
+        "chart_label": f"{record.session_id} {record.agent}",
+        "chart_gain": record.gain,
+        "chart_impact": record.impact,
     }
 
 
-def _displayed_summary(record: dict, grouping: str) -> dict:
+def _displayed_summary(record: ImpactSummary) -> dict:
     from coachcli.metrics import find_metric
+    from coachcli.services.reports import MetricImpact
 
-    label = record[grouping]
-    if grouping == "metric":
-        label = find_metric(label).name
+    label = {"metric": find_metric(record.metric).name} if isinstance(record, MetricImpact) else {}
     return {
-        **record,
-        grouping: label,
-        "mean_gain": _signed(record["mean_gain"]),
-        "mean_impact": _signed(record["mean_impact"]),
+        **as_dict(record),
+        **label,
+        "mean_gain": _signed(record.mean_gain),
+        "mean_impact": _signed(record.mean_impact),
         "interval": "needs 2 impacts"
-        if record["ci_low"] is None
-        else f"{_signed(record['ci_low'])} to {_signed(record['ci_high'])}",
+        if record.ci_low is None or record.ci_high is None
+        else f"{_signed(record.ci_low)} to {_signed(record.ci_high)}",
         # For the chart beside the table.
-        "chart_gain": record["mean_gain"],
-        "chart_impact": record["mean_impact"],
-        "chart_ci_low": record["ci_low"],
-        "chart_ci_high": record["ci_high"],
+        "chart_gain": record.mean_gain,
+        "chart_impact": record.mean_impact,
+        "chart_ci_low": record.ci_low,
+        "chart_ci_high": record.ci_high,
     }
 
 

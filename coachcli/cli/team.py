@@ -11,8 +11,6 @@ from coachcli.cli.output import FormatOption, QuietOption, View, emit, emit_id
 
 app = command_group()
 
-TEAM_COLUMNS = [("id", "ID"), ("name", "Team"), ("coaches", "Coaches"), ("agents", "Agents")]
-
 
 @app.command("add")
 def add(
@@ -27,7 +25,7 @@ def add(
     with unit_of_work(write=True) as db:
         actor = acting_user(db)
         team = users.add_team(db, actor, name)
-        record = next(t for t in users.list_teams(db, actor) if t["id"] == stored_id(team))
+        record = next(t for t in users.list_teams(db, actor) if t.id == stored_id(team))
     if quiet:
         emit_id(stored_id(team))
     else:
@@ -41,4 +39,4 @@ def list_(format: FormatOption = None) -> None:
 
     with unit_of_work(write=False) as db:
         records = users.list_teams(db, acting_user(db))
-    emit(records, format, View(title="Teams", columns=TEAM_COLUMNS))
+    emit(records, format, View(title="Teams", record=users.TeamRecord))

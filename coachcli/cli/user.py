@@ -102,19 +102,7 @@ def import_(
         with unit_of_work(write=True) as db:
             actor = users.adding_actor(db, settings.acting_handle)
             counts = roster.import_roster(db, actor, content, source_name(source))
-    emit(
-        counts,
-        format,
-        View(
-            title="Roster imported",
-            columns=[
-                ("added", "Added"),
-                ("updated", "Updated"),
-                ("unchanged", "Unchanged"),
-                ("teams_created", "Teams created"),
-            ],
-        ),
-    )
+    emit(counts, format, View(title="Roster imported"))
 
 
 @app.command("erase")

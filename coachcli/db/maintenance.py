@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from sqlmodel import SQLModel
 from coachcli.db.engine import BUSY_TIMEOUT_SECONDS, describe_database_error, file_fault, shown_url, sqlite_file, writer
 from coachcli.db.migrations import LATEST_VERSION, MIGRATIONS, PROTECTING_TRIGGERS, migrate
 from coachcli.errors import CoachError, ExitCode
+from coachcli.records import WITHHELD, column
 
 COPY_BATCH = 10_000
 
@@ -64,23 +66,69 @@ def row_counts(connection) -> dict[str, int]:
     return {table.name: by_name[table.name] for table in _tables()}
 
 
-def info(engine: Engine) -> dict:
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """A table's row count, as `db info` and `db copy` list them."""
+
+    table: str = column("Table")
+    rows: int = column("Rows")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    backend: str = column("Backend")
+    location: str = column("Location")
+    schema_version: int = column("Schema version")
+    tables: dict[str, int] = column("Tables")
+    # The coach groups of the login role: PostgreSQL's alone (left out on SQLite).
+    roles: list[str] = column("Roles")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseCheck:
+    backend: str = column("Backend")
+    location: str = column("Location")
+    schema_version: int = column("Schema version")
+    integrity: str = column("Integrity")
+    triggers: int = column("Triggers")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseCopy:
+    target: str = column("Target")
+    tables: dict[str, int] = column("Tables")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseVacuum:
+    backend: str = column("Backend")
+    tables: int = column("Tables")
+    # False when other transactions kept old row versions they may see.
+    complete: bool = column("Complete")
+
+
+def table_rows(tables: dict[str, int]) -> list[TableRows]:
+    return [TableRows(table=name, rows=rows) for name, rows in tables.items()]
+
+
+def info(engine: Engine) -> DatabaseInfo:
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version FROM coach_schema")).scalar_one()
-        record = {
-            "backend": engine.dialect.name,
-            "location": location(engine),
-            "schema_version": version,
-            "tables": row_counts(connection),
-        }
+        roles = WITHHELD
         if engine.dialect.name == "postgresql":
             from coachcli.db.security import current_groups
 
-            record["roles"] = current_groups(connection)
-        return record
+            roles = current_groups(connection)
+        return DatabaseInfo(
+            backend=engine.dialect.name,
+            location=location(engine),
+            schema_version=version,
+            tables=row_counts(connection),
+            roles=roles,
+        )
 
 
-def check(engine: Engine) -> dict:
+def check(engine: Engine) -> DatabaseCheck:
     """The backend's integrity check, the schema version, and every
     protecting trigger present, firing, and as coach installed it (with, on
     PostgreSQL, every function coach installed); refuses with the reason
@@ -110,13 +158,13 @@ def check(engine: Engine) -> dict:
                     _unsound(f"protecting trigger {name} is not the one coach installed; restore it from a backup")
         else:
             expected = _check_server_protection(connection)
-        return {
-            "backend": engine.dialect.name,
-            "location": location(engine),
-            "schema_version": version,
-            "integrity": "ok",
-            "triggers": len(expected),
-        }
+        return DatabaseCheck(
+            backend=engine.dialect.name,
+            location=location(engine),
+            schema_version=version,
+            integrity="ok",
+            triggers=len(expected),
+        )
 
 
 def _protecting_definitions(dialect: str) -> dict[str, str]:
@@ -190,7 +238,7 @@ def _unsound(reason: str) -> None:
 SIDECARS = ("-wal", "-shm", "-journal")
 
 
-def copy_to(source: Engine, target: str) -> tuple[str, dict[str, int]]:
+def copy_to(source: Engine, target: str) -> DatabaseCopy:
     """Copy the database into `target` (--to): a new SQLite file, or an empty
     PostgreSQL database. Returns where it went and the row counts.
 
@@ -206,7 +254,7 @@ def copy_to(source: Engine, target: str) -> tuple[str, dict[str, int]]:
     if path is None:
         engine = _target_engine(url)
         try:
-            return location(engine), _copy_translated(source, engine, url)
+            return DatabaseCopy(target=location(engine), tables=_copy_translated(source, engine, url))
         finally:
             engine.dispose()
     with _new_sqlite_file(path) as building:
@@ -216,7 +264,7 @@ def copy_to(source: Engine, target: str) -> tuple[str, dict[str, int]]:
             _self_contained(engine)
         finally:
             engine.dispose()
-    return str(path), counts
+    return DatabaseCopy(target=str(path), tables=counts)
 
 
 def _target_engine(url: str) -> Engine:
@@ -395,14 +443,14 @@ def forget_old_rows(engine: Engine, tables: list[str]) -> str | None:
     return None
 
 
-def vacuum(engine: Engine) -> dict:
+def vacuum(engine: Engine) -> DatabaseVacuum:
     """`coach db vacuum`: rewrite coach's tables so that no deleted or
     overwritten row keeps its old text in the storage. PostgreSQL: VACUUM FULL
     of every coach table (their owner's right); SQLite: VACUUM and a TRUNCATE
     checkpoint."""
     tables = [table.name for table in _tables()]
     if engine.dialect.name == "sqlite":
-        return {"backend": "sqlite", "tables": len(tables), "complete": _vacuum_sqlite(engine)}
+        return DatabaseVacuum(backend="sqlite", tables=len(tables), complete=_vacuum_sqlite(engine))
     with _autocommit(engine) as connection:
         denied = _not_rewritable(connection, tables)
         if denied:
@@ -412,7 +460,7 @@ def vacuum(engine: Engine) -> dict:
                 ExitCode.DATABASE,
             )
         complete = _vacuum_full(connection, tables)
-    return {"backend": "postgresql", "tables": len(tables), "complete": complete}
+    return DatabaseVacuum(backend="postgresql", tables=len(tables), complete=complete)
 
 
 def _vacuum_sqlite(engine: Engine) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from pydantic import ConfigDict
 from sqlalchemy import Column, Table, Text
 from sqlalchemy.orm import deferred
 from sqlmodel import Field, SQLModel
@@ -24,7 +25,13 @@ if TYPE_CHECKING:
         __table__: ClassVar[Table]
 
 else:
-    TableModel = SQLModel
+
+    class TableModel(SQLModel):
+        # coach's tables are built from rows and validated by its own
+        # parsers, never by pydantic: its validation schema is built only if
+        # ever asked for, not for every table at every start (a sixth of a
+        # read command's start-up).
+        model_config = ConfigDict(defer_build=True)
 
 
 class _Identified(Protocol):

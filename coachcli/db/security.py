@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Integer, String, literal_column, select, text
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from coachcli.choices import COACHING_ROLES
@@ -160,7 +159,7 @@ def _scope_function_body(schema: str) -> str:
     viewer_id = literal_column(f"(SELECT {_quoted(schema)}.coach_viewer_id())", Integer)
     query = select(col(User.id)).where(scope_rule(viewer_role, viewer_id, col(User.id)))
     compiled = query.compile(
-        dialect=postgresql.dialect(),
+        dialect=_postgresql(),
         schema_translate_map={None: schema},
         compile_kwargs={"literal_binds": True},
     )
@@ -441,7 +440,16 @@ def _policy_condition(table: str, schema: str) -> str:
 
 
 def _compiled(condition) -> str:
-    return str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    return str(condition.compile(dialect=_postgresql(), compile_kwargs={"literal_binds": True}))
+
+
+def _postgresql():
+    # Imported when the server's rules are written or checked, not by every
+    # command that reads this module's group table: on SQLite it is a tenth
+    # of a read command's start-up.
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
 
 
 def install(connection: Connection) -> None:

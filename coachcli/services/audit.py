@@ -13,14 +13,16 @@ an erasure reaches it).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import AuditEntry, User
+from coachcli.db.models import AuditEntry, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError
+from coachcli.records import column
 
 # What entries are about: `coach log --record TYPE[:ID]` takes one of these.
 RECORD_TYPES = (
@@ -101,6 +103,17 @@ def _stored(details: dict) -> dict[str, object]:
     return stored
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int = column("#")
+    at: dt.datetime = column("When")
+    actor: str | None = column("Who")
+    action: str = column("Action")
+    record_type: str = column("Record")
+    record_id: int | None = column("ID")
+    details: dict = column("Details")
+
+
 def search(
     db: Session,
     actor: User,
@@ -110,9 +123,12 @@ def search(
     since: str | None = None,
     until: str | None = None,
     limit: int = 200,
-) -> list[dict]:
-    """Audit entries, newest first. Dates are local (COACH_TZ) calendar days."""
+) -> Iterator[AuditRecord]:
+    """Audit entries, newest first, read as they are consumed (the caller
+    keeps the transaction open until then). Dates are local (COACH_TZ)
+    calendar days. Checks and refusals happen before the first entry."""
     from coachcli.parse import default_timezone_name, parse_date, parse_record_id, today_in
+    from coachcli.services.kpi import STREAMED_ROWS
     from coachcli.services.people import find_user, require_admin
 
     require_admin(actor, "read the audit log")
@@ -137,20 +153,24 @@ def search(
     if until:
         next_day = parse_date(until, today) + dt.timedelta(days=1)
         query = query.where(AuditEntry.at < _local_midnight(next_day, zone_name))
-    entries = db.exec(query).all()
-    handles = _handles(db, entries)
-    return [
-        {
-            "id": entry.id,
-            "at": entry.at,
-            "actor": handles.get(entry.actor_id),
-            "action": entry.action,
-            "record_type": entry.record_type,
-            "record_id": entry.record_id,
-            "details": _shown_details(entry.details, handles),
-        }
-        for entry in entries
-    ]
+    return _entries(db, db.exec(query.execution_options(yield_per=STREAMED_ROWS)).partitions())
+
+
+def _entries(db: Session, batches: Iterator[Sequence[AuditEntry]]) -> Iterator[AuditRecord]:
+    # The handles are looked up a batch of entries at a time: one query a
+    # batch, and memory for one batch however long the log.
+    for entries in batches:
+        handles = _handles(db, entries)
+        for entry in entries:
+            yield AuditRecord(
+                id=stored_id(entry),
+                at=entry.at,
+                actor=handles.get(entry.actor_id),
+                action=entry.action,
+                record_type=entry.record_type,
+                record_id=entry.record_id,
+                details=_shown_details(entry.details, handles),
+            )
 
 
 def _handles(db: Session, entries: Sequence[AuditEntry]) -> dict[int | None, str]:

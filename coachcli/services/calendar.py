@@ -5,6 +5,7 @@ session can never reach a calendar file."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -15,6 +16,26 @@ from coachcli.services.people import find_user
 from coachcli.services.sessions import visible
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarSession:
+    """A scheduled session as its calendar event needs it."""
+
+    id: int
+    title: str
+    date: dt.date
+    start: str  # "HH:MM", local to `timezone`
+    timezone: str
+    duration_minutes: int | None
+    meeting_link: str | None
+    notes: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    agent: str
+    agent_name: str
+    coach: str
+    coach_name: str
+
+
 def scheduled_sessions(
     db: Session,
     actor: User,
@@ -22,7 +43,7 @@ def scheduled_sessions(
     agent: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-) -> list[dict]:
+) -> list[CalendarSession]:
     """Scheduled sessions within the actor's scope (or one agent's, by handle),
     soonest first; `start` and `end` bound their dates, both inclusive (a
     session's date is its own, in its own time zone)."""
@@ -43,10 +64,10 @@ def scheduled_sessions(
             session.notes,
             session.created_at,
             session.updated_at,
-            agent_user.handle,
-            agent_user.name,
-            coach_user.handle,
-            coach_user.name,
+            col(agent_user.handle).label("agent"),
+            col(agent_user.name).label("agent_name"),
+            col(coach_user.handle).label("coach"),
+            col(coach_user.name).label("coach_name"),
         )
         .join(agent_user, agent_user.id == session.agent_id)
         .join(coach_user, coach_user.id == session.coach_id)
@@ -65,37 +86,5 @@ def scheduled_sessions(
     if end is not None:
         query = query.where(col(session.date) <= end)
     rows = db.exec(query.order_by(col(session.date), col(session.start), col(session.id))).all()
-    return [
-        {
-            "id": session_id,
-            "title": title,
-            "date": date,
-            "start": start_time,
-            "timezone": zone,
-            "duration_minutes": minutes,
-            "meeting_link": link,
-            "notes": notes,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "agent": agent_handle,
-            "agent_name": agent_name,
-            "coach": coach_handle,
-            "coach_name": coach_name,
-        }
-        for (
-            session_id,
-            title,
-            date,
-            start_time,
-            zone,
-            minutes,
-            link,
-            notes,
-            created_at,
-            updated_at,
-            agent_handle,
-            agent_name,
-            coach_handle,
-            coach_name,
-        ) in rows
-    ]
+    # Each column is named as the record's field.
+    return [CalendarSession(**row._mapping) for row in rows]

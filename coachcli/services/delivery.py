@@ -24,13 +24,15 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import Notification, User
+from coachcli.db.models import Notification, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError
+from coachcli.records import as_dict, column
 from coachcli.services import audit
 
 COMMAND_VARIABLE = "COACH_NOTIFY_COMMAND"
@@ -89,7 +91,32 @@ def batch_size(timeout: float) -> int:
     return max(1, int(_BATCH_SECONDS // timeout))
 
 
-def claim(db: Session, token: str, *, after_id: int, limit: int) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class HookNotification:
+    """The JSON object a hook gets on stdin."""
+
+    id: int = column(None)
+    user: str = column(None)
+    name: str = column(None)
+    kind: str = column(None)
+    message: str = column(None)
+    record_type: str = column(None)
+    record_id: int = column(None)
+    created_at: str = column(None)
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """What a `notify send` run did."""
+
+    delivered: int = column("Delivered")
+    failed: int = column("Failed")
+
+    def __add__(self, other: SendRecord) -> SendRecord:
+        return SendRecord(delivered=self.delivered + other.delivered, failed=self.failed + other.failed)
+
+
+def claim(db: Session, token: str, *, after_id: int, limit: int) -> list[HookNotification]:
     """Claim for this run up to `limit` undelivered notifications with ids
     after `after_id`, oldest first: those no run has claimed, and those whose
     claim is older than CLAIM_LIFETIME (its run died). Returns them as the
@@ -113,7 +140,7 @@ def claim(db: Session, token: str, *, after_id: int, limit: int) -> list[dict]:
     return pending(db, token)
 
 
-def pending(db: Session, token: str) -> list[dict]:
+def pending(db: Session, token: str) -> list[HookNotification]:
     """The undelivered notifications this run claimed, oldest first, as the
     JSON objects hooks receive."""
     rows = db.exec(
@@ -123,16 +150,16 @@ def pending(db: Session, token: str) -> list[dict]:
         .order_by(col(Notification.id))
     ).all()
     return [
-        {
-            "id": note.id,
-            "user": handle,
-            "name": name,
-            "kind": note.kind,
-            "message": note.message,
-            "record_type": note.record_type,
-            "record_id": note.record_id,
-            "created_at": note.created_at.isoformat(),
-        }
+        HookNotification(
+            id=stored_id(note),
+            user=handle,
+            name=name,
+            kind=note.kind,
+            message=note.message,
+            record_type=note.record_type,
+            record_id=note.record_id,
+            created_at=note.created_at.isoformat(),
+        )
         for note, handle, name in rows
     ]
 
@@ -151,10 +178,12 @@ def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return hooked
 
 
-def run_hook(command: Sequence[str], payload: dict, timeout: float, environment: Mapping[str, str]) -> str | None:
+def run_hook(
+    command: Sequence[str], note: HookNotification, timeout: float, environment: Mapping[str, str]
+) -> str | None:
     """Run the hook for one notification, in `environment` (hook_environment);
     None when it delivered, else why not."""
-    data = (json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8")
+    data = (json.dumps(as_dict(note), ensure_ascii=False) + "\n").encode("utf-8")
     try:
         process = subprocess.Popen(
             list(command),
@@ -196,10 +225,9 @@ def _kill(process: subprocess.Popen) -> None:
         pass  # something left its group and holds the pipe; do not wait on it
 
 
-def record_outcomes(db: Session, token: str, outcomes: Sequence[tuple[int, str | None]]) -> dict[str, int]:
+def record_outcomes(db: Session, token: str, outcomes: Sequence[tuple[int, str | None]]) -> SendRecord:
     """Mark delivered notifications, count a failed attempt on the others
-    (they stay pending for the next run), and release this run's claims.
-    Returns {"delivered", "failed"}."""
+    (they stay pending for the next run), and release this run's claims."""
     now = utc_now()
     delivered = [note_id for note_id, error in outcomes if error is None]
     failed = [{"note_id": note_id, "error": error} for note_id, error in outcomes if error is not None]
@@ -218,7 +246,7 @@ def record_outcomes(db: Session, token: str, outcomes: Sequence[tuple[int, str |
             .values(attempts=Notification.attempts + 1, last_error=bindparam("error"), **released),
             failed,
         )
-    counts = {"delivered": len(delivered), "failed": len(failed)}
+    counts = SendRecord(delivered=len(delivered), failed=len(failed))
     if outcomes:
-        audit.record(db, None, "notify.send", "notification", None, **counts)
+        audit.record(db, None, "notify.send", "notification", None, **as_dict(counts))
     return counts

@@ -17,6 +17,7 @@ other change to them, from coach or from a script.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections import defaultdict
@@ -42,6 +43,7 @@ from coachcli.db.security import erasure_in_progress
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, refused
 from coachcli.parse import check_text
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.forms import form_spec
 from coachcli.services.people import find_user, require_admin
@@ -187,12 +189,22 @@ def check_also(db: Session, person: User, also: list[str]) -> list[str]:
     return also
 
 
+@dataclass(frozen=True, slots=True)
+class ErasureRecord:
+    """What an erasure did, never the erased values."""
+
+    id: int = column("Id")
+    handle: str = column("Handle")
+    erased_at: dt.datetime = column("Erased at")
+    texts_erased: int = column("Texts erased")
+
+
 @dataclass(frozen=True)
 class Erasure:
-    """What an erasure did (`record`, never the erased values) and the tables
-    it changed (for the storage to forget their old row versions)."""
+    """What an erasure did (`record`) and the tables it changed (for the
+    storage to forget their old row versions)."""
 
-    record: dict
+    record: ErasureRecord
     tables: list[str]
 
 
@@ -220,7 +232,7 @@ def erase_user(db: Session, actor: User, handle: str, reason: str, also: list[st
     db.add(person)
     audit.record(db, actor, "user.erase", "user", person_id, reason=reason, texts_erased=texts)
     db.flush()
-    record = {"id": person_id, "handle": pseudonym, "erased_at": person.erased_at, "texts_erased": texts}
+    record = ErasureRecord(id=person_id, handle=pseudonym, erased_at=person.erased_at, texts_erased=texts)
     return Erasure(record, [_users.name, *sorted(table for table, count in changed.items() if count)])
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from sqlmodel import Session, select
 
-from coachcli.db.models import Form, User
+from coachcli.db.models import Form, User, stored_id
 from coachcli.errors import CoachError, not_found, refused
 from coachcli.forms import FormSpec
 from coachcli.parse import parse_record_id
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.people import require_coaching_role
 
@@ -60,35 +65,70 @@ def form_spec(form: Form) -> FormSpec:
     return FormSpec.from_dict(form.spec)
 
 
-def form_record(form: Form) -> dict:
+@dataclass(frozen=True, slots=True)
+class FieldRecord:
+    key: str = column("Key")
+    label: str = column("Label")
+    type: str = column(None)
+    required: bool = column("Required")
+    # The type as a person reads it, with its choices or range.
+    rule: str = column("Type")
+
+
+@dataclass(frozen=True, slots=True)
+class FormRecord:
+    """A form shown alone: its fields are a section of their own."""
+
+    id: int = column("ID")
+    name: str = column("Name")
+    description: str = column("Description")
+    fields: list[FieldRecord] = column(None)
+    created_at: dt.datetime = column(None)
+
+
+@dataclass(frozen=True, slots=True)
+class FormSummary:
+    """A form in the list: how many fields it has."""
+
+    id: int = column("ID")
+    name: str = column("Form")
+    description: str = column("Description")
+    fields: int = column("Fields")
+    created_at: dt.datetime = column(None)
+
+
+def form_record(form: Form) -> FormRecord:
     spec = form_spec(form)
-    return {
-        "id": form.id,
-        "name": form.name,
-        "description": form.description,
-        "fields": [
-            {
-                "key": field.key,
-                "label": field.label,
-                "type": field.type,
-                "required": field.required,
-                "rule": field.describe(),
-            }
+    return FormRecord(
+        id=stored_id(form),
+        name=form.name,
+        description=form.description,
+        fields=[
+            FieldRecord(
+                key=field.key,
+                label=field.label,
+                type=field.type,
+                required=field.required,
+                rule=field.describe(),
+            )
             for field in spec.fields
         ],
-        "created_at": form.created_at,
-    }
+        created_at=form.created_at,
+    )
 
 
-def list_forms(db: Session) -> list[dict]:
-    forms = db.exec(select(Form).order_by(Form.name)).all()
-    return [
-        {
-            "id": form.id,
-            "name": form.name,
-            "description": form.description,
-            "fields": len(form.spec.get("fields", [])),
-            "created_at": form.created_at,
-        }
+def list_forms(db: Session) -> Iterator[FormSummary]:
+    """Every form by name, read as they are consumed."""
+    from coachcli.services.kpi import STREAMED_ROWS
+
+    forms = db.exec(select(Form).order_by(Form.name).execution_options(yield_per=STREAMED_ROWS))
+    return (
+        FormSummary(
+            id=stored_id(form),
+            name=form.name,
+            description=form.description,
+            fields=len(form.spec.get("fields", [])),
+            created_at=form.created_at,
+        )
         for form in forms
-    ]
+    )

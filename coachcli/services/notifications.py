@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
-from coachcli.db.models import Notification, User
+from coachcli.db.models import Notification, User, stored_id
 from coachcli.db.types import utc_now
+from coachcli.records import column
 
 
 def notify(db: Session, user_id: int, kind: str, message: str, record_type: str, record_id: int) -> None:
@@ -26,22 +30,35 @@ def notify(db: Session, user_id: int, kind: str, message: str, record_type: str,
     )
 
 
-def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[dict]:
-    """The user's notifications, newest first; reading them marks them read."""
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    id: int = column(None)
+    kind: str = column("Kind")
+    message: str = column("Message")
+    record_type: str = column(None)
+    record_id: int = column(None)
+    created_at: dt.datetime = column("When")
+    unread: bool = column("New")
+
+
+def inbox(db: Session, user: User, *, unread_only: bool = False) -> list[InboxRecord]:
+    """The user's notifications, newest first; reading them marks them read.
+    A list, not a stream: whether each was unread is read before all are
+    marked read."""
     query = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(col(Notification.read_at).is_(None))
     rows = db.exec(query.order_by(col(Notification.id).desc())).all()
     records = [
-        {
-            "id": row.id,
-            "kind": row.kind,
-            "message": row.message,
-            "record_type": row.record_type,
-            "record_id": row.record_id,
-            "created_at": row.created_at,
-            "unread": row.read_at is None,
-        }
+        InboxRecord(
+            id=stored_id(row),
+            kind=row.kind,
+            message=row.message,
+            record_type=row.record_type,
+            record_id=row.record_id,
+            created_at=row.created_at,
+            unread=row.read_at is None,
+        )
         for row in rows
     ]
     db.exec(

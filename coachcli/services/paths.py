@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from coachcli.db.models import PathAssignment, PerformancePath, User, stored_id
 from coachcli.errors import CoachError, forbidden, not_found, refused
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.people import in_scope, require_coaching_role
 from coachcli.services.users import check_name
@@ -105,7 +108,15 @@ def add_path(db: Session, actor: User, name: str, agent_handles: list[str]) -> t
     return path, created, [agent.handle for agent in new]
 
 
-def list_paths(db: Session, actor: User, path_ids: list[int] | None = None) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class PathRecord:
+    id: int = column("ID")
+    name: str = column("Path")
+    agents: list[str] = column("Agents")
+    created_at: dt.datetime = column(None)
+
+
+def list_paths(db: Session, actor: User, path_ids: list[int] | None = None) -> list[PathRecord]:
     """Every path with its agents within the actor's scope. Coaches and admins
     see every path (to assign it to their agents); an agent sees only the paths
     assigned to them."""
@@ -126,10 +137,12 @@ def list_paths(db: Session, actor: User, path_ids: list[int] | None = None) -> l
     for path_id, handle in rows:
         agents[path_id].append(handle)
     return [
-        {"id": path.id, "name": path.name, "agents": agents.get(stored_id(path), []), "created_at": path.created_at}
+        PathRecord(
+            id=stored_id(path), name=path.name, agents=agents.get(stored_id(path), []), created_at=path.created_at
+        )
         for path in paths
     ]
 
 
-def path_record(db: Session, actor: User, path: PerformancePath) -> dict:
+def path_record(db: Session, actor: User, path: PerformancePath) -> PathRecord:
     return list_paths(db, actor, [stored_id(path)])[0]

@@ -35,6 +35,7 @@ from coachcli.db.models import (
 )
 from coachcli.db.types import utc_now
 from coachcli.metrics import find_metric, format_value
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.minigoals import meets_target, observed_within, score_of, target_wanted
 
@@ -59,6 +60,25 @@ class Reminder:
     @property
     def key(self) -> tuple[str, str, int, int]:
         return (self.kind, self.record_type, self.record_id, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    """A reminder written, as `coach remind` prints it."""
+
+    kind: str = column("Kind")
+    user: str = column("To")  # handle
+    record_type: str = column("Record")
+    record_id: int = column("ID")
+    message: str = column("Message")
+
+
+@dataclass(frozen=True, slots=True)
+class RemindRun:
+    """What a run wrote, as of when (`coach remind -o json`)."""
+
+    as_of: dt.datetime = column("As of")
+    reminders: list[ReminderRecord] = column(None)
 
 
 @dataclass(frozen=True)
@@ -274,10 +294,10 @@ def actions_due(db: Session, as_of: AsOf) -> list[Reminder]:
 FINDERS: tuple[Finder, ...] = (upcoming_sessions, unacknowledged_sessions, actions_due, goals_at_risk)
 
 
-def remind(db: Session, moment: dt.datetime, zone_name: str) -> list[dict]:
+def remind(db: Session, moment: dt.datetime, zone_name: str) -> list[ReminderRecord]:
     """Write the reminders due as of a moment (aware) that were not written
     before; `zone_name` (COACH_TZ) says what date it is. Returns those written,
-    in order: [{"kind", "user", "record_type", "record_id", "message"}]."""
+    in order."""
     as_of = AsOf(moment, moment.astimezone(ZoneInfo(zone_name)).date())
     due = [reminder for finder in FINDERS for reminder in finder(db, as_of)]
     if not due:
@@ -308,12 +328,12 @@ def remind(db: Session, moment: dt.datetime, zone_name: str) -> list[dict]:
     if sent:
         audit.record(db, None, "remind", "notification", None, as_of=moment.isoformat(), reminders=len(sent))
     return [
-        {
-            "kind": reminder.kind,
-            "user": reminder.user,
-            "record_type": reminder.record_type,
-            "record_id": reminder.record_id,
-            "message": reminder.message,
-        }
+        ReminderRecord(
+            kind=reminder.kind,
+            user=reminder.user,
+            record_type=reminder.record_type,
+            record_id=reminder.record_id,
+            message=reminder.message,
+        )
         for reminder in sent
     ]

@@ -25,6 +25,7 @@ items grouped by agent, joined to the agents), one more lists their teams.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, exists, func, literal, select
@@ -43,12 +44,72 @@ from coachcli.db.models import (
 )
 from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
+from coachcli.records import column
 from coachcli.services.actions import is_overdue
+from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import COACHING_ROLES, a_role, find_team, find_user, in_scope, require_coaching_role
 from coachcli.services.users import team_names_by_user
 from coachcli.stats import mean_interval
 
 DECIMALS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SessionImpact:
+    """`report impact`: one coached session against its control group."""
+
+    session_id: int = column("Session")
+    agent: str = column("Agent")
+    coach: str | None = column("Coach")
+    metric: str = column("Metric")
+    date: dt.date = column("Date")
+    before: float | None = column("Before")
+    before_samples: int = column("n")
+    after: float | None = column("After")
+    after_samples: int = column("n")
+    gain: float | None = column("Gain")
+    control_gain: float | None = column("Control gain")
+    control_agents: int = column("Controls")
+    impact: float | None = column("Impact")
+    improved: bool | None = column("Improved")
+
+
+# `report impact --by coach|metric`: the sessions of one coach or metric
+# summed up. The two differ only in their first key, which names the group.
+# ci_low and ci_high: the 95% confidence interval of the mean impact
+# (Student's t over the sessions measured against a control); none below two
+# of them. A table shows them as one column of its own.
+
+
+@dataclass(frozen=True, slots=True)
+class CoachImpact:
+    coach: str | None = column("Coach")
+    sessions: int = column("Sessions")
+    measured: int = column("Measured")
+    improved: int = column("Improved")
+    mean_gain: float | None = column("Mean gain")
+    mean_impact: float | None = column("Mean impact")
+    ci_low: float | None = column(None)
+    ci_high: float | None = column(None)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricImpact:
+    metric: str = column("Metric")
+    sessions: int = column("Sessions")
+    measured: int = column("Measured")
+    improved: int = column("Improved")
+    mean_gain: float | None = column("Mean gain")
+    mean_impact: float | None = column("Mean impact")
+    ci_low: float | None = column(None)
+    ci_high: float | None = column(None)
+
+
+ImpactSummary = CoachImpact | MetricImpact
+SUMMARY_RECORDS: dict[Grouping, type[CoachImpact] | type[MetricImpact]] = {
+    Grouping.coach: CoachImpact,
+    Grouping.metric: MetricImpact,
+}
 
 
 def impact(
@@ -63,7 +124,7 @@ def impact(
     end: dt.date | None = None,
     window: int = DEFAULT_WINDOW_DAYS,
     by: Grouping = Grouping.session,
-) -> list[dict]:
+) -> list[SessionImpact] | list[ImpactSummary]:
     """The impact report, one record a session (`by="session"`, ordered by
     session date then id) or one a coach or metric (by handle or key).
 
@@ -86,7 +147,7 @@ def impact(
     measured = [_measured(row) for row in rows]
     if by is Grouping.session:
         return [session.record for session in measured]
-    return _summaries(measured, by.value)
+    return _summaries(measured, by)
 
 
 def _coach_id(db: Session, handle: str) -> int:
@@ -285,7 +346,7 @@ def round_figure(value: float | None) -> float | None:
 class _Measured:
     """A session's record, and its gain and impact before rounding (for the means)."""
 
-    record: dict
+    record: SessionImpact
     gain: float | None
     impact: float | None
 
@@ -307,29 +368,30 @@ def _measured(row) -> _Measured:
     gain = gain_of(after - before, metric) if before_samples and after_samples else None
     control_gain = gain_of(control_change, metric) if control_agents else None
     impact = gain - control_gain if gain is not None and control_gain is not None else None
-    record = {
-        "session_id": session_id,
-        "agent": agent,
-        "coach": coach,
-        "metric": metric,
-        "date": dt.date.fromisoformat(day),
-        "before": round_figure(before),
-        "before_samples": before_samples,
-        "after": round_figure(after),
-        "after_samples": after_samples,
-        "gain": round_figure(gain),
-        "control_gain": round_figure(control_gain),
-        "control_agents": control_agents,
-        "impact": round_figure(impact),
-        "improved": None if gain is None else round(gain, DECIMALS) > 0,
-    }
+    record = SessionImpact(
+        session_id=session_id,
+        agent=agent,
+        coach=coach,
+        metric=metric,
+        date=dt.date.fromisoformat(day),
+        before=round_figure(before),
+        before_samples=before_samples,
+        after=round_figure(after),
+        after_samples=after_samples,
+        gain=round_figure(gain),
+        control_gain=round_figure(control_gain),
+        control_agents=control_agents,
+        impact=round_figure(impact),
+        improved=None if gain is None else round(gain, DECIMALS) > 0,
+    )
     return _Measured(record, gain, impact)
 
 
-def _summaries(sessions: list[_Measured], by: str) -> list[dict]:
+def _summaries(sessions: list[_Measured], by: Grouping) -> list[ImpactSummary]:
     groups: dict[str | None, list[_Measured]] = {}
     for session in sessions:
-        groups.setdefault(session.record[by], []).append(session)
+        key = session.record.coach if by is Grouping.coach else session.record.metric
+        groups.setdefault(key, []).append(session)
     return [_summary(by, key, groups[key]) for key in sorted(groups, key=_none_last)]
 
 
@@ -337,22 +399,20 @@ def _none_last(key: str | None) -> tuple[bool, str]:
     return (key is None, key or "")
 
 
-def _summary(by: str, key: str | None, sessions: list[_Measured]) -> dict:
+def _summary(by: Grouping, key: str | None, sessions: list[_Measured]) -> ImpactSummary:
     gains = [session.gain for session in sessions if session.gain is not None]
     impacts = [session.impact for session in sessions if session.impact is not None]
     interval = mean_interval(impacts)
-    return {
-        by: key,
-        "sessions": len(sessions),
-        "measured": len(gains),
-        "improved": sum(1 for session in sessions if session.record["improved"]),
-        "mean_gain": round_figure(_mean(gains)),
-        "mean_impact": round_figure(_mean(impacts)),
-        # The 95% confidence interval of the mean impact (Student's t over the
-        # sessions measured against a control); none below two of them.
-        "ci_low": round_figure(interval[0]) if interval else None,
-        "ci_high": round_figure(interval[1]) if interval else None,
-    }
+    return SUMMARY_RECORDS[by](
+        key,  # type: ignore[arg-type]  # a metric group's key is never None
+        sessions=len(sessions),
+        measured=len(gains),
+        improved=sum(1 for session in sessions if session.record.improved),
+        mean_gain=round_figure(_mean(gains)),
+        mean_impact=round_figure(_mean(impacts)),
+        ci_low=round_figure(interval[0]) if interval else None,
+        ci_high=round_figure(interval[1]) if interval else None,
+    )
 
 
 def _mean(values: list[float]) -> float | None:
@@ -379,6 +439,20 @@ def _last_day_of_month(day: dt.date) -> dt.date:
     return first_of_next - dt.timedelta(days=1)
 
 
+@dataclass(frozen=True, slots=True)
+class CadenceRecord:
+    """`report cadence`: one agent's coaching in the period, and follow-up."""
+
+    agent: str = column("Agent")
+    teams: list[str] = column("Teams")
+    coached: int = column("Coached")
+    last_coached: dt.date | None = column("Last coached")
+    acknowledged: int = column("Acknowledged")
+    open_actions: int = column("Open actions")
+    overdue_actions: int = column("Overdue")
+    meets_cadence: bool = column("Meets cadence")
+
+
 def cadence(
     db: Session,
     actor: User,
@@ -388,32 +462,34 @@ def cadence(
     start: dt.date | None = None,
     end: dt.date | None = None,
     minimum: int = DEFAULT_CADENCE,
-) -> list[dict]:
+) -> Iterator[CadenceRecord]:
     """One record an agent in scope, by handle: sessions coached from `start`
     through `end` (by the date in `zone` they were coached; the period of
     `cadence_period`), the last date ever coached, how many of the period's
     sessions the agent acknowledged, their sessions' open action items and
     how many of those are overdue on `today`, and whether they were coached
-    at least `minimum` times."""
+    at least `minimum` times. Read as they are consumed (the caller keeps
+    the transaction open until then)."""
     require_coaching_role(actor, "run reports, which compare agents with their team-mates")
     start, end = cadence_period(today, start, end)
     agents = User.__table__.alias("agent")
     in_view = (agents.c.role == "agent", in_scope(actor, agents.c.id))
     teams = team_names_by_user(db, select(agents.c.id).where(*in_view))
-    rows = db.execute(_cadence_statement(actor, agents, in_view, zone, start, end, today)).all()
-    return [
-        {
-            "agent": handle,
-            "teams": teams.get(agent_id, []),
-            "coached": coached,
-            "last_coached": dt.date.fromisoformat(last_coached) if last_coached else None,
-            "acknowledged": acknowledged,
-            "open_actions": open_actions,
-            "overdue_actions": overdue_actions,
-            "meets_cadence": coached >= minimum,
-        }
+    statement = _cadence_statement(actor, agents, in_view, zone, start, end, today)
+    rows = db.execute(statement.execution_options(yield_per=STREAMED_ROWS))
+    return (
+        CadenceRecord(
+            agent=handle,
+            teams=teams.get(agent_id, []),
+            coached=coached,
+            last_coached=dt.date.fromisoformat(last_coached) if last_coached else None,
+            acknowledged=acknowledged,
+            open_actions=open_actions,
+            overdue_actions=overdue_actions,
+            meets_cadence=coached >= minimum,
+        )
         for agent_id, handle, coached, last_coached, acknowledged, open_actions, overdue_actions in rows
-    ]
+    )
 
 
 def _cadence_statement(actor: User, agents, in_view, zone: str, start: dt.date, end: dt.date, today: dt.date):

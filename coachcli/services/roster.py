@@ -3,6 +3,8 @@ from a CSV or JSON Lines file, all or nothing, in a few set-based statements."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
@@ -11,6 +13,7 @@ from coachcli.db.models import Team, TeamMembership, User
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden
 from coachcli.parse import check_text
+from coachcli.records import as_dict, column
 from coachcli.services import audit
 from coachcli.services.people import a_role
 from coachcli.services.users import bootstrapping, check_name, check_role, normalize_handle
@@ -58,11 +61,20 @@ def _team_ids(db: Session, names: list[str]) -> dict[str, int]:
     return found
 
 
-def import_roster(db: Session, actor: User | None, content: Content, source: str) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class RosterCounts:
+    """What a roster import did."""
+
+    added: int = column("Added")
+    updated: int = column("Updated")
+    unchanged: int = column("Unchanged")
+    teams_created: int = column("Teams created")
+
+
+def import_roster(db: Session, actor: User | None, content: Content, source: str) -> RosterCounts:
     """Add new handles, update existing ones (name, role, and team memberships
     set to exactly the listed teams), create missing teams. Users not in the
-    file are left alone. Returns the counts added, updated, unchanged and
-    teams_created."""
+    file are left alone."""
     _authorize(db, actor)
     problems = Problems(source)
     wanted: dict[str, tuple[str, str, list[str] | None]] = {}
@@ -173,11 +185,11 @@ def import_roster(db: Session, actor: User | None, content: Content, source: str
         for user in [obj for obj in db.identity_map.values() if isinstance(obj, User)]:
             db.expire(user)
 
-    counts = {
-        "added": len(additions),
-        "updated": updated,
-        "unchanged": unchanged,
-        "teams_created": len(new_teams),
-    }
-    audit.record(db, actor, "user.import", "user", None, **counts)
+    counts = RosterCounts(
+        added=len(additions),
+        updated=updated,
+        unchanged=unchanged,
+        teams_created=len(new_teams),
+    )
+    audit.record(db, actor, "user.import", "user", None, **as_dict(counts))
     return counts

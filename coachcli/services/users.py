@@ -199,7 +199,15 @@ def add_team(db: Session, actor: User, name: str) -> Team:
     return team
 
 
-def list_teams(db: Session, actor: User) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    id: int = column("ID")
+    name: str = column("Team")
+    coaches: list[str] = column("Coaches")
+    agents: list[str] = column("Agents")
+
+
+def list_teams(db: Session, actor: User) -> list[TeamRecord]:
     """Teams with their coaches and agents: an admin sees all; others the
     teams they belong to, and an agent no other agent."""
     query = (
@@ -211,10 +219,10 @@ def list_teams(db: Session, actor: User) -> list[dict]:
     if actor.role != "admin":
         own = select(TeamMembership.team_id).where(TeamMembership.user_id == actor.id)
         query = query.where(col(Team.id).in_(own))
-    teams: dict[int, dict] = {}
+    teams: dict[int, TeamRecord] = {}
     for team_id, team_name, user_id, handle, role in db.exec(query):
-        team = teams.setdefault(team_id, {"id": team_id, "name": team_name, "coaches": [], "agents": []})
+        team = teams.setdefault(team_id, TeamRecord(id=team_id, name=team_name, coaches=[], agents=[]))
         if handle is None or (actor.role == "agent" and role == "agent" and user_id != actor.id):
             continue
-        team["agents" if role == "agent" else "coaches"].append(handle)
+        (team.agents if role == "agent" else team.coaches).append(handle)
     return list(teams.values())

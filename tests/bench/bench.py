@@ -392,6 +392,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="coach-bench-"))
     env = {"COACH_TZ": "UTC"}
     os.environ.update(env)
+    # Every command measured may write its bytecode, as an installed coach
+    # has it (as sqlmodel has in site-packages): a shell that sets
+    # PYTHONDONTWRITEBYTECODE would make each coach run compile its modules
+    # again, and the baselines not.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     print(f"coach bench: {kpi_rows:,} KPI rows, {agent_count} agents, data in {folder}")
     if args.streaming:
         streaming_case(folder, args.postgres)
@@ -640,6 +645,8 @@ def postgresql_figures(
     finally:
         for name in names:
             subprocess.run(psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), stdout=subprocess.DEVNULL)
+        # The groups last: the copies of a database (TEMPLATE) hold grants to its groups.
+        for name in names:
             drop_groups(psql, name)
 
 
