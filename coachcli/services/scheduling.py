@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import and_, insert
 from sqlmodel import Session, col, select
@@ -121,45 +122,19 @@ class ScheduleRequest:
     from_request: int | None = None  # the coaching request this session answers
 
     @classmethod
-    def typed(
-        cls,
-        *,
-        title: object = None,
-        agent: object = None,
-        coach: object = None,
-        date: object = None,
-        start: object = None,
-        timezone: object = None,
-        duration: object = None,
-        link: object = None,
-        path: object = None,
-        kpi: object = None,
-        target: object = None,
-        target_date: object = None,
-        notes: object = None,
-        private_notes: object = None,
-        form: object = None,
-        from_request: int | None = None,
-    ) -> ScheduleRequest:
-        """From what was typed or read: text, or a JSON file's values."""
-        return cls(
-            title=_text(title),
-            agent=_handle(agent),
-            coach=_handle(coach),
-            date=_text(date),
-            start=_text(start),
-            timezone=_text(timezone),
-            duration=duration if isinstance(duration, int) and not isinstance(duration, bool) else _text(duration),
-            link=_text(link),
-            path=_text(path),
-            kpi=_text(kpi),
-            target=_text(target),
-            target_date=_text(target_date),
-            notes=None if notes is None else str(notes),
-            private_notes=_text(private_notes),
-            form=_text(form),
-            from_request=from_request,
-        )
+    def typed(cls, **values: object) -> ScheduleRequest:
+        """From what was typed or read (text, or a JSON file's values), by field name."""
+        unknown = values.keys() - cls.__dataclass_fields__.keys()
+        if unknown:
+            raise TypeError(f"a ScheduleRequest has no {', '.join(sorted(unknown))}")
+        fields: dict[str, Any] = {name: _text(values.get(name)) for name in cls.__dataclass_fields__}
+        duration, notes, from_request = values.get("duration"), values.get("notes"), values.get("from_request")
+        if isinstance(duration, int) and not isinstance(duration, bool):
+            fields["duration"] = duration
+        fields["agent"], fields["coach"] = _handle(values.get("agent")), _handle(values.get("coach"))
+        fields["notes"] = None if notes is None else str(notes)
+        fields["from_request"] = from_request if isinstance(from_request, int) else None
+        return cls(**fields)
 
 
 @dataclass
