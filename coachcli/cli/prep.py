@@ -94,9 +94,9 @@ def _displayed(sheet: dict) -> dict:
     }
 
 
-def _last_session(session: dict) -> str:
-    when = session["date"] or (session["coached_at"].date() if session["coached_at"] else "")
-    return f"{session['id']} “{session['title']}” on {when} with {session['coach'] or 'no coach'}"
+def _last_session(session) -> str:
+    when = session.date or (session.coached_at.date() if session.coached_at else "")
+    return f"{session.id} “{session.title}” on {when} with {session.coach or 'no coach'}"
 
 
 def _page(sheet: dict) -> View:
@@ -155,7 +155,8 @@ def _goal_row(goal: dict) -> dict:
     }
 
 
-def _request_row(request: dict) -> dict:
+def _request_row(request) -> dict:
     from coachcli.metrics import find_metric
+    from coachcli.records import as_dict
 
-    return {**request, "kpi": find_metric(request["kpi"]).name if request["kpi"] else "", "rule": request["rule"] or ""}
+    return {**as_dict(request), "kpi": find_metric(request.kpi).name if request.kpi else "", "rule": request.rule or ""}

@@ -16,9 +16,10 @@ from coachcli.forms import FormSpec
 from coachcli.parse import check_text
 from coachcli.services import audit
 from coachcli.services.actions import open_actions_before
+from coachcli.services.coaching import create_draft
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.people import coachable_agent, find_user, in_scope
-from coachcli.services.sessions import create_draft, session_records, why_kept
+from coachcli.services.sessions import SessionRecord, session_records, why_kept
 
 PLAN_STATES = ("active", "closed")
 RECENT_SESSIONS_SHOWN = 5
@@ -196,7 +197,7 @@ def close_plan(db: Session, actor: User, plan_id: int, reason: str) -> Plan:
     return plan
 
 
-def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | None, list[dict]]:
+def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, SessionRecord | None, list[SessionRecord]]:
     """P3: the plan (with its open action items from earlier sessions), its
     current session, and the five most recent others."""
     plan = find_plan(db, actor, plan_id)
@@ -212,7 +213,7 @@ def plan_overview(db: Session, actor: User, plan_id: int) -> tuple[dict, dict | 
         db,
         agent_id=plan.agent_id,
         plan_id=plan.id,
-        before_session_id=current_id if current and current["state"] != "coached" else None,
+        before_session_id=current_id if current and current.state != "coached" else None,
     )
     return record, current, sessions[1:] if current_id else sessions
 

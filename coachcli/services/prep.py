@@ -69,10 +69,10 @@ def prep(db: Session, actor: User, handle: str, *, as_of: dt.date, days: int = D
         "days": windows.days,
         "metrics": _metrics(db, stored_id(agent), windows),
         "goals": _goals(db, actor, agent, as_of),
-        "actions": list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of),
+        "actions": list(list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of)),
         "last_session": session_record(db, actor, last) if last is not None else None,
-        "unacknowledged": sorted(record["id"] for record in coached if record["acknowledged_at"] is None),
-        "requests": list(reversed(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))),
+        "unacknowledged": sorted(record.id for record in coached if record.acknowledged_at is None),
+        "requests": list(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))[::-1],
     }
 
 
