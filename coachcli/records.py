@@ -75,7 +75,7 @@ def as_dict(record: Any) -> dict[str, Any]:
     """The record's keys and values (nested records and lists of them as
     dicts too), leaving out what the viewer may not see."""
     return {
-        key: _plain_value(value)
+        key: plain_value(value)
         for key, value in ((key, getattr(record, name)) for key, name in _names(type(record)))
         if value is not WITHHELD
     }
@@ -103,7 +103,8 @@ def is_record(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
-def _plain_value(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A value as JSON takes it: a record (or a list of them) as dicts."""
     if is_record(value):
         return as_dict(value)
     if isinstance(value, list | tuple) and value and is_record(value[0]):

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from coachcli.db.models import ActionItem, AuditEntry, CoachingSession, Notification, SessionAcknowledgement
 from coachcli.errors import CoachError, ExitCode
-from coachcli.services import actions, plans, scheduling, sessions, users
+from coachcli.records import as_dict
+from coachcli.services import actions, coaching, plans, scheduling, sessions, users
 
 TODAY = dt.date(2026, 3, 10)
 ACTION_KEYS = {
@@ -46,12 +47,12 @@ def raw(db, sql: str, **params):
 
 
 def coached(db, center, agent: str = "alex"):
-    session = sessions.new_session(db, center.calvin, agent, center.form.name, None)
-    return sessions.coach_session(db, center.calvin, session.id, dict(COMPLETE_ANSWERS))
+    session = coaching.new_session(db, center.calvin, agent, center.form.name, None)
+    return coaching.save_session(db, center.calvin, session.id, dict(COMPLETE_ANSWERS), coached=True)
 
 
 def draft(db, center, agent: str = "alex"):
-    return sessions.new_session(db, center.calvin, agent, center.form.name, None)
+    return coaching.new_session(db, center.calvin, agent, center.form.name, None)
 
 
 def add(db, actor, session, text="Use the closing checklist", **options):
@@ -59,7 +60,7 @@ def add(db, actor, session, text="Use the closing checklist", **options):
 
 
 def listed(db, actor, **filters) -> list[int]:
-    return [record["id"] for record in actions.list_actions(db, actor, today=TODAY, **filters)]
+    return [record.id for record in actions.list_actions(db, actor, today=TODAY, **filters)]
 
 
 def count(db, model, *where) -> int:
@@ -73,16 +74,16 @@ def test_the_sessions_coach_adds_an_item_owned_by_the_agent_by_default(db, cente
     session = coached(db, center)
     item = add(db, center.calvin, session, due="2026-03-20")
     record = actions.action_record(db, item.id)
-    assert set(record) == ACTION_KEYS
-    assert record["agent"] == "alex" and record["owner"] == "alex" and record["state"] == "open"
-    assert record["due_date"] == dt.date(2026, 3, 20) and record["session_id"] == session.id
-    assert record["done_at"] is None and record["done_by"] is None
+    assert set(as_dict(record)) == ACTION_KEYS
+    assert record.agent == "alex" and record.owner == "alex" and record.state == "open"
+    assert record.due_date == dt.date(2026, 3, 20) and record.session_id == session.id
+    assert record.done_at is None and record.done_by is None
 
 
 def test_an_item_can_be_owned_by_the_coach_and_due_dates_are_relative(db, center):
     item = add(db, center.calvin, draft(db, center), owner="coach", due="+7d")
     record = actions.action_record(db, item.id)
-    assert record["owner"] == "calvin" and record["due_date"] == TODAY + dt.timedelta(days=7)
+    assert record.owner == "calvin" and record.due_date == TODAY + dt.timedelta(days=7)
 
 
 def test_an_admin_adds_items_to_any_session(db, center):
@@ -99,7 +100,10 @@ def test_only_the_sessions_coach_or_an_admin_adds_items(db, center):
 
 def test_items_are_refused_on_requested_and_scheduled_sessions(db, center):
     scheduled = scheduling.schedule_session(
-        db, center.calvin, title="Holds", agent="alex", date="2026-03-12", start="10:00", today=TODAY
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(title="Holds", agent="alex", date="2026-03-12", start="10:00"),
+        today=TODAY,
     )
     assert "scheduled" in refusal(add, db, center.calvin, scheduled)
     request = scheduling.request_session(db, center.alex, title="Help with holds")
@@ -124,8 +128,8 @@ def test_the_owner_marks_an_item_done_once_with_a_note(db, center):
     item = add(db, center.calvin, coached(db, center))
     actions.complete_action(db, center.alex, item.id, "  Done on every call  ")
     record = actions.action_record(db, item.id)
-    assert record["state"] == "done" and record["done_by"] == "alex" and record["note"] == "Done on every call"
-    assert record["done_at"] is not None
+    assert record.state == "done" and record.done_by == "alex" and record.note == "Done on every call"
+    assert record.done_at is not None
     assert "already done" in refusal(actions.complete_action, db, center.calvin, item.id)
 
 
@@ -134,7 +138,7 @@ def test_the_coach_or_an_admin_may_mark_the_agents_item_done(db, center):
     first, second = add(db, center.calvin, session), add(db, center.calvin, session)
     actions.complete_action(db, center.calvin, first.id)
     actions.complete_action(db, center.dana, second.id)
-    assert [actions.action_record(db, i.id)["done_by"] for i in (first, second)] == ["calvin", "dana"]
+    assert [actions.action_record(db, i.id).done_by for i in (first, second)] == ["calvin", "dana"]
 
 
 def test_nobody_else_marks_an_item_done(db, center):
@@ -143,7 +147,7 @@ def test_nobody_else_marks_an_item_done(db, center):
     refusal(actions.complete_action, db, center.maria, coach_owned.id, code=ExitCode.PERMISSION)
     refusal(actions.complete_action, db, center.priya, coach_owned.id, code=ExitCode.PERMISSION)
     refusal(actions.complete_action, db, center.calvin, 999, code=ExitCode.NOT_FOUND)
-    assert actions.action_record(db, coach_owned.id)["state"] == "open"
+    assert actions.action_record(db, coach_owned.id).state == "open"
 
 
 # --- action items: list ----------------------------------------------------------------------
@@ -184,8 +188,8 @@ def test_list_keeps_to_the_scope_and_filters_by_agent(db, center):
 
 
 def coached_by_priya(db, center):
-    session = sessions.new_session(db, center.priya, "sam", center.form.name, None)
-    return sessions.coach_session(db, center.priya, session.id, dict(COMPLETE_ANSWERS))
+    session = coaching.new_session(db, center.priya, "sam", center.form.name, None)
+    return coaching.save_session(db, center.priya, session.id, dict(COMPLETE_ANSWERS), coached=True)
 
 
 # --- action items: kept for good -------------------------------------------------------------
@@ -204,7 +208,7 @@ def test_the_database_refuses_to_delete_an_item_or_change_a_done_one(db, center)
 def test_a_draft_with_action_items_is_not_deleted(db, center):
     session = draft(db, center)
     add(db, center.calvin, session)
-    assert "action items" in refusal(sessions.delete_session, db, center.calvin, session.id)
+    assert "action items" in refusal(coaching.delete_session, db, center.calvin, session.id)
     assert db.get(CoachingSession, session.id) is not None
 
 
@@ -220,12 +224,12 @@ def test_every_change_to_an_item_is_audited(db, center):
 
 def test_the_agent_acknowledges_a_coached_session_once_and_the_coach_is_told(db, center):
     session = coached(db, center)
-    sessions.acknowledge_session(db, center.alex, session.id, "  Thanks, agreed  ")
+    coaching.acknowledge_session(db, center.alex, session.id, "  Thanks, agreed  ")
     record = sessions.session_record(db, center.calvin, session.id)
-    assert record["agent_comment"] == "Thanks, agreed" and record["acknowledged_at"] is not None
+    assert record.agent_comment == "Thanks, agreed" and record.acknowledged_at is not None
     told = db.exec(select(Notification).where(Notification.kind == "session.acknowledged")).all()
     assert [(n.user_id, n.record_id) for n in told] == [(center.calvin.id, session.id)]
-    assert "once" in refusal(sessions.acknowledge_session, db, center.alex, session.id, "again")
+    assert "once" in refusal(coaching.acknowledge_session, db, center.alex, session.id, "again")
     assert db.get(SessionAcknowledgement, session.id).comment == "Thanks, agreed"
     assert count(db, AuditEntry, AuditEntry.action == "session.ack") == 1
 
@@ -233,23 +237,23 @@ def test_the_agent_acknowledges_a_coached_session_once_and_the_coach_is_told(db,
 def test_only_the_agent_acknowledges_and_only_a_coached_session(db, center):
     session = coached(db, center)
     for other in (center.calvin, center.dana):
-        refusal(sessions.acknowledge_session, db, other, session.id, code=ExitCode.PERMISSION)
-    refusal(sessions.acknowledge_session, db, center.maria, session.id, code=ExitCode.PERMISSION)
-    assert "not coached" in refusal(sessions.acknowledge_session, db, center.alex, draft(db, center).id)
-    refusal(sessions.acknowledge_session, db, center.alex, 999, code=ExitCode.NOT_FOUND)
+        refusal(coaching.acknowledge_session, db, other, session.id, code=ExitCode.PERMISSION)
+    refusal(coaching.acknowledge_session, db, center.maria, session.id, code=ExitCode.PERMISSION)
+    assert "not coached" in refusal(coaching.acknowledge_session, db, center.alex, draft(db, center).id)
+    refusal(coaching.acknowledge_session, db, center.alex, 999, code=ExitCode.NOT_FOUND)
     assert count(db, SessionAcknowledgement) == 0
 
 
 def test_without_a_comment_the_acknowledgement_has_none(db, center):
     session = coached(db, center)
-    sessions.acknowledge_session(db, center.alex, session.id)
+    coaching.acknowledge_session(db, center.alex, session.id)
     record = sessions.session_record(db, center.alex, session.id)
-    assert record["acknowledged_at"] is not None and record["agent_comment"] is None
+    assert record.acknowledged_at is not None and record.agent_comment is None
 
 
 def test_the_database_refuses_to_change_or_delete_an_acknowledgement(db, center):
     session = coached(db, center)
-    sessions.acknowledge_session(db, center.alex, session.id, "fine")
+    coaching.acknowledge_session(db, center.alex, session.id, "fine")
     with pytest.raises(IntegrityError, match="cannot be changed"):
         raw(db, "UPDATE session_acknowledgements SET comment = 'x'")
     with pytest.raises(IntegrityError, match="cannot be deleted"):
@@ -260,10 +264,10 @@ def test_unacknowledged_lists_coached_sessions_in_scope_not_yet_acknowledged(db,
     first, second = coached(db, center), coached(db, center)
     draft(db, center)
     coached_by_priya(db, center)
-    sessions.acknowledge_session(db, center.alex, first.id)
-    ids = [r["id"] for r in sessions.list_sessions(db, center.calvin, unacknowledged=True)]
+    coaching.acknowledge_session(db, center.alex, first.id)
+    ids = [r.id for r in sessions.list_sessions(db, center.calvin, unacknowledged=True)]
     assert ids == [second.id]
-    assert [r["id"] for r in sessions.list_sessions(db, center.alex, unacknowledged=True)] == [second.id]
+    assert [r.id for r in sessions.list_sessions(db, center.alex, unacknowledged=True)] == [second.id]
 
 
 # --- private notes ------------------------------------------------------------------------------
@@ -271,24 +275,24 @@ def test_unacknowledged_lists_coached_sessions_in_scope_not_yet_acknowledged(db,
 
 def test_private_notes_are_for_coaches_and_admins_only(db, center):
     session = draft(db, center)
-    sessions.save_session(db, center.calvin, session.id, {}, private_notes="  Struggling at home  ")
+    coaching.save_session(db, center.calvin, session.id, {}, private_notes="  Struggling at home  ")
     for viewer in (center.calvin, center.dana):
-        assert sessions.session_record(db, viewer, session.id)["private_notes"] == "Struggling at home"
-    assert "private_notes" not in sessions.session_record(db, center.alex, session.id)
-    assert all("private_notes" not in r for r in sessions.list_sessions(db, center.alex))
+        assert sessions.session_record(db, viewer, session.id).private_notes == "Struggling at home"
+    assert "private_notes" not in as_dict(sessions.session_record(db, center.alex, session.id))
+    assert all("private_notes" not in as_dict(r) for r in sessions.list_sessions(db, center.alex))
 
 
 def test_private_notes_on_coach_and_schedule(db, center):
     session = draft(db, center)
-    sessions.coach_session(db, center.calvin, session.id, dict(COMPLETE_ANSWERS), private_notes="Watch tone")
+    coaching.save_session(
+        db, center.calvin, session.id, dict(COMPLETE_ANSWERS), private_notes="Watch tone", coached=True
+    )
     scheduled = scheduling.schedule_session(
         db,
         center.calvin,
-        title="Holds",
-        agent="alex",
-        date="2026-03-12",
-        start="10:00",
-        private_notes="Ask about the new shift",
+        scheduling.ScheduleRequest.typed(
+            title="Holds", agent="alex", date="2026-03-12", start="10:00", private_notes="Ask about the new shift"
+        ),
         today=TODAY,
     )
     assert db.get(CoachingSession, session.id).private_notes == "Watch tone"
@@ -297,8 +301,8 @@ def test_private_notes_on_coach_and_schedule(db, center):
 
 def test_saving_without_private_notes_keeps_them(db, center):
     session = draft(db, center)
-    sessions.save_session(db, center.calvin, session.id, {}, private_notes="Keep me")
-    sessions.save_session(db, center.calvin, session.id, {"greeting": "3"}, notes="public")
+    coaching.save_session(db, center.calvin, session.id, {}, private_notes="Keep me")
+    coaching.save_session(db, center.calvin, session.id, {"greeting": "3"}, notes="public")
     assert db.get(CoachingSession, session.id).private_notes == "Keep me"
 
 
@@ -317,17 +321,17 @@ def test_the_sessions_import_takes_private_notes(db, center):
 
 def test_a_plans_open_items_from_earlier_sessions_are_carried_to_its_draft(db, center):
     plan, first = plans.add_plan(db, center.calvin, "alex", center.form.name, "Shorter holds")
-    sessions.coach_session(db, center.calvin, first.id, dict(COMPLETE_ANSWERS))
+    coaching.save_session(db, center.calvin, first.id, dict(COMPLETE_ANSWERS), coached=True)
     kept, finished = add(db, center.calvin, first, "Kept open"), add(db, center.calvin, first, "Finished")
     actions.complete_action(db, center.alex, finished.id)
-    assert [a["id"] for a in plans.plan_overview(db, center.calvin, plan.id).open_actions] == [kept.id]
+    assert [a.id for a in plans.plan_overview(db, center.calvin, plan.id).open_actions] == [kept.id]
     current, _ = plans.edit_plan(db, center.calvin, plan.id)
     add(db, center.calvin, current, "Agreed today")  # this session's own item is not carried
     add(db, center.calvin, coached(db, center), "Standalone")  # nor a standalone session's
     carried = actions.carried_actions(db, current)
-    assert [a["id"] for a in carried] == [kept.id] and set(carried[0]) == ACTION_KEYS
+    assert [a.id for a in carried] == [kept.id] and set(as_dict(carried[0])) == ACTION_KEYS
     overview = plans.plan_overview(db, center.calvin, plan.id)
-    assert [a["id"] for a in overview.open_actions] == [kept.id]
+    assert [a.id for a in overview.open_actions] == [kept.id]
 
 
 def test_a_standalone_session_carries_the_agents_earlier_standalone_items(db, center):
@@ -337,5 +341,5 @@ def test_a_standalone_session_carries_the_agents_earlier_standalone_items(db, ce
     add(db, center.calvin, first, "Plan item")
     add(db, center.calvin, coached(db, center, "maria"), "Another agent's")
     later = draft(db, center)
-    assert [a["id"] for a in actions.carried_actions(db, later)] == [kept.id]
+    assert [a.id for a in actions.carried_actions(db, later)] == [kept.id]
     assert actions.carried_actions(db, earlier) == []

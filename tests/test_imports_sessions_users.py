@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -47,7 +48,7 @@ def run_import(db, actor, text, source="sessions.csv"):
 
 def test_session_import_follows_the_schedule_rules(db, center, path):
     result = run_import(db, center.calvin, GOOD_CSV)
-    assert result == {"scheduled": 3, "minigoals": 1, "without_minigoal": 1, "first_of_two": 0}
+    assert dataclasses.asdict(result) == {"scheduled": 3, "minigoals": 1, "without_minigoal": 1, "first_of_two": 0}
     rows = db.exec(select(CoachingSession).order_by(CoachingSession.id)).all()
     assert [(s.title, s.state, s.start, s.timezone, s.duration_minutes) for s in rows] == [
         ("AHT review", "scheduled", "09:30", "Europe/Paris", 45),
@@ -87,7 +88,7 @@ def test_session_import_reads_json_lines_with_json_types(db, center, path):
         ),
         json.dumps({"title": "Chat", "agent": "maria", "coach": "calvin", "date": "2026-12-15", "start": "10:00"}),
     ]
-    assert run_import(db, center.calvin, "\n".join(lines), "stdin")["minigoals"] == 1
+    assert run_import(db, center.calvin, "\n".join(lines), "stdin").minigoals == 1
     first = db.exec(select(CoachingSession).where(CoachingSession.title == "AHT")).one()
     assert (first.duration_minutes, first.target, first.kpi) == (60, 300, "handle-time")
 
@@ -150,7 +151,7 @@ def test_session_import_is_set_based(db, center, engine):
         result = run_import(db, center.dana, text)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert result["scheduled"] == 10_000 and result["minigoals"] == 5_000
+    assert result.scheduled == 10_000 and result.minigoals == 5_000
     assert len(statements) < 40
     last = db.exec(select(CoachingSession).where(CoachingSession.title == "S9999")).one()
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == last.id)).one()

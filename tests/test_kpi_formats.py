@@ -356,7 +356,7 @@ def test_sessions_read_semicolon_files_with_decimal_targets_and_workbooks(db, ce
         "Faster calls;alex;calvin;2026-12-01;09:00;Inbound fundamentals;AHT;380,5;2026-12-10\n"
     )
     counts = scheduling.import_sessions(db, center.calvin, text.splitlines(True), "s.csv", today=dt.date(2026, 12, 1))
-    assert counts["minigoals"] == 1
+    assert counts.minigoals == 1
     path = write_workbook(
         tmp_path / "sessions.xlsx",
         {
@@ -367,9 +367,9 @@ def test_sessions_read_semicolon_files_with_decimal_targets_and_workbooks(db, ce
         },
     )
     assert (
-        scheduling.import_sessions(db, center.calvin, _sheet(path), "sessions.xlsx", today=dt.date(2026, 12, 1))[
-            "scheduled"
-        ]
+        scheduling.import_sessions(
+            db, center.calvin, _sheet(path), "sessions.xlsx", today=dt.date(2026, 12, 1)
+        ).scheduled
         == 1
     )
     sessions = {row.title: row for row in db.exec(select(CoachingSession))}

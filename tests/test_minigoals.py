@@ -23,7 +23,7 @@ from coachcli.db.models import (
 from coachcli.errors import CoachError, ExitCode
 from coachcli.parse import today_in
 from coachcli.records import as_dict
-from coachcli.services import minigoals, sessions
+from coachcli.services import coaching, minigoals
 
 DEC = {day: dt.date(2026, 12, day) for day in range(1, 32)}
 
@@ -41,7 +41,7 @@ def make_goal(
     name="Lower handle time",
 ) -> MiniGoal:
     """A mini-goal as scheduling makes one: from a session, for its agent."""
-    session = sessions.create_draft(db, coach, agent, form, name)
+    session = coaching.create_draft(db, coach, agent, form, name)
     goal = MiniGoal(
         session_id=session.id,
         name=name,

@@ -17,17 +17,17 @@ from coachcli.db import transaction
 from coachcli.db.models import AuditEntry, CoachingSession, Notification, Plan
 from coachcli.errors import CoachError, ExitCode
 from coachcli.forms import load_form_file
-from coachcli.services import forms, plans, sessions
+from coachcli.services import coaching, forms, plans, sessions
 from coachcli.services.people import find_user
 
 PURPOSE = "Bring average hold time under 5 minutes"
 REASON = "Hold time under five minutes for six straight weeks; purpose met"
 
 
-def refusal(call, *args, code: ExitCode = ExitCode.REFUSED) -> str:
+def refusal(call, *args, code: ExitCode = ExitCode.REFUSED, **options) -> str:
     """The CoachError a rule raises, checked for its exit code; its message."""
     with pytest.raises(CoachError) as caught:
-        call(*args)
+        call(*args, **options)
     assert caught.value.exit_code == code, caught.value.message
     assert "\n" not in caught.value.message
     return caught.value.message
@@ -44,7 +44,7 @@ def raw(db, sql: str, **params):
 
 
 def coach(db, actor, session_id: int, **changes):
-    return sessions.coach_session(db, actor, session_id, {**COMPLETE_ANSWERS, **changes})
+    return coaching.save_session(db, actor, session_id, {**COMPLETE_ANSWERS, **changes}, coached=True)
 
 
 def open_plan(db, center, agent: str = "alex", purpose: str = PURPOSE):
@@ -149,7 +149,7 @@ def test_p2_the_database_refuses_a_plan_session_on_another_form(db, center):
         raw(db, "UPDATE sessions SET form_id = :form WHERE id = :id", form=other.id, id=first.id)
     assert raw(db, "SELECT form_id FROM sessions WHERE id = :id", id=first.id).scalar_one() == center.form.id
     # A standalone session may change form: the guard is about plans only.
-    standalone = sessions.new_session(db, center.calvin, "alex", center.form.name, None)
+    standalone = coaching.new_session(db, center.calvin, "alex", center.form.name, None)
     raw(db, "UPDATE sessions SET form_id = :form WHERE id = :id", form=other.id, id=standalone.id)
 
 
@@ -175,12 +175,12 @@ def test_p3_overview_shows_the_current_session_and_five_most_recent_others(db, c
     shown_current, recent = record.current_session, record.recent_sessions
     assert record.id == plan.id and record.purpose == PURPOSE
     assert record.form == "Call quality" and record.agent == "alex" and record.state == "active"
-    assert shown_current["id"] == current.id and shown_current["state"] == "draft"
-    assert [session["id"] for session in recent] == list(reversed(ids[2:7]))
+    assert shown_current.id == current.id and shown_current.state == "draft"
+    assert [session.id for session in recent] == list(reversed(ids[2:7]))
     assert len(recent) == 5
-    assert other_first.id not in [s["id"] for s in recent]
+    assert other_first.id not in [s.id for s in recent]
     assert sorted(record.session_ids) == sorted(ids)
-    assert all(session["plan_id"] == plan.id for session in [shown_current, *recent])
+    assert all(session.plan_id == plan.id for session in [shown_current, *recent])
 
 
 def test_p3_with_every_session_coached_the_latest_is_current(db, center):
@@ -190,8 +190,8 @@ def test_p3_with_every_session_coached_the_latest_is_current(db, center):
     coach(db, center.calvin, second.id)
     overview = plans.plan_overview(db, center.calvin, plan.id)
     current, recent = overview.current_session, overview.recent_sessions
-    assert current["id"] == second.id
-    assert [s["id"] for s in recent] == [first.id]
+    assert current.id == second.id
+    assert [s.id for s in recent] == [first.id]
 
 
 # --- P4: autofill ------------------------------------------------------------
@@ -201,11 +201,11 @@ def test_p4_autofill_in_a_plan_copies_the_previous_plan_session(db, center):
     plan, first = open_plan(db, center)
     coach(db, center.calvin, first.id, greeting=2, strengths="Plan session one")
     # A later standalone session on the same form must not be the source.
-    standalone = sessions.new_session(db, center.calvin, "alex", center.form.name, None)
+    standalone = coaching.new_session(db, center.calvin, "alex", center.form.name, None)
     coach(db, center.calvin, standalone.id, greeting=5, strengths="Standalone")
     second, _ = plans.edit_plan(db, center.calvin, plan.id)
 
-    filled, source = sessions.autofill_session(db, center.calvin, second.id)
+    filled, source = coaching.autofill_session(db, center.calvin, second.id)
     assert source.id == first.id
     assert filled.answers["greeting"] == 2
     assert filled.answers["strengths"] == "Plan session one"
@@ -214,14 +214,14 @@ def test_p4_autofill_in_a_plan_copies_the_previous_plan_session(db, center):
 
 def test_p4_autofill_standalone_copies_the_agents_previous_session_on_the_same_form(db, center):
     other = second_form(db, center)
-    earlier = sessions.new_session(db, center.calvin, "alex", center.form.name, "Earlier")
+    earlier = coaching.new_session(db, center.calvin, "alex", center.form.name, "Earlier")
     coach(db, center.calvin, earlier.id, strengths="Alex, same form")
-    maria_s = sessions.new_session(db, center.calvin, "maria", center.form.name, "Maria")
+    maria_s = coaching.new_session(db, center.calvin, "maria", center.form.name, "Maria")
     coach(db, center.calvin, maria_s.id, strengths="Maria, same form")
-    sessions.new_session(db, center.calvin, "alex", other.name, "Other form")
-    current = sessions.new_session(db, center.calvin, "alex", center.form.name, "Now")
+    coaching.new_session(db, center.calvin, "alex", other.name, "Other form")
+    current = coaching.new_session(db, center.calvin, "alex", center.form.name, "Now")
 
-    filled, source = sessions.autofill_session(db, center.calvin, current.id)
+    filled, source = coaching.autofill_session(db, center.calvin, current.id)
     assert source.id == earlier.id
     assert filled.answers["strengths"] == "Alex, same form"
 
@@ -230,8 +230,8 @@ def test_p4_autofill_keeps_answers_already_given(db, center):
     plan, first = open_plan(db, center)
     coach(db, center.calvin, first.id, greeting=2, empathy=2)
     second, _ = plans.edit_plan(db, center.calvin, plan.id)
-    sessions.save_session(db, center.calvin, second.id, {"greeting": "5"})
-    filled, _ = sessions.autofill_session(db, center.calvin, second.id)
+    coaching.save_session(db, center.calvin, second.id, {"greeting": "5"})
+    filled, _ = coaching.autofill_session(db, center.calvin, second.id)
     assert filled.answers["greeting"] == 5  # kept
     assert filled.answers["empathy"] == 2  # filled
     assert filled.answers["opportunities"] == COMPLETE_ANSWERS["opportunities"]
@@ -239,10 +239,10 @@ def test_p4_autofill_keeps_answers_already_given(db, center):
 
 def test_p4_autofill_is_refused_on_a_coached_session_and_without_a_source(db, center):
     plan, first = open_plan(db, center)
-    message = refusal(sessions.autofill_session, db, center.calvin, first.id)
+    message = refusal(coaching.autofill_session, db, center.calvin, first.id)
     assert "no previous session" in message
     coach(db, center.calvin, first.id)
-    message = refusal(sessions.autofill_session, db, center.calvin, first.id)
+    message = refusal(coaching.autofill_session, db, center.calvin, first.id)
     assert "coached" in message
     answers = raw(db, "SELECT answers FROM sessions WHERE id = :id", id=first.id).scalar_one()
     assert '"greeting": 4' in answers
@@ -253,8 +253,8 @@ def test_p4_autofill_is_refused_on_a_coached_session_and_without_a_source(db, ce
 
 def test_p5_save_keeps_the_other_answers_and_stays_a_draft(db, center):
     _, first = open_plan(db, center)
-    sessions.save_session(db, center.calvin, first.id, {"greeting": "4", "channel": "phone"})
-    saved = sessions.save_session(db, center.calvin, first.id, {"channel": "chat"}, notes="Talked about holds")
+    coaching.save_session(db, center.calvin, first.id, {"greeting": "4", "channel": "phone"})
+    saved = coaching.save_session(db, center.calvin, first.id, {"channel": "chat"}, notes="Talked about holds")
     assert saved.answers == {"channel": "chat", "greeting": 4}
     assert saved.state == "draft"
     assert saved.coached_at is None
@@ -265,12 +265,12 @@ def test_p5_save_keeps_the_other_answers_and_stays_a_draft(db, center):
 def test_p5_save_validates_answers(db, center):
     _, first = open_plan(db, center)
     for updates in ({"greeting": "9"}, {"channel": "fax"}, {"compliance": "maybe"}, {"bogus": "1"}):
-        refusal(sessions.save_session, db, center.calvin, first.id, updates, code=ExitCode.BAD_INPUT)
+        refusal(coaching.save_session, db, center.calvin, first.id, updates, code=ExitCode.BAD_INPUT)
 
 
 def test_p5_coach_checks_required_fields(db, center):
     _, first = open_plan(db, center)
-    message = refusal(sessions.coach_session, db, center.calvin, first.id, {"greeting": "4"})
+    message = refusal(coaching.save_session, db, center.calvin, first.id, {"greeting": "4"}, coached=True)
     assert "missing required answers" in message
     for key in ("channel", "empathy", "compliance", "resolution", "opportunities", "agreed_actions"):
         assert key in message
@@ -290,10 +290,10 @@ def test_p5_coach_records_the_time_and_notifies_the_agent(db, center):
 def test_p5_a_coached_session_is_final(db, center):
     _, first = open_plan(db, center)
     coach(db, center.calvin, first.id)
-    refusal(sessions.save_session, db, center.calvin, first.id, {"greeting": "1"})
-    refusal(sessions.coach_session, db, center.calvin, first.id, {"greeting": "1"})
-    refusal(sessions.delete_session, db, center.calvin, first.id)
-    refusal(sessions.autofill_session, db, center.calvin, first.id)
+    refusal(coaching.save_session, db, center.calvin, first.id, {"greeting": "1"})
+    refusal(coaching.save_session, db, center.calvin, first.id, {"greeting": "1"}, coached=True)
+    refusal(coaching.delete_session, db, center.calvin, first.id)
+    refusal(coaching.autofill_session, db, center.calvin, first.id)
     db.expire_all()
     assert db.get(CoachingSession, first.id).answers["greeting"] == 4
 
@@ -315,12 +315,12 @@ def test_p5_the_database_refuses_changing_or_deleting_a_coached_session(db, cent
 
 def test_p6_session_list_has_the_plan_id(db, center):
     plan, first = open_plan(db, center)
-    standalone = sessions.new_session(db, center.calvin, "alex", center.form.name, None)
-    rows = {row["id"]: row for row in sessions.list_sessions(db, center.calvin)}
-    assert rows[first.id]["plan_id"] == plan.id
-    assert rows[standalone.id]["plan_id"] is None
+    standalone = coaching.new_session(db, center.calvin, "alex", center.form.name, None)
+    rows = {row.id: row for row in sessions.list_sessions(db, center.calvin)}
+    assert rows[first.id].plan_id == plan.id
+    assert rows[standalone.id].plan_id is None
     only_plan = sessions.list_sessions(db, center.calvin, plan_id=plan.id)
-    assert [row["id"] for row in only_plan] == [first.id]
+    assert [row.id for row in only_plan] == [first.id]
 
 
 # --- P7: Coach Again ----------------------------------------------------------
@@ -329,7 +329,7 @@ def test_p6_session_list_has_the_plan_id(db, center):
 def test_p7_coach_again_is_standalone_even_from_a_plan_session(db, center):
     plan, first = open_plan(db, center)
     coach(db, center.calvin, first.id)
-    again = sessions.coach_again(db, center.calvin, first.id)
+    again = coaching.coach_again(db, center.calvin, first.id)
     assert again.id != first.id
     assert again.plan_id is None
     assert again.form_id == center.form.id
@@ -363,7 +363,7 @@ def test_p8_edit_returns_the_open_draft_or_creates_a_blank_one(db, center):
 
 def test_p8_the_database_refuses_moving_a_session_into_or_out_of_a_plan(db, center):
     plan, first = open_plan(db, center)
-    standalone = sessions.new_session(db, center.calvin, "alex", center.form.name, None)
+    standalone = coaching.new_session(db, center.calvin, "alex", center.form.name, None)
     with pytest.raises(IntegrityError, match="moved into or out of a plan"):
         raw(db, "UPDATE sessions SET plan_id = :plan WHERE id = :id", plan=plan.id, id=standalone.id)
     with pytest.raises(IntegrityError, match="moved into or out of a plan"):
@@ -376,9 +376,9 @@ def test_p8_no_service_attaches_an_existing_session_to_a_plan(db, center):
     add_plan and edit_plan: Coach Again and new sessions stay standalone."""
     plan, first = open_plan(db, center)
     coach(db, center.calvin, first.id)
-    again = sessions.coach_again(db, center.calvin, first.id)
-    sessions.save_session(db, center.calvin, again.id, {"greeting": "3"})
-    sessions.autofill_session(db, center.calvin, again.id)
+    again = coaching.coach_again(db, center.calvin, first.id)
+    coaching.save_session(db, center.calvin, again.id, {"greeting": "3"})
+    coaching.autofill_session(db, center.calvin, again.id)
     assert db.get(CoachingSession, again.id).plan_id is None
 
 
@@ -396,14 +396,14 @@ def test_p8_edit_on_a_closed_plan_is_refused(db, center):
 
 def test_p9_a_draft_can_be_deleted_a_coached_session_cannot(db, center):
     plan, first = open_plan(db, center)
-    sessions.delete_session(db, center.calvin, first.id)
+    coaching.delete_session(db, center.calvin, first.id)
     assert db.get(CoachingSession, first.id) is None
     assert plans.plan_record(db, plan.id).session_ids == []
     assert count(db, AuditEntry, AuditEntry.action == "session.delete") == 1
     again, created = plans.edit_plan(db, center.calvin, plan.id)
     assert created
     coach(db, center.calvin, again.id)
-    assert "coached" in refusal(sessions.delete_session, db, center.calvin, again.id)
+    assert "coached" in refusal(coaching.delete_session, db, center.calvin, again.id)
     assert db.get(CoachingSession, again.id) is not None
 
 
@@ -516,10 +516,10 @@ def test_p12_there_is_no_plan_delete_command(cli):
 
 
 def test_p4_autofill_prefers_the_previous_coached_session_over_an_empty_draft(db, center):
-    coached = sessions.new_session(db, center.calvin, "alex", "Call quality", "Coached review")
-    sessions.coach_session(db, center.calvin, coached.id, dict(COMPLETE_ANSWERS))
-    sessions.new_session(db, center.calvin, "alex", "Call quality", "Abandoned draft")
-    target = sessions.new_session(db, center.calvin, "alex", "Call quality", "This week")
-    filled, source = sessions.autofill_session(db, center.calvin, target.id)
+    coached = coaching.new_session(db, center.calvin, "alex", "Call quality", "Coached review")
+    coaching.save_session(db, center.calvin, coached.id, dict(COMPLETE_ANSWERS), coached=True)
+    coaching.new_session(db, center.calvin, "alex", "Call quality", "Abandoned draft")
+    target = coaching.new_session(db, center.calvin, "alex", "Call quality", "This week")
+    filled, source = coaching.autofill_session(db, center.calvin, target.id)
     assert source.id == coached.id
     assert filled.answers["resolution"] == "resolved"

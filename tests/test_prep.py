@@ -12,7 +12,7 @@ from sqlmodel import select
 from coachcli.db.models import CoachingSession, KpiObservation
 from coachcli.errors import CoachError, ExitCode
 from coachcli.records import as_dict
-from coachcli.services import actions, paths, prep, scheduling, sessions
+from coachcli.services import actions, coaching, paths, prep, scheduling
 
 AS_OF = dt.date(2026, 6, 15)  # with 7 days: recent June 8–14, previous June 1–7
 
@@ -45,14 +45,16 @@ def alex_world(db, center):
     later = schedule(db, center, "Adherence 85", "2026-06-01", kpi="adherence", target="85", due="2026-07-30")
     # The last coached session, not acknowledged, with an open action item.
     coached = schedule(db, center, "June review", "2026-06-05")
-    sessions.coach_session(db, center.calvin, coached.id, dict(COMPLETE_ANSWERS), form_name=center.form.name)
+    coaching.save_session(
+        db, center.calvin, coached.id, dict(COMPLETE_ANSWERS), form_name=center.form.name, coached=True
+    )
     item = actions.add_action(db, center.calvin, coached.id, "Use the hold script", due="2026-06-20", today=AS_OF)
     done = actions.add_action(db, center.calvin, coached.id, "Read the FAQ", today=AS_OF)
     actions.complete_action(db, center.alex, done.id)
     # An older coached session, acknowledged.
     older = schedule(db, center, "May review", "2026-05-20")
-    sessions.coach_session(db, center.calvin, older.id, dict(COMPLETE_ANSWERS), form_name=center.form.name)
-    sessions.acknowledge_session(db, center.alex, older.id)
+    coaching.save_session(db, center.calvin, older.id, dict(COMPLETE_ANSWERS), form_name=center.form.name, coached=True)
+    coaching.acknowledge_session(db, center.alex, older.id)
     db.get(CoachingSession, older.id)
     request = scheduling.request_session(db, center.alex, title="Help with holds", kpi="hold-time")
     del path
@@ -61,9 +63,8 @@ def alex_world(db, center):
 
 def schedule(db, center, title, date, *, kpi=None, target=None, due=None):
     options = {"path": "Handle time", "kpi": kpi, "target": target, "target_date": due} if kpi else {}
-    return scheduling.schedule_session(
-        db, center.calvin, title=title, agent="alex", date=date, start="09:00", today=AS_OF, **options
-    )
+    request = scheduling.ScheduleRequest.typed(title=title, agent="alex", date=date, start="09:00", **options)
+    return scheduling.schedule_session(db, center.calvin, request, today=AS_OF)
 
 
 def test_the_sheet_figures_by_hand(db, center, alex_world):
@@ -199,5 +200,5 @@ def test_the_example_request_of_a_rule_shows_on_the_sheet(db, center):
     )
     rules.run_rules(db, loaded, {}, AS_OF, write=True)
     (request,) = prep.prep(db, center.calvin, "alex", as_of=AS_OF).requests
-    assert (request["rule"], request["kpi"], request["state"]) == ("Slow", "handle-time", "requested")
-    assert db.exec(select(CoachingSession)).one().id == request["id"]
+    assert (request.rule, request.kpi, request.state) == ("Slow", "handle-time", "requested")
+    assert db.exec(select(CoachingSession)).one().id == request.id

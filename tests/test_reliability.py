@@ -15,7 +15,7 @@ import pytest
 from conftest import build_center, query
 
 from coachcli.db import transaction
-from coachcli.services import scheduling, sessions
+from coachcli.services import coaching, scheduling
 
 COACH = shutil.which("coach") or str(Path(sys.executable).with_name("coach"))
 
@@ -42,21 +42,23 @@ def busy_center(engine, db_target):
 
         paths.add_path(db, center.dana, "Inbound basics", ["alex", "maria"])
         draft_ids = [
-            sessions.new_session(db, center.calvin, agent, "Call quality", f"Review {n}").id
+            coaching.new_session(db, center.calvin, agent, "Call quality", f"Review {n}").id
             for n, agent in enumerate(["alex", "maria"] * 2)
         ]
         for n in range(20):
             scheduling.schedule_session(
                 db,
                 center.calvin,
-                title=f"Goal {n}",
-                agent=["alex", "maria"][n % 2],
-                date="2026-01-05",
-                start="09:00",
-                path="Inbound basics",
-                kpi="handle-time",
-                target="320",
-                target_date="2026-02-05",
+                scheduling.ScheduleRequest.typed(
+                    title=f"Goal {n}",
+                    agent=["alex", "maria"][n % 2],
+                    date="2026-01-05",
+                    start="09:00",
+                    path="Inbound basics",
+                    kpi="handle-time",
+                    target="320",
+                    target_date="2026-02-05",
+                ),
                 today=__import__("datetime").date(2026, 1, 1),
             )
     return db_target, draft_ids

@@ -19,7 +19,7 @@ from test_reliability import COACH, _env
 from coachcli.db.models import KpiObservation
 from coachcli.errors import CoachError
 from coachcli.parse import parse_moment
-from coachcli.services import paths, reminders, scheduling
+from coachcli.services import coaching, paths, reminders, scheduling
 
 UTC = dt.UTC
 TODAY = dt.date(2026, 12, 1)
@@ -30,17 +30,10 @@ def at(text: str) -> dt.datetime:
 
 
 def schedule(db, center, title: str, date: str, start: str, tz: str = "UTC", **more):
-    return scheduling.schedule_session(
-        db,
-        center.calvin,
-        title=title,
-        agent=more.pop("agent", "alex"),
-        date=date,
-        start=start,
-        tz=tz,
-        today=TODAY,
-        **more,
+    request = scheduling.ScheduleRequest.typed(
+        title=title, agent=more.pop("agent", "alex"), date=date, start=start, timezone=tz, **more
     )
+    return scheduling.schedule_session(db, center.calvin, request, today=TODAY)
 
 
 def sent(db, moment: str, zone: str = "UTC") -> list[tuple]:
@@ -493,18 +486,15 @@ def test_as_of_either_parses_to_an_aware_moment_or_refuses_cleanly(text):
 def coached(db, center, title: str = "Call review"):
     from conftest import COMPLETE_ANSWERS
 
-    from coachcli.services import sessions
-
-    draft = sessions.new_session(db, center.calvin, "alex", "Call quality", title)
-    return sessions.coach_session(db, center.calvin, draft.id, dict(COMPLETE_ANSWERS))
+    draft = coaching.new_session(db, center.calvin, "alex", "Call quality", title)
+    return coaching.save_session(db, center.calvin, draft.id, dict(COMPLETE_ANSWERS), coached=True)
 
 
 def test_a_session_coached_three_days_ago_and_not_acknowledged_reminds_its_agent_once(db, center):
     session = coached(db, center)
     acknowledged = coached(db, center, "Acknowledged review")
-    from coachcli.services import sessions
 
-    sessions.acknowledge_session(db, center.alex, acknowledged.id)
+    coaching.acknowledge_session(db, center.alex, acknowledged.id)
     coached_at = session.coached_at
     assert sent(db, (coached_at + dt.timedelta(days=2, hours=23)).isoformat()) == []
     written = reminders.remind(db, coached_at + dt.timedelta(days=3), "UTC")

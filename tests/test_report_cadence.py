@@ -119,7 +119,7 @@ def test_overdue_is_the_rule_of_action_list_overdue(db, center):
     for days in (-40, -1, 0, 1):
         action(db, session, center.alex, TODAY + dt.timedelta(days=days))
     action(db, session, center.alex, None)
-    listed = actions.list_actions(db, center.dana, overdue=True, today=TODAY)
+    listed = list(actions.list_actions(db, center.dana, overdue=True, today=TODAY))
     (alex,) = [row for row in cadence(db, center.dana) if row.agent == "alex"]
     assert (alex.overdue_actions, alex.open_actions) == (len(listed), 5) == (2, 5)
 

@@ -19,7 +19,7 @@ from coachcli.db.models import AuditEntry, CoachingSession, KpiObservation, Mini
 from coachcli.errors import ExitCode
 from coachcli.records import as_dict
 from coachcli.rules import parse_rules
-from coachcli.services import erasure, paths, rules, scheduling, sessions, users
+from coachcli.services import coaching, erasure, paths, rules, scheduling, sessions, users
 
 # As of June 15th, a 7-day window is June 8–14.
 AS_OF = dt.date(2026, 6, 15)
@@ -202,13 +202,13 @@ def test_a_firing_is_a_coaching_request_with_its_proposed_goal(db, center, path)
     )
     assert "averaged 450 s (7:30) from 2026-06-08 to 2026-06-14 (7 observations)" in request.notes
     (listed,) = sessions.list_sessions(db, center.calvin, tab="requested")
-    assert (listed["id"], listed["rule"], listed["path"], listed["target"]) == (
+    assert (listed.id, listed.rule, listed.path, listed.target) == (
         request.id,
         "Long handle time",
         "Handle time",
         400.0,
     )
-    assert sessions.list_sessions(db, center.priya, tab="requested") == []
+    assert list(sessions.list_sessions(db, center.priya, tab="requested")) == []
     # The coach of alex's team is told, as for any request.
     (note,) = db.exec(select(Notification).where(Notification.kind == "session.requested")).all()
     assert note.user_id == center.calvin.id and note.record_id == request.id
@@ -234,7 +234,10 @@ def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):
     observe(db, center.alex, "handle-time", 450)
     (firing,) = run(db, PROPOSING)["fired"]
     session = scheduling.schedule_session(
-        db, center.calvin, date="2026-06-17", start="10:00", from_request=firing["session_id"], today=AS_OF
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(date="2026-06-17", start="10:00", from_request=firing["session_id"]),
+        today=AS_OF,
     )
     goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).one()
     assert (goal.name, goal.metric, goal.target, goal.start_date, goal.due_date) == (
@@ -244,7 +247,7 @@ def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):
         dt.date(2026, 6, 17),
         dt.date(2026, 7, 15),
     )
-    assert sessions.session_record(db, center.calvin, session.id)["rule"] == "Long handle time"
+    assert sessions.session_record(db, center.calvin, session.id).rule == "Long handle time"
     # A coach who gives another metric gets no proposed target for it.
     observe(db, center.maria, "handle-time", 450)
     paths.add_path(db, center.calvin, "Handle time", ["maria"])
@@ -252,10 +255,9 @@ def test_scheduling_from_the_request_keeps_the_proposed_goal(db, center, path):
     other = scheduling.schedule_session(
         db,
         center.calvin,
-        date="2026-06-17",
-        start="11:00",
-        kpi="talk-time",
-        from_request=later[0]["session_id"],
+        scheduling.ScheduleRequest.typed(
+            date="2026-06-17", start="11:00", kpi="talk-time", from_request=later[0]["session_id"]
+        ),
         today=AS_OF,
     )
     assert (other.kpi, other.target, other.target_date) == ("talk-time", None, None)
@@ -315,10 +317,15 @@ def test_a_rule_does_not_fire_while_its_request_is_open(db, center):
     second = run(db, text, AS_OF + dt.timedelta(days=1))
     assert (second["fired"], second["held"]) == ([], 1)
     # Scheduled, it is still open: the coaching has not happened.
-    scheduling.schedule_session(db, center.calvin, date="2026-06-20", start="09:00", from_request=first, today=AS_OF)
+    scheduling.schedule_session(
+        db,
+        center.calvin,
+        scheduling.ScheduleRequest.typed(date="2026-06-20", start="09:00", from_request=first),
+        today=AS_OF,
+    )
     assert run(db, text, AS_OF + dt.timedelta(days=2))["held"] == 1
     # Coached, it is closed: the rule may fire again.
-    sessions.coach_session(db, center.calvin, first, dict(COMPLETE_ANSWERS), form_name=center.form.name)
+    coaching.save_session(db, center.calvin, first, dict(COMPLETE_ANSWERS), form_name=center.form.name, coached=True)
     assert fired(run(db, text, AS_OF + dt.timedelta(days=3))) == [("Check", "alex", 500.0)]
 
 
@@ -326,7 +333,7 @@ def test_a_deleted_request_is_closed_and_its_firing_kept(db, center):
     observe(db, center.alex, "handle-time", 500)
     text = rule("threshold = 420", cooldown=0)
     first = run(db, text)["fired"][0]["session_id"]
-    sessions.delete_session(db, center.calvin, first)
+    coaching.delete_session(db, center.calvin, first)
     firing = db.exec(select(RuleFiring)).one()
     db.refresh(firing)
     assert firing.session_id is None  # the firing stays, without its request
@@ -342,7 +349,7 @@ def test_cooldown_holds_the_rule_back_for_its_days_over_several_runs(db, center)
         result = run(db, text, day)
         outcomes.append((offset, len(result["fired"]), result["held"]))
         for firing in result["fired"]:  # the coach deletes each request at once
-            sessions.delete_session(db, center.calvin, firing["session_id"])
+            coaching.delete_session(db, center.calvin, firing["session_id"])
     # Fired on day 0; held on days 1 and 9 (within 10 days); fires on day 10,
     # held on 15, fires again on 20.
     assert outcomes == [(0, 1, 0), (1, 0, 1), (9, 0, 1), (10, 1, 0), (15, 0, 1), (20, 1, 0)]

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from coachcli.db.models import CoachingSession, MiniGoal, Notification
 from coachcli.errors import CoachError, ExitCode
-from coachcli.services import paths, scheduling, sessions
+from coachcli.services import coaching, paths, scheduling, sessions
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -21,9 +21,9 @@ def path(db, center):
 
 
 def schedule(db, actor, **options):
-    values = {"title": "AHT review", "agent": "alex", "date": "2026-12-15", "start": "09:30", "today": TODAY}
+    values = {"title": "AHT review", "agent": "alex", "date": "2026-12-15", "start": "09:30"}
     values.update(options)
-    return scheduling.schedule_session(db, actor, **values)
+    return scheduling.schedule_session(db, actor, scheduling.ScheduleRequest.typed(**values), today=TODAY)
 
 
 def goal_of(db, session):
@@ -51,20 +51,20 @@ def test_schedule_keeps_every_field_as_entered(db, center, path):
         center.dana,
         coach="calvin",
         date="+7d",
-        tz="Europe/Paris",
+        timezone="Europe/Paris",
         duration="1h30m",
         link="https://meet.example.com/abc-defg",
         notes="Bring two calls",
         form="Call quality",
     )
     record = sessions.session_record(db, center.calvin, session.id)
-    assert record["coach"] == "calvin"
-    assert record["date"] == TODAY + dt.timedelta(days=7)
-    assert record["timezone"] == "Europe/Paris"
-    assert record["duration_minutes"] == 90
-    assert record["meeting_link"] == "https://meet.example.com/abc-defg"
-    assert record["notes"] == "Bring two calls"
-    assert record["form"] == "Call quality"
+    assert record.coach == "calvin"
+    assert record.date == TODAY + dt.timedelta(days=7)
+    assert record.timezone == "Europe/Paris"
+    assert record.duration_minutes == 90
+    assert record.meeting_link == "https://meet.example.com/abc-defg"
+    assert record.notes == "Bring two calls"
+    assert record.form == "Call quality"
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_schedule_keeps_every_field_as_entered(db, center, path):
         ({"date": "2026-02-30"}, ExitCode.BAD_INPUT, "date"),
         ({"start": None}, ExitCode.BAD_INPUT, "needs a start time"),
         ({"start": "25:00"}, ExitCode.BAD_INPUT, "invalid start time"),
-        ({"tz": "Mars/Olympus"}, ExitCode.BAD_INPUT, "unknown time zone"),
+        ({"timezone": "Mars/Olympus"}, ExitCode.BAD_INPUT, "unknown time zone"),
         ({"duration": "2"}, ExitCode.BAD_INPUT, "invalid duration"),
         ({"link": "ftp://files.example.com/x"}, ExitCode.BAD_INPUT, "http:// or https://"),
         ({"link": "meet.example.com/abc"}, ExitCode.BAD_INPUT, "invalid meeting link"),
@@ -135,7 +135,7 @@ def test_all_four_fields_make_a_minigoal(db, center, path):
     assert (goal.name, goal.assignee_id, goal.metric, goal.target) == ("AHT review", center.alex.id, "handle-time", 400)
     assert (goal.start_date, goal.due_date) == (dt.date(2026, 12, 15), dt.date(2026, 12, 25))
     assert (goal.state, goal.samples, goal.score) == ("in_progress", 0, None)
-    assert sessions.session_record(db, center.calvin, session.id)["minigoal_id"] == goal.id
+    assert sessions.session_record(db, center.calvin, session.id).minigoal_id == goal.id
     assert scheduling.minigoal_warning(session) is None
 
 
@@ -176,10 +176,10 @@ def test_request_lands_on_the_requested_tab_and_notifies_the_coach(db, center, p
         center.alex.id,
         None,
     )
-    requested = sessions.list_sessions(db, center.calvin, tab="requested")
-    assert [record["id"] for record in requested] == [request.id]
-    assert requested[0]["kpi"] == "hold-time"
-    assert sessions.list_sessions(db, center.priya, tab="requested") == []
+    requested = list(sessions.list_sessions(db, center.calvin, tab="requested"))
+    assert [record.id for record in requested] == [request.id]
+    assert requested[0].kpi == "hold-time"
+    assert list(sessions.list_sessions(db, center.priya, tab="requested")) == []
     notes = db.exec(select(Notification).where(Notification.kind == "session.requested")).all()
     assert [note.user_id for note in notes] == [center.calvin.id]
     assert f"--from-request {request.id}" in notes[0].message
@@ -216,23 +216,21 @@ def test_from_request_keeps_what_the_agent_wrote(db, center, path):
     session = scheduling.schedule_session(
         db,
         center.calvin,
-        date="2026-12-15",
-        start="10:00",
-        target="5m",
-        target_date="2026-12-29",
-        from_request=request.id,
+        scheduling.ScheduleRequest.typed(
+            date="2026-12-15", start="10:00", target="5m", target_date="2026-12-29", from_request=request.id
+        ),
         today=TODAY,
     )
     assert session.id == request.id
     assert db.exec(select(CoachingSession)).all() == [session]
     record = sessions.session_record(db, center.calvin, session.id)
-    assert (record["state"], record["title"], record["agent"], record["coach"]) == (
+    assert (record.state, record.title, record.agent, record.coach) == (
         "scheduled",
         "Shorter calls",
         "alex",
         "calvin",
     )
-    assert (record["path"], record["kpi"], record["notes"], record["target"]) == (
+    assert (record.path, record.kpi, record.notes, record.target) == (
         "Handle time",
         "handle-time",
         "I ramble",
@@ -253,13 +251,15 @@ def test_from_request_options_override(db, center, path):
     session = scheduling.schedule_session(
         db,
         center.calvin,
-        title="AHT deep dive",
-        kpi="talk-time",
-        notes="new",
-        agent="alex",
-        date="2026-12-15",
-        start="10:00",
-        from_request=request.id,
+        scheduling.ScheduleRequest.typed(
+            title="AHT deep dive",
+            kpi="talk-time",
+            notes="new",
+            agent="alex",
+            date="2026-12-15",
+            start="10:00",
+            from_request=request.id,
+        ),
         today=TODAY,
     )
     assert (session.title, session.kpi, session.notes) == ("AHT deep dive", "talk-time", "new")
@@ -480,7 +480,7 @@ def test_cli_request_then_schedule_from_it(cli):
 
 def test_the_named_coach_runs_the_session_even_outside_their_teams(db, center):
     session = schedule(db, center.calvin, coach="priya")
-    coached = sessions.coach_session(
+    coached = coaching.save_session(
         db,
         center.priya,
         session.id,
@@ -494,6 +494,7 @@ def test_the_named_coach_runs_the_session_even_outside_their_teams(db, center):
             "agreed_actions": "y",
         },
         form_name="Call quality",
+        coached=True,
     )
     assert coached.state == "coached"
     assert coached.form_id == center.form.id
@@ -502,8 +503,8 @@ def test_the_named_coach_runs_the_session_even_outside_their_teams(db, center):
 def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, center):
     session = schedule(db, center.calvin)
     with pytest.raises(CoachError, match="--form"):
-        sessions.save_session(db, center.calvin, session.id, {"greeting": "4"})
-    saved = sessions.save_session(db, center.calvin, session.id, {"greeting": "4"}, form_name="Call quality")
+        coaching.save_session(db, center.calvin, session.id, {"greeting": "4"})
+    saved = coaching.save_session(db, center.calvin, session.id, {"greeting": "4"}, form_name="Call quality")
     assert saved.answers == {"greeting": 4}
     from conftest import REPO
 
@@ -512,7 +513,7 @@ def test_a_session_scheduled_without_a_form_takes_one_when_run_and_keeps_it(db, 
 
     forms.add_form(db, center.dana, load_form_file(REPO / "examples" / "forms" / "chat-review.json"))
     with pytest.raises(CoachError, match="keeps its form"):
-        sessions.save_session(db, center.calvin, session.id, {}, form_name="Chat review")
+        coaching.save_session(db, center.calvin, session.id, {}, form_name="Chat review")
 
 
 def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
@@ -521,7 +522,7 @@ def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
     session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-20")
     minigoals.evaluate(db, dt.date(2026, 12, 21))
     with pytest.raises(CoachError, match="has ended missed") as raised:
-        sessions.delete_session(db, center.calvin, session.id)
+        coaching.delete_session(db, center.calvin, session.id)
     assert raised.value.exit_code == ExitCode.REFUSED
     assert goal_of(db, session).state == "missed"
 
@@ -529,5 +530,5 @@ def test_deleting_a_session_with_an_ended_minigoal_is_refused(db, center, path):
 def test_deleting_a_session_cancels_its_minigoal_while_in_progress(db, center, path):
     session = schedule(db, center.calvin, path="Handle time", kpi="handle-time", target="400", target_date="2026-12-20")
     goal_id = goal_of(db, session).id
-    sessions.delete_session(db, center.calvin, session.id)
+    coaching.delete_session(db, center.calvin, session.id)
     assert db.get(MiniGoal, goal_id) is None

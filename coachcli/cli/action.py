@@ -10,39 +10,9 @@ from coachcli.choices import ActionState
 from coachcli.cli.context import acting_user, command_group, unit_of_work
 from coachcli.cli.ids import record_id
 from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, View, emit, emit_id, say
-from coachcli.cli.session import ACTION_COLUMNS
 
 app = command_group()
 
-ACTION_FIELDS = [
-    ("id", "ID"),
-    ("text", "Action"),
-    ("state", "State"),
-    ("agent", "Agent"),
-    ("owner", "Owner"),
-    ("due_date", "Due"),
-    ("session_id", "Session"),
-    ("plan_id", "Plan"),
-    ("created_at", "Agreed at"),
-    ("done_at", "Done at"),
-    ("done_by", "Done by"),
-    ("note", "Note"),
-]
-# An action item's keys, in order (ACTION_FIELDS shows them all on a terminal).
-ACTION_KEYS = (
-    "id",
-    "session_id",
-    "plan_id",
-    "agent",
-    "owner",
-    "text",
-    "due_date",
-    "state",
-    "created_at",
-    "done_at",
-    "done_by",
-    "note",
-)
 ActionId = Annotated[
     int, typer.Argument(parser=record_id("action item"), help="Action item id.", metavar="ID", show_default=False)
 ]
@@ -79,9 +49,9 @@ def add(
         item = actions.add_action(db, acting_user(db), session_id, text, due=due, owner=owner, today=_today())
         record = actions.action_record(db, stored_id(item))
     if quiet:
-        emit_id(record["id"])
+        emit_id(record.id)
         return
-    emit(record, format, View(title="Action item", columns=ACTION_FIELDS))
+    emit(record, format, View(title="Action item"))
 
 
 @app.command("done")
@@ -98,7 +68,7 @@ def done(
         item = actions.complete_action(db, acting_user(db), item_id, note)
         record = actions.action_record(db, stored_id(item))
     say(f"Action item {item_id} done.")
-    emit(record, format, View(title="Action item", columns=ACTION_FIELDS))
+    emit(record, format, View(title="Action item"))
 
 
 @app.command("list")
@@ -115,4 +85,4 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = actions.list_actions(db, acting_user(db), agent=agent, state=state, overdue=overdue, today=_today())
-    emit(records, format, View(title="Action items", columns=ACTION_COLUMNS, keys=ACTION_KEYS))
+        emit(records, format, View(title="Action items", record=actions.ActionRecord))

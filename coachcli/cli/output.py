@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from coachcli.cli.completion import complete_agent
-from coachcli.records import as_dict, detail_columns, is_record, list_columns
+from coachcli.records import as_dict, detail_columns, is_record, list_columns, plain_value
 from coachcli.records import keys as record_keys
 
 
@@ -111,6 +111,9 @@ def emit(data: Any, format: OutputFormat | None, view: View | None = None) -> No
     chosen = resolve(format)
     _display_zone()  # a bad COACH_TZ is refused before anything is printed
     one = isinstance(data, dict) or is_record(data)
+    if isinstance(data, dict):
+        # A dict may carry records (a plan's sessions): written as a record's own are.
+        data = {key: plain_value(value) for key, value in data.items()}
     if chosen is OutputFormat.table:
         # For a person at a terminal: the whole list, and its columns from
         # the records' own type when the view does not name it.

@@ -22,11 +22,10 @@ from coachcli.cli.output import (
     resolve,
     say,
 )
-from coachcli.cli.session import ACTION_COLUMNS, SESSION_COLUMNS, session_view, show_session
+from coachcli.cli.session import session_view, show_session
 
 app = command_group()
 
-RECENT_COLUMNS = [*SESSION_COLUMNS, ("coached_at", "Coached at")]
 GRID_FIELD_TYPES = ("rating", "number")
 PlanId = Annotated[
     int,
@@ -98,23 +97,26 @@ def list_(
 @app.command("show")
 def show(plan_id: PlanId, format: FormatOption = None) -> None:
     """Show a plan: purpose, form, agent, state, the current session and the five most recent others."""
+    from coachcli.records import list_columns
     from coachcli.services import plans
+    from coachcli.services.sessions import SessionRecord
 
     with unit_of_work(write=False) as db:
         overview = plans.plan_overview(db, acting_user(db), plan_id)
         spec = plans.plan_form(db, plan_id)
     current, recent = overview.current_session, overview.recent_sessions
-    shown = sorted(([current] if current else []) + recent, key=lambda session: session["id"])
+    shown = sorted(([current] if current else []) + recent, key=lambda session: session.id)
+    recent_columns = [*list_columns(SessionRecord), ("coached_at", "Coached at")]
     sections = [
-        Section("Current session", [current] if current else [], RECENT_COLUMNS),
-        Section("Open action items from earlier sessions", overview.open_actions, ACTION_COLUMNS),
-        Section("Recent sessions (open one with `coach session show ID`)", recent, RECENT_COLUMNS),
+        Section("Current session", [current] if current else [], recent_columns),
+        Section("Open action items from earlier sessions", overview.open_actions),
+        Section("Recent sessions (open one with `coach session show ID`)", recent, recent_columns),
         _answer_grid(spec, shown),
     ]
     emit(overview, format, _plan_view(sections))
 
 
-def _answer_grid(spec, sessions: list[dict]) -> Section:
+def _answer_grid(spec, sessions: list) -> Section:
     """Ratings and numbers, field by field, one column per session (oldest
     first): how the agent is moving, at a glance."""
     from coachcli.forms import format_answer
@@ -123,11 +125,11 @@ def _answer_grid(spec, sessions: list[dict]) -> Section:
     rows = [
         {
             "label": field.label,
-            **{f"session_{s['id']}": format_answer(field, s["answers"].get(field.key)) for s in sessions},
+            **{f"session_{s.id}": format_answer(field, s.answers.get(field.key)) for s in sessions},
         }
         for field in fields
     ]
-    columns = [("label", "Field"), *((f"session_{s['id']}", f"#{s['id']}") for s in sessions)]
+    columns = [("label", "Field"), *((f"session_{s.id}", f"#{s.id}") for s in sessions)]
     return Section("Ratings and numbers by session", rows if sessions else [], columns)
 
 

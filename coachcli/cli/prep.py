@@ -75,9 +75,9 @@ def _displayed(sheet: PrepRecord) -> PrepRecord:
     )
 
 
-def _last_session(session: dict) -> str:
-    when = session["date"] or (session["coached_at"].date() if session["coached_at"] else "")
-    return f"{session['id']} “{session['title']}” on {when} with {session['coach'] or 'no coach'}"
+def _last_session(session) -> str:
+    when = session.date or (session.coached_at.date() if session.coached_at else "")
+    return f"{session.id} “{session.title}” on {when} with {session.coach or 'no coach'}"
 
 
 def _page(sheet: PrepRecord) -> View:
@@ -132,7 +132,8 @@ def _goal_row(goal: PrepGoalRecord) -> PrepGoalRecord:
     return displayed_goal(goal, running_score=running, at_risk="AT RISK" if goal.at_risk else "")
 
 
-def _request_row(request: dict) -> dict:
+def _request_row(request) -> dict:
     from coachcli.metrics import find_metric
+    from coachcli.records import as_dict
 
-    return {**request, "kpi": find_metric(request["kpi"]).name if request["kpi"] else "", "rule": request["rule"] or ""}
+    return {**as_dict(request), "kpi": find_metric(request.kpi).name if request.kpi else "", "rule": request.rule or ""}

@@ -15,80 +15,6 @@ from coachcli.cli.output import AgentFilter, FormatOption, QuietOption, Section,
 
 app = command_group()
 
-SESSION_COLUMNS = [
-    ("id", "ID"),
-    ("title", "Title"),
-    ("agent", "Agent"),
-    ("coach", "Coach"),
-    ("form", "Form"),
-    ("plan_id", "Plan"),
-    ("state", "State"),
-    ("date", "Date"),
-    ("minigoal_id", "Goal"),
-]
-# A session's keys in a list, in order; private_notes only for those who see them.
-SESSION_KEYS = (
-    "id",
-    "title",
-    "agent",
-    "coach",
-    "form",
-    "plan_id",
-    "state",
-    "date",
-    "start",
-    "timezone",
-    "duration_minutes",
-    "meeting_link",
-    "path",
-    "kpi",
-    "target",
-    "target_date",
-    "notes",
-    "answers",
-    "created_at",
-    "coached_at",
-    "minigoal_id",
-    "acknowledged_at",
-    "agent_comment",
-    "rule",
-)
-SESSION_FIELDS = [
-    ("id", "ID"),
-    ("title", "Title"),
-    ("state", "State"),
-    ("agent", "Agent"),
-    ("coach", "Coach"),
-    ("form", "Form"),
-    ("plan_id", "Plan"),
-    ("date", "Date"),
-    ("start", "Start"),
-    ("timezone", "Time zone"),
-    ("duration_minutes", "Duration (min)"),
-    ("meeting_link", "Meeting link"),
-    ("path", "Path"),
-    ("kpi", "KPI metric"),
-    ("target", "Target"),
-    ("target_date", "Target date"),
-    ("minigoal_id", "Goal"),
-    ("notes", "Notes"),
-    ("private_notes", "Private notes"),
-    ("coached_at", "Coached at"),
-    ("acknowledged_at", "Acknowledged at"),
-    ("agent_comment", "Agent comment"),
-]
-ANSWER_COLUMNS = [("label", "Field"), ("answer", "Answer")]
-ACTION_COLUMNS = [
-    ("id", "ID"),
-    ("session_id", "Session"),
-    ("plan_id", "Plan"),
-    ("agent", "Agent"),
-    ("owner", "Owner"),
-    ("text", "Action"),
-    ("due_date", "Due"),
-    ("state", "State"),
-]
-
 SessionId = Annotated[
     int,
     typer.Argument(parser=record_id("coaching session"), help="Session id.", metavar="SESSION", show_default=False),
@@ -119,41 +45,32 @@ FormChoice = Annotated[
 ]
 
 
-def show_session(record: dict, spec, format) -> None:
+def show_session(record, spec, format) -> None:
     """A session, headed Performance Plan when it belongs to one (P3)."""
-    title = "Performance Plan" if record["plan_id"] else "Coaching Session"
-    answers = []
-    if spec is not None:
-        from coachcli.forms import format_answer
+    from coachcli.records import WITHHELD, detail_columns
+    from coachcli.services.coaching import answer_records
 
-        answers = [
-            {"key": field.key, "label": field.label, "answer": format_answer(field, record["answers"].get(field.key))}
-            for field in spec.fields
-        ]
-    sections = [Section("Answers", answers, ANSWER_COLUMNS)] if spec else []
-    sections.append(
-        Section("Carried over: open action items from earlier sessions", record["carried_actions"], ACTION_COLUMNS)
-    )
-    # A key the viewer may not see (an agent's private notes) is not even a blank row.
-    fields = [(key, header) for key, header in SESSION_FIELDS if key in record]
-    emit(record, format, View(title=title, columns=fields, sections=sections))
+    title = "Performance Plan" if record.plan_id else "Coaching Session"
+    sections = [Section("Answers", answer_records(spec, record.answers))] if spec else []
+    sections.append(Section("Carried over: open action items from earlier sessions", record.carried_actions))
+    # A field the viewer may not see (an agent's private notes) is not even a blank line.
+    shown = [(key, header) for key, header in detail_columns(type(record)) if getattr(record, key) is not WITHHELD]
+    emit(record, format, View(title=title, columns=shown, sections=sections))
 
 
-def session_view(db, session) -> tuple[dict, object]:
-    """The session's record as the acting user may see it, with the open
-    action items it carries over, and its form; read inside the command's
-    transaction."""
-    from coachcli.services.actions import carried_actions
-    from coachcli.services.sessions import session_form, session_record
+def session_view(db, session) -> tuple:
+    """The session as the acting user may see it, with the open action items
+    it carries over, and its form; read inside the command's transaction."""
+    from coachcli.services.coaching import shown_session
+    from coachcli.services.sessions import session_form
 
-    record = {**session_record(db, acting_user(db), session.id), "carried_actions": carried_actions(db, session)}
-    return record, session_form(db, session)
+    return shown_session(db, acting_user(db), session), session_form(db, session)
 
 
-def show_created(view: tuple[dict, object], format, quiet: bool) -> None:
+def show_created(view: tuple, format, quiet: bool) -> None:
     record, spec = view
     if quiet:
-        emit_id(record["id"])
+        emit_id(record.id)
     else:
         show_session(record, spec, format)
 
@@ -167,10 +84,10 @@ def new(
     quiet: QuietOption = False,
 ) -> None:
     """Start a standalone coaching session (a draft)."""
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     with unit_of_work(write=True) as db:
-        view = session_view(db, sessions.new_session(db, acting_user(db), agent, form, title))
+        view = session_view(db, coaching.new_session(db, acting_user(db), agent, form, title))
     show_created(view, format, quiet)
 
 
@@ -198,8 +115,7 @@ def list_(
     with unit_of_work(write=False) as db:
         actor = acting_user(db)
         records = sessions.list_sessions(db, actor, agent=agent, plan_id=plan, tab=tab, unacknowledged=unacknowledged)
-        keys = (*SESSION_KEYS, "private_notes") if sessions.sees_private_notes(actor) else SESSION_KEYS
-    emit(records, format, View(title="Coaching sessions", columns=SESSION_COLUMNS, keys=keys))
+        emit(records, format, View(title="Coaching sessions", record=sessions.SessionRecord))
 
 
 @app.command("show")
@@ -232,82 +148,76 @@ def gather_answers(
     if updates or notes is not None or private_notes is not None or not interactive():
         return updates
     from coachcli.cli.prompts import fill_form
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     # Read in its own short transaction: nobody holds the write lock while a
     # person types.
     with unit_of_work(write=False) as db:
-        spec, current, previous = sessions.answer_context(db, acting_user(db), session_id, form)
+        spec, current, previous = coaching.answer_context(db, acting_user(db), session_id, form)
     return fill_form(spec, current, previous) if spec else {}
 
 
 def save_answers(
     session_id: int, *, coached: bool, pairs, answers_source, notes, format, form=None, private_notes=None
 ) -> None:
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     updates = gather_answers(session_id, pairs, answers_source, notes, form, private_notes)
     with unit_of_work(write=True) as db:
-        actor = acting_user(db)
-        action = sessions.coach_session if coached else sessions.save_session
-        record, spec = session_view(db, action(db, actor, session_id, updates, notes, form, private_notes))
+        session = coaching.save_session(
+            db,
+            acting_user(db),
+            session_id,
+            updates,
+            notes=notes,
+            form_name=form,
+            private_notes=private_notes,
+            coached=coached,
+        )
+        record, spec = session_view(db, session)
     say(f"Session {session_id} " + ("coached; the agent has been notified." if coached else "saved as a draft."))
     show_session(record, spec, format)
 
 
-@app.command("save")
-def save(
-    session_id: SessionId,
-    set_: SetOption = None,
-    answers: AnswersOption = None,
-    notes: NotesOption = None,
-    private_notes: PrivateNotesOption = None,
-    form: FormChoice = None,
-    format: FormatOption = None,
-) -> None:
-    """Save Only: keep the answers given, leave the session a draft."""
-    save_answers(
-        session_id,
-        coached=False,
-        pairs=set_,
-        answers_source=answers,
-        notes=notes,
-        format=format,
-        form=form,
-        private_notes=private_notes,
-    )
+def _save_command(*, coached: bool):
+    """`session save` and `session coach`: the same options, one service."""
+
+    def command(
+        session_id: SessionId,
+        set_: SetOption = None,
+        answers: AnswersOption = None,
+        notes: NotesOption = None,
+        private_notes: PrivateNotesOption = None,
+        form: FormChoice = None,
+        format: FormatOption = None,
+    ) -> None:
+        save_answers(
+            session_id,
+            coached=coached,
+            pairs=set_,
+            answers_source=answers,
+            notes=notes,
+            format=format,
+            form=form,
+            private_notes=private_notes,
+        )
+
+    return command
 
 
-@app.command("coach")
-def coach(
-    session_id: SessionId,
-    set_: SetOption = None,
-    answers: AnswersOption = None,
-    notes: NotesOption = None,
-    private_notes: PrivateNotesOption = None,
-    form: FormChoice = None,
-    format: FormatOption = None,
-) -> None:
-    """Save & Coached: check required fields, make the session final, notify the agent."""
-    save_answers(
-        session_id,
-        coached=True,
-        pairs=set_,
-        answers_source=answers,
-        notes=notes,
-        format=format,
-        form=form,
-        private_notes=private_notes,
-    )
+app.command("save", help="Save Only: keep the answers given, leave the session a draft.")(_save_command(coached=False))
+app.command("coach", help="Save & Coached: check required fields, make the session final, notify the agent.")(
+    _save_command(coached=True)
+)
 
 
 @app.command("autofill")
 def autofill(session_id: SessionId, format: FormatOption = None) -> None:
     """Fill the unanswered fields from the previous session (same plan, or same agent and form)."""
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     with unit_of_work(write=True) as db:
-        session, source = sessions.autofill_session(db, acting_user(db), session_id)
+        session, source = coaching.autofill_session(db, acting_user(db), session_id)
         record, spec = session_view(db, session)
     say(f"Session {session_id} filled from session {source.id}.")
     show_session(record, spec, format)
@@ -316,20 +226,20 @@ def autofill(session_id: SessionId, format: FormatOption = None) -> None:
 @app.command("delete")
 def delete(session_id: SessionId) -> None:
     """Delete a session that is not coached."""
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     with unit_of_work(write=True) as db:
-        sessions.delete_session(db, acting_user(db), session_id)
+        coaching.delete_session(db, acting_user(db), session_id)
     say(f"Session {session_id} deleted.")
 
 
 @app.command("coach-again")
 def coach_again(session_id: SessionId, format: FormatOption = None, quiet: QuietOption = False) -> None:
     """Start a new standalone draft with the same form and agent (never in a plan)."""
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     with unit_of_work(write=True) as db:
-        view = session_view(db, sessions.coach_again(db, acting_user(db), session_id))
+        view = session_view(db, coaching.coach_again(db, acting_user(db), session_id))
     show_created(view, format, quiet)
 
 
@@ -384,15 +294,13 @@ def schedule(
     from coachcli.services import scheduling
 
     with unit_of_work(write=True) as db:
-        session = scheduling.schedule_session(
-            db,
-            acting_user(db),
+        request = scheduling.ScheduleRequest.typed(
             title=title,
             agent=agent,
             coach=coach,
             date=date,
             start=start,
-            tz=tz,
+            timezone=tz,
             duration=duration,
             link=link,
             path=path,
@@ -403,8 +311,8 @@ def schedule(
             private_notes=private_notes,
             form=form,
             from_request=from_request,
-            today=today_in(default_timezone_name()),
         )
+        session = scheduling.schedule_session(db, acting_user(db), request, today=today_in(default_timezone_name()))
         warnings = [scheduling.start_note(session), scheduling.minigoal_warning(session)]
         view = session_view(db, session)
     for warning in warnings:
@@ -422,10 +330,10 @@ def ack(
     format: FormatOption = None,
 ) -> None:
     """Acknowledge a coached session of yours (once; your coach is notified)."""
-    from coachcli.services import sessions
+    from coachcli.services import coaching
 
     with unit_of_work(write=True) as db:
-        record, spec = session_view(db, sessions.acknowledge_session(db, acting_user(db), session_id, comment))
+        record, spec = session_view(db, coaching.acknowledge_session(db, acting_user(db), session_id, comment))
     say(f"Session {session_id} acknowledged; your coach has been notified.")
     show_session(record, spec, format)
 
@@ -470,21 +378,17 @@ def import_(
 
     with import_content(source, encoding=encoding, sheet=sheet) as content:
         with unit_of_work(write=True) as db:
-            counts = scheduling.import_sessions(
+            imported = scheduling.import_sessions(
                 db, acting_user(db), content, source_name(source), today=today_in(default_timezone_name())
             )
-    if counts["first_of_two"]:
+    if imported.first_of_two:
         say(
-            f"{counts['first_of_two']} session(s) start at a time that happens twice in their zone (the clocks "
+            f"{imported.first_of_two} session(s) start at a time that happens twice in their zone (the clocks "
             "go back that night): each is at the first, daylight time"
         )
-    if counts["without_minigoal"]:
+    if imported.without_minigoal:
         say(
-            f"{counts['without_minigoal']} session(s) have only some of path, kpi, target, target_date: "
+            f"{imported.without_minigoal} session(s) have only some of path, kpi, target, target_date: "
             "no mini-goal for them (a mini-goal needs all four)"
         )
-    emit(
-        {"scheduled": counts["scheduled"], "minigoals": counts["minigoals"]},
-        format,
-        View(title="Sessions imported", columns=[("scheduled", "Scheduled"), ("minigoals", "Mini-goals")]),
-    )
+    emit(imported.counts, format, View(title="Sessions imported"))

@@ -4,8 +4,6 @@ The schema itself is created by the frozen SQL in `migrations.py`; a test
 checks that these classes and the migrated schema agree.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 

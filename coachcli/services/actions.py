@@ -4,6 +4,8 @@ coach, done once, never deleted, and carried over to the next conversation."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import aliased
@@ -14,7 +16,9 @@ from coachcli.db.models import ActionItem, CoachingSession, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.parse import check_text, parse_date
+from coachcli.records import column
 from coachcli.services import audit
+from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import find_user
 from coachcli.services.sessions import find_session, visible
 
@@ -37,28 +41,42 @@ def _action_query():
     )
 
 
-def _records(rows) -> list[dict]:
-    return [
-        {
-            "id": item.id,
-            "session_id": item.session_id,
-            "plan_id": plan_id,
-            "agent": agent,
-            "owner": owner,
-            "text": item.text,
-            "due_date": item.due_date,
-            "state": item.state,
-            "created_at": item.created_at,
-            "done_at": item.done_at,
-            "done_by": done_by,
-            "note": item.note,
-        }
-        for item, plan_id, agent, owner, done_by in rows
-    ]
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    id: int = column("ID")
+    session_id: int = column("Session")
+    plan_id: int | None = column("Plan")
+    agent: str = column("Agent")
+    owner: str = column("Owner")
+    text: str = column("Action")
+    due_date: dt.date | None = column("Due")
+    state: str = column("State")
+    created_at: dt.datetime = column("Agreed at", listed=False)
+    done_at: dt.datetime | None = column("Done at", listed=False)
+    done_by: str | None = column("Done by", listed=False)
+    note: str | None = column("Note", listed=False)
 
 
-def action_record(db: Session, item_id: int) -> dict:
-    return _records(db.exec(_action_query().where(ActionItem.id == item_id)).all())[0]
+def _record(row) -> ActionRecord:
+    item, plan_id, agent, owner, done_by = row
+    return ActionRecord(
+        id=item.id,
+        session_id=item.session_id,
+        plan_id=plan_id,
+        agent=agent,
+        owner=owner,
+        text=item.text,
+        due_date=item.due_date,
+        state=item.state,
+        created_at=item.created_at,
+        done_at=item.done_at,
+        done_by=done_by,
+        note=item.note,
+    )
+
+
+def action_record(db: Session, item_id: int) -> ActionRecord:
+    return _record(db.exec(_action_query().where(ActionItem.id == item_id)).one())
 
 
 def add_action(
@@ -170,9 +188,10 @@ def list_actions(
     state: ActionState = ActionState.open,
     overdue: bool = False,
     today: dt.date,
-) -> list[dict]:
-    """Items within the actor's scope, soonest due first (undated last);
-    `overdue`: only the overdue ones."""
+) -> Iterator[ActionRecord]:
+    """Items within the actor's scope, soonest due first (undated last),
+    read as they are used; `overdue`: only the overdue ones. Filters are
+    checked at once."""
     state = ActionState(state)
     query = _action_query().where(visible(actor))
     if agent:
@@ -182,12 +201,18 @@ def list_actions(
     if overdue:
         query = query.where(is_overdue(today))
     undated_last = col(ActionItem.due_date).is_(None)
-    return _records(db.exec(query.order_by(undated_last, col(ActionItem.due_date), col(ActionItem.id))).all())
+    query = query.order_by(undated_last, col(ActionItem.due_date), col(ActionItem.id))
+    return _streamed(db, query)
+
+
+def _streamed(db: Session, query) -> Iterator[ActionRecord]:
+    for row in db.exec(query.execution_options(yield_per=STREAMED_ROWS)):
+        yield _record(row)
 
 
 def open_actions_before(
     db: Session, *, agent_id: int, plan_id: int | None, before_session_id: int | None
-) -> list[dict]:
+) -> list[ActionRecord]:
     """The open items of earlier sessions: of the same plan, or for a
     standalone session, of the agent's earlier standalone sessions."""
     query = _action_query().where(ActionItem.state == "open", CoachingSession.agent_id == agent_id)
@@ -197,9 +222,9 @@ def open_actions_before(
         query = query.where(CoachingSession.plan_id == plan_id)
     if before_session_id is not None:
         query = query.where(col(CoachingSession.id) < before_session_id)
-    return _records(db.exec(query.order_by(col(ActionItem.session_id), col(ActionItem.id))).all())
+    return [_record(row) for row in db.exec(query.order_by(col(ActionItem.session_id), col(ActionItem.id)))]
 
 
-def carried_actions(db: Session, session: CoachingSession) -> list[dict]:
+def carried_actions(db: Session, session: CoachingSession) -> list[ActionRecord]:
     """What the conversation in `session` starts from."""
     return open_actions_before(db, agent_id=session.agent_id, plan_id=session.plan_id, before_session_id=session.id)

@@ -20,11 +20,12 @@ from coachcli.forms import FormSpec
 from coachcli.parse import check_text
 from coachcli.records import column, extended
 from coachcli.services import audit
-from coachcli.services.actions import open_actions_before
+from coachcli.services.actions import ActionRecord, open_actions_before
+from coachcli.services.coaching import create_draft
 from coachcli.services.forms import find_form, form_spec
 from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import coachable_agent, find_user, in_scope
-from coachcli.services.sessions import create_draft, session_records, why_kept
+from coachcli.services.sessions import SessionRecord, session_records, why_kept
 
 PLAN_STATES = ("active", "closed")
 RECENT_SESSIONS_SHOWN = 5
@@ -90,9 +91,9 @@ class PlanOverview(PlanRecord):
     current session and the most recent others (each shown in a section of
     its own, not as a line of the plan)."""
 
-    open_actions: list = column(None)
-    current_session: dict | None = column(None)
-    recent_sessions: list = column(None)
+    open_actions: list[ActionRecord] = column(None)
+    current_session: SessionRecord | None = column(None)
+    recent_sessions: list[SessionRecord] = column(None)
 
 
 def _records(db: Session, rows: Sequence[Sequence[Any]]) -> Iterator[PlanRecord]:
@@ -246,7 +247,7 @@ def plan_overview(db: Session, actor: User, plan_id: int) -> PlanOverview:
         db,
         agent_id=plan.agent_id,
         plan_id=plan.id,
-        before_session_id=current_id if current and current["state"] != "coached" else None,
+        before_session_id=current_id if current and current.state != "coached" else None,
     )
     return extended(
         record,

@@ -17,12 +17,12 @@ from coachcli.db.models import CoachingSession, KpiObservation, MiniGoal, User, 
 from coachcli.errors import CoachError
 from coachcli.metrics import METRICS
 from coachcli.records import column, extended
-from coachcli.services.actions import list_actions
+from coachcli.services.actions import ActionRecord, list_actions
 from coachcli.services.minigoals import MiniGoalRecord, list_minigoals, meets_target, score_of
 from coachcli.services.people import coachable_agent
 from coachcli.services.reminders import AT_RISK_DAYS
 from coachcli.services.reports import gain_of, round_figure
-from coachcli.services.sessions import list_sessions, session_record
+from coachcli.services.sessions import SessionRecord, list_sessions, session_record
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 365
@@ -91,10 +91,10 @@ class PrepRecord:
     days: int = column("Windows")
     metrics: list[MetricWindowsRecord] = column(None)
     goals: list[PrepGoalRecord] = column(None)
-    actions: list = column(None)
-    last_session: dict | None = column("Last coached")
+    actions: list[ActionRecord] = column(None)
+    last_session: SessionRecord | None = column("Last coached")
     unacknowledged: list[int] = column("Not acknowledged")
-    requests: list = column(None)
+    requests: list[SessionRecord] = column(None)
 
 
 def prep(
@@ -111,10 +111,10 @@ def prep(
         days=windows.days,
         metrics=_metrics(db, stored_id(agent), windows),
         goals=_goals(db, actor, agent, as_of),
-        actions=list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of),
+        actions=list(list_actions(db, actor, agent=agent.handle, state=ActionState.open, today=as_of)),
         last_session=session_record(db, actor, last) if last is not None else None,
-        unacknowledged=sorted(record["id"] for record in coached if record["acknowledged_at"] is None),
-        requests=list(reversed(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))),
+        unacknowledged=sorted(record.id for record in coached if record.acknowledged_at is None),
+        requests=list(list_sessions(db, actor, agent=agent.handle, tab=SessionTab.requested))[::-1],
     )
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from coachcli.db.models import stored_id
 from coachcli.errors import refused
 from coachcli.forms import parse_form
-from coachcli.services import forms, kpi, minigoals, paths, plans, scheduling, sessions, users
+from coachcli.services import coaching, forms, kpi, minigoals, paths, plans, scheduling, users
 
 SAMPLE_ADMIN = "dana"
 
@@ -45,7 +45,7 @@ _GOOD_CALL = {
 
 
 def _coached(db: Session, coach, session_id: int, **changes) -> None:
-    sessions.coach_session(db, coach, session_id, {**_GOOD_CALL, **changes})
+    coaching.save_session(db, coach, session_id, {**_GOOD_CALL, **changes}, coached=True)
 
 
 # agent, metric, typical daily value, spread: enough for goals to come out
@@ -91,26 +91,30 @@ def _mini_goals(db: Session, people: dict, today: dt.date) -> None:
         scheduling.schedule_session(
             db,
             people[coach],
-            title=title,
-            agent=agent,
-            date=str(today + dt.timedelta(days=start)),
-            start="10:00",
-            duration=30,
-            path=path,
-            kpi=metric,
-            target=target,
-            target_date=str(today + dt.timedelta(days=due)),
+            scheduling.ScheduleRequest.typed(
+                title=title,
+                agent=agent,
+                date=str(today + dt.timedelta(days=start)),
+                start="10:00",
+                duration=30,
+                path=path,
+                kpi=metric,
+                target=target,
+                target_date=str(today + dt.timedelta(days=due)),
+            ),
             today=today,
         )
     scheduling.schedule_session(
         db,
         people["priya"],
-        title="Chat tone check-in",
-        agent="nora",
-        date=str(today + dt.timedelta(days=3)),
-        start="14:30",
-        duration=45,
-        link="https://meet.example.com/nora-priya",
+        scheduling.ScheduleRequest.typed(
+            title="Chat tone check-in",
+            agent="nora",
+            date=str(today + dt.timedelta(days=3)),
+            start="14:30",
+            duration=45,
+            link="https://meet.example.com/nora-priya",
+        ),
         today=today,
     )
     scheduling.request_session(
@@ -148,7 +152,7 @@ def load_sample(db: Session, today: dt.date) -> None:
         session, _ = plans.edit_plan(db, calvin, stored_id(hold_plan))
         _coached(db, calvin, stored_id(session), empathy=empathy)
     draft, _ = plans.edit_plan(db, calvin, stored_id(hold_plan))
-    sessions.autofill_session(db, calvin, stored_id(draft))
+    coaching.autofill_session(db, calvin, stored_id(draft))
 
     closed_plan, first = plans.add_plan(
         db, calvin, "maria", form.name, "Read every required disclosure on recorded calls"
@@ -168,7 +172,7 @@ def load_sample(db: Session, today: dt.date) -> None:
     )
     _coached(db, priya, stored_id(first), channel="chat", resolution="escalated")
 
-    standalone = sessions.new_session(db, calvin, "jordan", form.name, "Monthly call review")
+    standalone = coaching.new_session(db, calvin, "jordan", form.name, "Monthly call review")
     _coached(db, calvin, stored_id(standalone), greeting=5)
 
     _mini_goals(db, people, today)

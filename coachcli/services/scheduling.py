@@ -1,17 +1,21 @@
-"""Scheduling coaching sessions (M1, M3, M4), coaching requests (M2), and
-bulk scheduling from a file.
+"""Scheduling: what is asked to be scheduled (a `ScheduleRequest`, from the
+options of `session schedule` or a row of `session import`) becomes a
+scheduled session (M1), with its mini-goal (M3, M4); and the coaching
+requests (M2) that scheduling turns into sessions.
 
 One function, `check_schedule`, holds every rule about what makes a valid
-scheduled session and its mini-goal; `schedule_session` and `import_sessions`
-both go through it, against a `Directory` of people and paths resolved up
-front with a few queries.
+scheduled session and its mini-goal, and one, `schedule_sessions`, checks
+and writes a batch of requests against a `Directory` of people and paths
+resolved up front with a few queries: scheduling one session is that batch
+of one, a file's import the batch of its rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import and_, insert
 from sqlmodel import Session, col, select
@@ -41,6 +45,7 @@ from coachcli.parse import (
     parse_session_date,
     parse_timezone,
 )
+from coachcli.records import column
 from coachcli.services import audit
 from coachcli.services.forms import find_form
 from coachcli.services.minigoals import NOTIFICATION_COLUMNS
@@ -58,6 +63,7 @@ from coachcli.tabular import Content, Problems, read_rows
 
 DEFAULT_DURATION_MINUTES = 30
 MINIGOAL_FIELDS = ("path", "kpi", "target", "target_date")
+# The columns of a `session import` file: the fields of a ScheduleRequest a file gives.
 IMPORT_COLUMNS = (
     "title",
     "agent",
@@ -76,6 +82,59 @@ IMPORT_COLUMNS = (
 )
 IMPORT_REQUIRED = ("title", "agent", "coach", "date", "start")
 INSERT_BATCH = 1000
+
+
+def _text(value: object) -> str | None:
+    """A cell as trimmed text; blank is None. JSON numbers become text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _handle(value: object) -> str | None:
+    text = _text(value)
+    return text.lower() if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    """A session someone asks to have scheduled, as they typed it: the
+    options of `session schedule`, or a row of `session import` (whose
+    columns are these fields). Nothing is checked yet (`check_schedule`
+    does); texts are trimmed, a blank one is None, handles are lowercase."""
+
+    title: str | None = None
+    agent: str | None = None
+    coach: str | None = None  # None: the acting user
+    date: str | None = None
+    start: str | None = None
+    timezone: str | None = None
+    duration: str | int | None = None  # minutes as a JSON number, or text (90, 1h30m)
+    link: str | None = None
+    path: str | None = None
+    kpi: str | None = None
+    target: str | None = None
+    target_date: str | None = None
+    notes: str | None = None  # as given, untrimmed; None: none given
+    private_notes: str | None = None
+    form: str | None = None
+    from_request: int | None = None  # the coaching request this session answers
+
+    @classmethod
+    def typed(cls, **values: object) -> ScheduleRequest:
+        """From what was typed or read (text, or a JSON file's values), by field name."""
+        unknown = values.keys() - cls.__dataclass_fields__.keys()
+        if unknown:
+            raise TypeError(f"a ScheduleRequest has no {', '.join(sorted(unknown))}")
+        fields: dict[str, Any] = {name: _text(values.get(name)) for name in cls.__dataclass_fields__}
+        duration, notes, from_request = values.get("duration"), values.get("notes"), values.get("from_request")
+        if isinstance(duration, int) and not isinstance(duration, bool):
+            fields["duration"] = duration
+        fields["agent"], fields["coach"] = _handle(values.get("agent")), _handle(values.get("coach"))
+        fields["notes"] = None if notes is None else str(notes)
+        fields["from_request"] = from_request if isinstance(from_request, int) else None
+        return cls(**fields)
 
 
 @dataclass
@@ -101,17 +160,16 @@ class Checked:
     missing: list[str]
 
 
-def _text(value: object) -> str | None:
-    """A cell as trimmed text; blank is None. JSON numbers become text."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """One request of a batch, scheduled."""
 
-
-def _handle(value: object) -> str | None:
-    text = _text(value)
-    return text.lower() if text else None
+    session_id: int
+    minigoal: bool
+    # Some, not all, of the four mini-goal fields were given: no mini-goal.
+    without_minigoal: bool
+    # Its start happens twice in its zone (the clocks go back): the first is meant.
+    first_of_two: bool
 
 
 def load_directory(
@@ -198,54 +256,40 @@ def _path(directory: Directory, name: str, agent_id: int, agent_handle: str) -> 
     return path_id
 
 
-def _required(values: Mapping[str, object], key: str, message: str) -> str:
-    text = _text(values.get(key))
-    if text is None:
+def _required(value: str | None, message: str) -> str:
+    if value is None:
         raise CoachError(message)
-    return text
+    return value
 
 
-def check_schedule(directory: Directory, values: Mapping[str, object], *, today: dt.date) -> Checked:
-    """Every rule of M1, M3 and M4 for one session. `values` holds what the
-    user typed (text, or JSON values) under the import column names; the
-    coach defaults to the acting user."""
-    title = check_text(_required(values, "title", "a session needs a title; pass --title TEXT"), "title")
-    agent_handle = _required(values, "agent", "a session needs an agent; pass --agent HANDLE").lower()
+def check_schedule(directory: Directory, request: ScheduleRequest, *, today: dt.date) -> Checked:
+    """Every rule of M1, M3 and M4 for one session; the coach defaults to
+    the acting user."""
+    title = check_text(_required(request.title, "a session needs a title; pass --title TEXT"), "title")
+    agent_handle = _required(request.agent, "a session needs an agent; pass --agent HANDLE")
     agent_id = _agent(directory, agent_handle)
-    coach_id = _coach(directory, _handle(values.get("coach")) or directory.actor.handle)
+    coach_id = _coach(directory, request.coach or directory.actor.handle)
     session_date = parse_session_date(
-        _required(values, "date", "a scheduled session needs a date; pass --date YYYY-MM-DD"), today
+        _required(request.date, "a scheduled session needs a date; pass --date YYYY-MM-DD"), today
     )
-    start = parse_clock(_required(values, "start", "a scheduled session needs a start time; pass --start HH:MM"))
-    zone_text = _text(values.get("timezone"))
-    timezone = parse_timezone(zone_text) if zone_text else default_timezone_name()
+    start = parse_clock(_required(request.start, "a scheduled session needs a start time; pass --start HH:MM"))
+    timezone = parse_timezone(request.timezone) if request.timezone else default_timezone_name()
     check_wall_clock(session_date, start, timezone)  # a start the clocks skip is refused
-    duration = values.get("duration")
-    if isinstance(duration, int) and not isinstance(duration, bool):
-        minutes = parse_duration_minutes(duration)
-    else:
-        duration_text = _text(duration)
-        minutes = parse_duration_minutes(duration_text) if duration_text else DEFAULT_DURATION_MINUTES
-    link_text = _text(values.get("link"))
-    link = parse_meeting_link(link_text) if link_text else None
-    path_name = _text(values.get("path"))
-    path_id = _path(directory, path_name, agent_id, agent_handle) if path_name else None
-    kpi_text = _text(values.get("kpi"))
-    metric = find_metric(kpi_text) if kpi_text else None
-    target_text = _text(values.get("target"))
+    minutes = DEFAULT_DURATION_MINUTES if request.duration is None else parse_duration_minutes(request.duration)
+    link = parse_meeting_link(request.link) if request.link else None
+    path_id = _path(directory, request.path, agent_id, agent_handle) if request.path else None
+    metric = find_metric(request.kpi) if request.kpi else None
     target = None
-    if target_text is not None:
+    if request.target is not None:
         if metric is None:
             raise CoachError("a target needs a KPI metric to measure it; pass --kpi METRIC as well")
-        target = parse_target(target_text, metric)
-    target_date_text = _text(values.get("target_date"))
-    target_date = parse_session_date(target_date_text, today, "target date") if target_date_text else None
+        target = parse_target(request.target, metric)
+    target_date = parse_session_date(request.target_date, today, "target date") if request.target_date else None
     if target_date is not None and target_date < session_date:
         raise CoachError(
             f"target date {target_date} is before the session date {session_date}; "
             "the mini-goal runs from the session date to the target date"
         )
-    notes = values.get("notes")
     session = {
         "title": title,
         "agent_id": agent_id,
@@ -260,8 +304,8 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
         "kpi": metric.key if metric else None,
         "target": target,
         "target_date": target_date,
-        "notes": "" if notes is None else check_text(str(notes), "notes", lines=True).strip(),
-        "private_notes": check_text(_text(values.get("private_notes")) or "", "private notes", lines=True),
+        "notes": "" if request.notes is None else check_text(request.notes, "notes", lines=True).strip(),
+        "private_notes": check_text(request.private_notes or "", "private notes", lines=True),
     }
     minigoal = None
     if path_id is not None and metric is not None and target is not None and target_date is not None:
@@ -280,96 +324,162 @@ def check_schedule(directory: Directory, values: Mapping[str, object], *, today:
     return Checked(session, minigoal, missing_minigoal_fields(path_id, metric, target, target_date))
 
 
-def schedule_session(
+def schedule_sessions(
     db: Session,
     actor: User,
+    requests: Iterable[tuple[int, ScheduleRequest]],
     *,
-    title: str | None = None,
-    agent: str | None = None,
-    coach: str | None = None,
-    date: str | None = None,
-    start: str | None = None,
-    tz: str | None = None,
-    duration: str | int | None = None,
-    link: str | None = None,
-    path: str | None = None,
-    kpi: str | None = None,
-    target: str | None = None,
-    target_date: str | None = None,
-    notes: str | None = None,
-    private_notes: str | None = None,
-    form: str | None = None,
-    from_request: int | None = None,
     today: dt.date,
-) -> CoachingSession:
-    """M1: schedule a session (M3: with its mini-goal when path, KPI, target
-    and target date are all given). With `from_request`, the agent's request
-    becomes this session, keeping what the agent wrote unless overridden."""
-    require_coaching_role(actor, "schedule coaching sessions")
-    values: dict[str, object] = {
-        "title": title,
-        "agent": agent,
-        "coach": coach,
-        "date": date,
-        "start": start,
-        "timezone": tz,
-        "duration": duration,
-        "link": link,
-        "path": path,
-        "kpi": kpi,
-        "target": target,
-        "target_date": target_date,
-        "notes": notes,
-        "private_notes": private_notes,
-    }
-    request = None
-    if from_request is not None:
-        request = _open_request(db, actor, from_request)
-        requester = db.get(User, request.agent_id)
-        assert requester is not None  # request.agent_id is a foreign key
-        if _handle(agent) not in (None, requester.handle):
-            raise refused(
-                f"request {request.id} was made by '{requester.handle}', so the session is theirs; leave out --agent"
-            )
-        values["agent"] = requester.handle
-        if _text(title) is None:
-            values["title"] = request.title
-        if _text(path) is None and request.path_id is not None:
-            requested_path = db.get(PerformancePath, request.path_id)
-            assert requested_path is not None  # request.path_id is a foreign key
-            values["path"] = requested_path.name
-        if _text(kpi) is None:
-            values["kpi"] = request.kpi
-        # A rule's request proposes a mini-goal: its target (in the request's
-        # metric) and due date stand unless the coach gives others.
-        if request.kpi is not None and _same_metric(values["kpi"], request.kpi):
-            if _text(target) is None and request.target is not None:
-                values["target"] = request.target
-            if _text(target_date) is None and request.target_date is not None:
-                values["target_date"] = request.target_date.isoformat()
-        if notes is None:
-            values["notes"] = request.notes
+    doing: str,
+    problems: Problems | None = None,
+    required: tuple[str, ...] = (),
+) -> list[Scheduled]:
+    """M1: schedule each (line, request), in order (M3: with its mini-goal
+    when path, KPI, target and target date are all given); a request
+    `from_request` makes that coaching request the session, keeping what
+    the agent wrote unless overridden. Nothing is written unless every
+    request is valid: with `problems` (a file's), every bad line is named
+    there, each `required` field left blank as "missing …"; without, the
+    first refusal is raised as it is."""
+    require_coaching_role(actor, doing)
+    items: list[tuple[int, ScheduleRequest, CoachingSession | None]] = []
+    for line, request in requests:
+        try:
+            stored = _open_request(db, actor, request.from_request) if request.from_request is not None else None
+            items.append((line, _answering(db, request, stored) if stored else request, stored))
+        except CoachError as error:
+            if problems is None:
+                raise
+            problems.add(line, error.message)
     directory = load_directory(
-        db, actor, [_handle(values["agent"]), _handle(coach) or actor.handle], [_text(values["path"])]
+        db,
+        actor,
+        [handle for _, request, _ in items for handle in (request.agent, request.coach or actor.handle)],
+        [request.path for _, request, _ in items],
     )
-    checked = check_schedule(directory, values, today=today)
-    form_id = find_form(db, form).id if form is not None and _text(form) else (request.form_id if request else None)
-    if request is None:
-        session = CoachingSession(**checked.session, form_id=form_id)
-    else:
-        session = request
-        for key, value in checked.session.items():
-            setattr(session, key, value)
-        session.form_id = form_id
-        session.updated_at = utc_now()
-    db.add(session)
-    db.flush()
-    assert session.date is not None  # check_schedule gives a scheduled session its date
-    goal = None
-    if checked.minigoal is not None:
-        goal = MiniGoal(session_id=stored_id(session), **checked.minigoal)
-        db.add(goal)
+    checked: list[tuple[Checked, CoachingSession | None]] = []
+    for line, request, stored in items:
+        try:
+            blank = [key for key in required if getattr(request, key) is None]
+            if blank:
+                raise CoachError(f"missing {', '.join(blank)}")
+            valid = check_schedule(directory, request, today=today)
+            form_id = find_form(db, request.form).id if request.form else (stored.form_id if stored else None)
+        except CoachError as error:
+            if problems is None:
+                raise
+            problems.add(line, error.message)
+            continue
+        checked.append((Checked({**valid.session, "form_id": form_id}, valid.minigoal, valid.missing), stored))
+    if problems is not None:
+        problems.raise_if_any()
+    session_ids = _write_sessions(db, actor, checked)
+    goal_rows = [
+        {"session_id": session_id, **valid.minigoal}
+        for session_id, (valid, _) in zip(session_ids, checked, strict=True)
+        if valid.minigoal is not None
+    ]
+    for batch in chunks(goal_rows, INSERT_BATCH):
+        db.execute(insert(MiniGoal.__table__), batch)
+    return [
+        Scheduled(
+            session_id=session_id,
+            minigoal=valid.minigoal is not None,
+            without_minigoal=bool(valid.missing),
+            first_of_two=check_wall_clock(valid.session["date"], valid.session["start"], valid.session["timezone"])
+            is not None,
+        )
+        for session_id, (valid, _) in zip(session_ids, checked, strict=True)
+    ]
+
+
+def _answering(db: Session, request: ScheduleRequest, stored: CoachingSession) -> ScheduleRequest:
+    """The request with what the agent's coaching request says wherever the
+    scheduler left it out; its agent is the requester."""
+    requester = db.get(User, stored.agent_id)
+    assert requester is not None  # stored.agent_id is a foreign key
+    if request.agent not in (None, requester.handle):
+        raise refused(
+            f"request {stored.id} was made by '{requester.handle}', so the session is theirs; leave out --agent"
+        )
+    path = request.path
+    if path is None and stored.path_id is not None:
+        requested_path = db.get(PerformancePath, stored.path_id)
+        assert requested_path is not None  # stored.path_id is a foreign key
+        path = requested_path.name
+    kpi = request.kpi if request.kpi is not None else stored.kpi
+    target, target_date = request.target, request.target_date
+    # A rule's request proposes a mini-goal: its target (in the request's
+    # metric) and due date stand unless the coach gives others.
+    if stored.kpi is not None and _same_metric(kpi, stored.kpi):
+        if target is None and stored.target is not None:
+            target = _text(stored.target)
+        if target_date is None and stored.target_date is not None:
+            target_date = stored.target_date.isoformat()
+    return replace(
+        request,
+        agent=requester.handle,
+        title=request.title if request.title is not None else _text(stored.title),
+        path=path,
+        kpi=kpi,
+        target=target,
+        target_date=target_date,
+        notes=request.notes if request.notes is not None else stored.notes,
+    )
+
+
+def _write_sessions(db: Session, actor: User, checked: list[tuple[Checked, CoachingSession | None]]) -> list[int]:
+    """The sessions' ids, in order: new ones inserted in batches, a coaching
+    request (its agent told) made the session it asked for."""
+    now = utc_now()
+    new = [
+        {
+            **valid.session,
+            "plan_id": None,
+            "answers": {},
+            "requested_by_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "coached_at": None,
+            "coached_by_id": None,
+        }
+        for valid, stored in checked
+        if stored is None
+    ]
+    inserted = iter(bulk.insert_sessions_in_order(db, new) if new else [])
+    ids = []
+    for valid, stored in checked:
+        if stored is None:
+            ids.append(next(inserted))
+            continue
+        for key, value in valid.session.items():
+            setattr(stored, key, value)
+        stored.updated_at = now
+        db.add(stored)
         db.flush()
+        notify(
+            db,
+            stored.agent_id,
+            "session.scheduled",
+            f"Your coaching request {stored.id} “{stored.title}” is scheduled for "
+            f"{valid.session['date'].isoformat()} {stored.start} ({stored.timezone}) by {actor.name}.",
+            "session",
+            stored_id(stored),
+        )
+        ids.append(stored_id(stored))
+    return ids
+
+
+def schedule_session(db: Session, actor: User, request: ScheduleRequest, *, today: dt.date) -> CoachingSession:
+    """One session: the batch of one request."""
+    (scheduled,) = schedule_sessions(db, actor, [(1, request)], today=today, doing="schedule coaching sessions")
+    session = db.get(CoachingSession, scheduled.session_id)
+    assert session is not None and session.date is not None  # just written, with its date
+    goal_id = (
+        db.exec(select(MiniGoal.id).where(MiniGoal.session_id == scheduled.session_id)).first()
+        if scheduled.minigoal
+        else None
+    )
     audit.record(
         db,
         actor,
@@ -378,30 +488,19 @@ def schedule_session(
         session.id,
         agent=db.get(User, session.agent_id),
         date=session.date.isoformat(),
-        from_request=from_request,
-        minigoal_id=goal.id if goal else None,
+        from_request=request.from_request,
+        minigoal_id=goal_id,
     )
-    if request is not None:
-        notify(
-            db,
-            session.agent_id,
-            "session.scheduled",
-            f"Your coaching request {session.id} “{session.title}” is scheduled for "
-            f"{session.date.isoformat()} {session.start} ({session.timezone}) by {actor.name}.",
-            "session",
-            stored_id(session),
-        )
     return session
 
 
-def _same_metric(given: object, key: str) -> bool:
+def _same_metric(given: str | None, key: str) -> bool:
     """Whether a metric as typed (key, name or alias) is the metric `key`; a
     metric that names nothing is refused later, where every input is checked."""
-    text = _text(given)
-    if text is None:
+    if given is None:
         return False
     try:
-        return find_metric(text).key == key
+        return find_metric(given).key == key
     except CoachError:
         return False
 
@@ -509,67 +608,64 @@ def request_session(
     return session
 
 
-def import_sessions(db: Session, actor: User, content: Content, source: str, *, today: dt.date) -> dict[str, int]:
-    """Bulk schedule from CSV or JSON Lines: every row follows the rules of
-    `session schedule`, mini-goals included; any bad row and nothing is
-    imported. Returns the counts scheduled, minigoals, without_minigoal
-    (rows with some but not all four mini-goal fields) and first_of_two
-    (sessions starting at a time that happens twice: the first is meant)."""
-    require_coaching_role(actor, "import coaching sessions")
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What `session import` prints."""
+
+    scheduled: int = column("Scheduled")
+    minigoals: int = column("Mini-goals")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsImported:
+    scheduled: int
+    minigoals: int
+    # Rows with some but not all four mini-goal fields.
+    without_minigoal: int
+    # Sessions starting at a time that happens twice: the first is meant.
+    first_of_two: int
+
+    @property
+    def counts(self) -> ImportCounts:
+        return ImportCounts(scheduled=self.scheduled, minigoals=self.minigoals)
+
+
+def import_sessions(db: Session, actor: User, content: Content, source: str, *, today: dt.date) -> SessionsImported:
+    """Bulk schedule from CSV or JSON Lines: every row is a ScheduleRequest
+    scheduled in one batch, by the rules of `session schedule`, mini-goals
+    included; any bad row and nothing is imported."""
     problems = Problems(source)
-    rows: list[tuple[int, dict]] = []
-    for line, cells in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target", "duration")):
-        if isinstance(cells, ValueError):
-            problems.add(line, str(cells))
-            continue
-        rows.append((line, dict(zip(IMPORT_COLUMNS, cells, strict=True))))
-    directory = load_directory(
+
+    def requests() -> Iterable[tuple[int, ScheduleRequest]]:
+        for line, cells in read_rows(content, source, IMPORT_COLUMNS, IMPORT_REQUIRED, numbers=("target", "duration")):
+            if isinstance(cells, ValueError):
+                problems.add(line, str(cells))
+                continue
+            yield line, ScheduleRequest.typed(**dict(zip(IMPORT_COLUMNS, cells, strict=True)))
+
+    scheduled = schedule_sessions(
         db,
         actor,
-        [_handle(values[key]) for _, values in rows for key in ("agent", "coach")],
-        [_text(values["path"]) for _, values in rows],
+        requests(),
+        today=today,
+        doing="import coaching sessions",
+        problems=problems,
+        required=IMPORT_REQUIRED,
     )
-    sessions: list[dict] = []
-    goals: list[tuple[int, dict]] = []
-    incomplete = first_of_two = 0
-    for line, values in rows:
-        blank = [key for key in IMPORT_REQUIRED if _text(values[key]) is None]
-        if blank:
-            problems.add(line, f"missing {', '.join(blank)}")
-            continue
-        try:
-            checked = check_schedule(directory, values, today=today)
-        except CoachError as error:
-            problems.add(line, error.message)
-            continue
-        if checked.minigoal is not None:
-            goals.append((len(sessions), checked.minigoal))
-        incomplete += bool(checked.missing)
-        first_of_two += (
-            check_wall_clock(checked.session["date"], checked.session["start"], checked.session["timezone"]) is not None
-        )
-        sessions.append(checked.session)
-    problems.raise_if_any()
-    session_ids = _insert_sessions(db, sessions)
-    goal_rows = [{"session_id": session_ids[index], **goal} for index, goal in goals]
-    table = MiniGoal.__table__
-    for batch in chunks(goal_rows, INSERT_BATCH):
-        db.execute(insert(table), batch)
-    counts = {"scheduled": len(sessions), "minigoals": len(goal_rows), "without_minigoal": incomplete}
-    audit.record(db, actor, "session.import", "session", None, **counts)
-    return {**counts, "first_of_two": first_of_two}
-
-
-def _insert_sessions(db: Session, sessions: list[dict]) -> list[int]:
-    now = utc_now()
-    extra: dict[str, object] = {
-        "form_id": None,
-        "plan_id": None,
-        "answers": {},
-        "requested_by_id": None,
-        "created_at": now,
-        "updated_at": now,
-        "coached_at": None,
-        "coached_by_id": None,
-    }
-    return bulk.insert_sessions_in_order(db, [{**row, **extra} for row in sessions])
+    imported = SessionsImported(
+        scheduled=len(scheduled),
+        minigoals=sum(item.minigoal for item in scheduled),
+        without_minigoal=sum(item.without_minigoal for item in scheduled),
+        first_of_two=sum(item.first_of_two for item in scheduled),
+    )
+    audit.record(
+        db,
+        actor,
+        "session.import",
+        "session",
+        None,
+        scheduled=imported.scheduled,
+        minigoals=imported.minigoals,
+        without_minigoal=imported.without_minigoal,
+    )
+    return imported

@@ -1,7 +1,12 @@
-"""Coaching sessions: creating, saving (Save Only), coaching (Save & Coached),
-autofill, delete and Coach Again."""
+"""Coaching sessions as records: what a session's record holds, who may see
+it (and its private notes), the queries that find and list sessions, and why
+one is kept for good. Changing a session: coaching.py and scheduling.py."""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy.orm import aliased, undefer
 from sqlmodel import Session, col, select
@@ -13,25 +18,53 @@ from coachcli.db.models import (
     Form,
     MiniGoal,
     PerformancePath,
-    Plan,
     RuleFiring,
     SessionAcknowledgement,
     User,
     stored_id,
 )
 from coachcli.db.scope import session_rule
-from coachcli.db.types import utc_now
-from coachcli.errors import CoachError, forbidden, not_found, refused
-from coachcli.forms import FormSpec, merge_answers, missing_required
-from coachcli.parse import check_text
-from coachcli.services import audit
-from coachcli.services.forms import find_form, form_spec
-from coachcli.services.notifications import notify
-from coachcli.services.people import COACHING_ROLES, coachable_agent, find_user, in_scope, require_coaching_role
+from coachcli.errors import forbidden, not_found
+from coachcli.forms import FormSpec
+from coachcli.records import WITHHELD, column
+from coachcli.services.forms import form_spec
+from coachcli.services.kpi import STREAMED_ROWS
+from coachcli.services.people import COACHING_ROLES, find_user, in_scope
 
 STATES = tuple(tab.value for tab in SessionTab)
 _Agent = aliased(User, name="agent")
 _Coach = aliased(User, name="coach")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: int = column("ID")
+    title: str = column("Title")
+    agent: str = column("Agent")
+    coach: str | None = column("Coach")
+    form: str | None = column("Form")
+    plan_id: int | None = column("Plan")
+    state: str = column("State")
+    date: dt.date | None = column("Date")
+    start: str | None = column("Start", listed=False)
+    timezone: str | None = column("Time zone", listed=False)
+    duration_minutes: int | None = column("Duration (min)", listed=False)
+    meeting_link: str | None = column("Meeting link", listed=False)
+    path: str | None = column("Path", listed=False)
+    kpi: str | None = column("KPI metric", listed=False)
+    target: float | None = column("Target", listed=False)
+    target_date: dt.date | None = column("Target date", listed=False)
+    notes: str = column("Notes", listed=False)
+    answers: dict = column(None)
+    created_at: dt.datetime = column(None)
+    coached_at: dt.datetime | None = column("Coached at", listed=False)
+    minigoal_id: int | None = column("Goal")
+    acknowledged_at: dt.datetime | None = column("Acknowledged at", listed=False)
+    agent_comment: str | None = column("Agent comment", listed=False)
+    # The rule whose firing requested this session (SPEC §16), or None.
+    rule: str | None = column(None)
+    # WITHHELD for a viewer who may not see them (sees_private_notes).
+    private_notes: str = column("Private notes", listed=False)
 
 
 def _session_query(viewer: User):
@@ -67,38 +100,35 @@ def sees_private_notes(viewer: User) -> bool:
     return viewer.role in COACHING_ROLES
 
 
-def _record(row, viewer: User) -> dict:
+def _record(row, sees_notes: bool) -> SessionRecord:
     session, agent, coach, form, path, minigoal_id, acknowledged_at, agent_comment, rule = row
-    record = {
-        "id": session.id,
-        "title": session.title,
-        "agent": agent,
-        "coach": coach,
-        "form": form,
-        "plan_id": session.plan_id,
-        "state": session.state,
-        "date": session.date,
-        "start": session.start,
-        "timezone": session.timezone,
-        "duration_minutes": session.duration_minutes,
-        "meeting_link": session.meeting_link,
-        "path": path,
-        "kpi": session.kpi,
-        "target": session.target,
-        "target_date": session.target_date,
-        "notes": session.notes,
-        "answers": session.answers,
-        "created_at": session.created_at,
-        "coached_at": session.coached_at,
-        "minigoal_id": minigoal_id,
-        "acknowledged_at": acknowledged_at,
-        "agent_comment": agent_comment,
-        # The rule whose firing requested this session (SPEC §16), or None.
-        "rule": rule,
-    }
-    if sees_private_notes(viewer):
-        record["private_notes"] = session.private_notes
-    return record
+    return SessionRecord(
+        id=session.id,
+        title=session.title,
+        agent=agent,
+        coach=coach,
+        form=form,
+        plan_id=session.plan_id,
+        state=session.state,
+        date=session.date,
+        start=session.start,
+        timezone=session.timezone,
+        duration_minutes=session.duration_minutes,
+        meeting_link=session.meeting_link,
+        path=path,
+        kpi=session.kpi,
+        target=session.target,
+        target_date=session.target_date,
+        notes=session.notes,
+        answers=session.answers,
+        created_at=session.created_at,
+        coached_at=session.coached_at,
+        minigoal_id=minigoal_id,
+        acknowledged_at=acknowledged_at,
+        agent_comment=agent_comment,
+        rule=rule,
+        private_notes=session.private_notes if sees_notes else WITHHELD,
+    )
 
 
 def visible(actor: User):
@@ -107,14 +137,15 @@ def visible(actor: User):
     return session_rule(in_scope(actor, CoachingSession.agent_id), stored_id(actor), CoachingSession.coach_id)
 
 
-def session_records(db: Session, viewer: User, session_ids: list[int]) -> list[dict]:
+def session_records(db: Session, viewer: User, session_ids: list[int]) -> list[SessionRecord]:
     """The sessions as `viewer` may see them (private notes only for coaches and admins)."""
     rows = db.exec(_session_query(viewer).where(col(CoachingSession.id).in_(session_ids))).all()
-    by_id = {row[0].id: _record(row, viewer) for row in rows}
+    sees_notes = sees_private_notes(viewer)
+    by_id = {row[0].id: _record(row, sees_notes) for row in rows}
     return [by_id[session_id] for session_id in session_ids if session_id in by_id]
 
 
-def session_record(db: Session, viewer: User, session_id: int) -> dict:
+def session_record(db: Session, viewer: User, session_id: int) -> SessionRecord:
     return session_records(db, viewer, [session_id])[0]
 
 
@@ -126,7 +157,9 @@ def list_sessions(
     plan_id: int | None = None,
     tab: SessionTab | None = None,
     unacknowledged: bool = False,
-) -> list[dict]:
+) -> Iterator[SessionRecord]:
+    """The sessions in the actor's scope, newest first, read as they are
+    used (inside the caller's transaction). Filters are checked at once."""
     query = _session_query(actor).where(visible(actor))
     if unacknowledged:
         query = query.where(CoachingSession.state == "coached", col(SessionAcknowledgement.session_id).is_(None))
@@ -136,8 +169,13 @@ def list_sessions(
         query = query.where(CoachingSession.plan_id == plan_id)
     if tab is not None:
         query = query.where(CoachingSession.state == SessionTab(tab).value)
-    rows = db.exec(query.order_by(col(CoachingSession.id).desc())).all()
-    return [_record(row, actor) for row in rows]
+    query = query.order_by(col(CoachingSession.id).desc())
+    return _streamed(db, query, sees_private_notes(actor))
+
+
+def _streamed(db: Session, query, sees_notes: bool) -> Iterator[SessionRecord]:
+    for row in db.exec(query.execution_options(yield_per=STREAMED_ROWS)):
+        yield _record(row, sees_notes)
 
 
 def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
@@ -150,262 +188,12 @@ def find_session(db: Session, actor: User, session_id: int) -> CoachingSession:
     return session
 
 
-def _coachable_session(db: Session, actor: User, session_id: int, doing: str) -> CoachingSession:
-    """A session the actor may run: an agent of their teams (or any, for an
-    admin), or one they were named coach of when it was scheduled."""
-    require_coaching_role(actor, doing)
-    session = find_session(db, actor, session_id)
-    if session.coach_id != actor.id:
-        agent = db.get(User, session.agent_id)
-        assert agent is not None  # session.agent_id is a foreign key
-        coachable_agent(db, actor, agent.handle, doing)
-    return session
-
-
-def _require_open(session: CoachingSession, doing: str) -> None:
-    if session.state == "coached":
-        raise refused(
-            f"session {session.id} is coached and final; it cannot be {doing} "
-            f"(start a new one with `coach session coach-again {session.id}`)"
-        )
-    if session.state == "requested":
-        raise refused(
-            f"session {session.id} is still a request; schedule it first with "
-            f"`coach session schedule --from-request {session.id} …`"
-        )
-
-
 def session_form(db: Session, session: CoachingSession) -> FormSpec | None:
     if session.form_id is None:
         return None
     form = db.get(Form, session.form_id)
     assert form is not None  # session.form_id is a foreign key
     return form_spec(form)
-
-
-def create_draft(
-    db: Session, actor: User, agent: User, form: Form | None, title: str, plan: Plan | None = None
-) -> CoachingSession:
-    """A blank draft; the only place a session is born inside a plan."""
-    title = check_text(title, "title").strip()
-    if not title:
-        raise CoachError("a session needs a title; pass --title TEXT")
-    session = CoachingSession(
-        title=title,
-        agent_id=stored_id(agent),
-        coach_id=actor.id,
-        form_id=form.id if form else None,
-        plan_id=plan.id if plan else None,
-        state="draft",
-    )
-    db.add(session)
-    db.flush()
-    audit.record(db, actor, "session.new", "session", session.id, agent=agent, plan_id=session.plan_id)
-    return session
-
-
-def new_session(db: Session, actor: User, agent_handle: str, form_name: str, title: str | None) -> CoachingSession:
-    agent = coachable_agent(db, actor, agent_handle, "start coaching sessions")
-    form = find_form(db, form_name)
-    return create_draft(db, actor, agent, form, title or f"{form.name}: {agent.name}")
-
-
-def _form_for(db: Session, session: CoachingSession, form_name: str | None) -> Form | None:
-    """The form a session is run with: its own, or — for a session scheduled
-    without one — the one named now. Once a session has a form (always, in a
-    plan) the form stays."""
-    current = db.get(Form, session.form_id) if session.form_id is not None else None
-    if not form_name:
-        return current
-    named = find_form(db, form_name)
-    if current is not None and current.id != named.id:
-        raise refused(
-            f"session {session.id} already uses the form '{current.name}'; "
-            "a session keeps its form (start another with `coach session new`)"
-        )
-    return named
-
-
-def _apply_answers(
-    db: Session,
-    session: CoachingSession,
-    updates: dict[str, object],
-    notes: str | None,
-    form_name: str | None,
-    private_notes: str | None,
-) -> None:
-    chosen = _form_for(db, session, form_name)
-    session.form_id = chosen.id if chosen else None
-    form = form_spec(chosen) if chosen else None
-    if updates:
-        if form is None:
-            raise refused(
-                f"session {session.id} has no coaching form, so it takes no answers; "
-                "choose one with --form NAME, or record what was said with --notes"
-            )
-        session.answers = merge_answers(form, session.answers, updates)
-    if notes is not None:
-        session.notes = check_text(notes, "notes", lines=True)
-    if private_notes is not None:
-        session.private_notes = check_text(private_notes, "private notes", lines=True).strip()
-    session.updated_at = utc_now()
-
-
-def save_session(
-    db: Session,
-    actor: User,
-    session_id: int,
-    updates: dict[str, object],
-    notes: str | None = None,
-    form_name: str | None = None,
-    private_notes: str | None = None,
-) -> CoachingSession:
-    """Save Only: keep the answers, leave the session a draft."""
-    session = _coachable_session(db, actor, session_id, "save coaching sessions")
-    _require_open(session, "saved")
-    _apply_answers(db, session, updates, notes, form_name, private_notes)
-    session.state = "draft"
-    db.add(session)
-    db.flush()
-    audit.record(
-        db,
-        actor,
-        "session.save",
-        "session",
-        session.id,
-        fields=sorted(updates) or None,
-        private_notes=True if private_notes is not None else None,
-    )
-    return session
-
-
-def coach_session(
-    db: Session,
-    actor: User,
-    session_id: int,
-    updates: dict[str, object],
-    notes: str | None = None,
-    form_name: str | None = None,
-    private_notes: str | None = None,
-) -> CoachingSession:
-    """Save & Coached: check required fields, make the session final, notify the agent."""
-    session = _coachable_session(db, actor, session_id, "coach sessions")
-    _require_open(session, "coached again")
-    _apply_answers(db, session, updates, notes, form_name, private_notes)
-    form = session_form(db, session)
-    missing = missing_required(form, session.answers) if form else []
-    if missing:
-        raise refused(
-            f"session {session.id} is missing required answers: {', '.join(missing)}; "
-            f"set them with --set KEY=VALUE (or `coach session save {session.id}` to keep a draft)"
-        )
-    session.state = "coached"
-    session.coached_at = utc_now()
-    session.coached_by_id = actor.id
-    session.coach_id = session.coach_id or actor.id
-    db.add(session)
-    db.flush()
-    notify(
-        db,
-        session.agent_id,
-        "session.coached",
-        f"Coaching session {session.id} “{session.title}” was completed by {actor.name}.",
-        "session",
-        stored_id(session),
-    )
-    audit.record(
-        db, actor, "session.coach", "session", session.id, private_notes=True if private_notes is not None else None
-    )
-    return session
-
-
-def acknowledge_session(db: Session, actor: User, session_id: int, comment: str | None = None) -> CoachingSession:
-    """The agent's acknowledgement of a coached session: theirs alone, once;
-    the coach is notified. It is kept beside the session, whose record stays final."""
-    session = find_session(db, actor, session_id)
-    agent = db.get(User, session.agent_id)
-    assert agent is not None  # session.agent_id is a foreign key
-    if actor.id != agent.id:
-        raise forbidden(f"only the session's agent ('{agent.handle}') can acknowledge session {session.id}")
-    if session.state != "coached":
-        raise refused(
-            f"session {session.id} is {session.state}, not coached yet; "
-            "a session is acknowledged after the coach has completed it"
-        )
-    given = db.get(SessionAcknowledgement, session.id)
-    if given is not None:
-        raise refused(
-            f"session {session.id} was already acknowledged on {given.acknowledged_at:%Y-%m-%d}; "
-            "an acknowledgement is given once and never changed"
-        )
-    comment = check_text(comment or "", "comment", lines=True).strip() or None
-    db.add(SessionAcknowledgement(session_id=stored_id(session), comment=comment))
-    db.flush()
-    said = f" with the comment “{comment}”" if comment else ""
-    # Coaching a session names its coach (coach_session), so a coached one has one.
-    assert session.coach_id is not None
-    notify(
-        db,
-        session.coach_id,
-        "session.acknowledged",
-        f"{agent.name} ({agent.handle}) acknowledged coaching session {session.id} “{session.title}”{said}.",
-        "session",
-        stored_id(session),
-    )
-    audit.record(db, actor, "session.ack", "session", session.id, comment=True if comment else None)
-    return session
-
-
-def previous_session(db: Session, session: CoachingSession) -> CoachingSession | None:
-    """The session autofill copies from: the previous one of the same plan, or
-    for a standalone session the agent's previous one on the same form.
-    A coached one is preferred, so an abandoned empty draft is never copied."""
-    query = select(CoachingSession).where(col(CoachingSession.id) < session.id)
-    if session.plan_id is not None:
-        query = query.where(CoachingSession.plan_id == session.plan_id)
-    else:
-        query = query.where(
-            CoachingSession.agent_id == session.agent_id,
-            CoachingSession.form_id == session.form_id,
-            col(CoachingSession.form_id).is_not(None),
-        )
-    newest_coached_first = (col(CoachingSession.state) == "coached").desc(), col(CoachingSession.id).desc()
-    return db.exec(query.order_by(*newest_coached_first).limit(1)).first()
-
-
-def answer_context(
-    db: Session, actor: User, session_id: int, form_name: str | None = None
-) -> tuple[FormSpec | None, dict, dict]:
-    """What a person filling the form needs: the form, the answers so far,
-    and the previous session's answers to offer as defaults. Nothing is
-    written: the caller reads this before it asks, and saves after."""
-    session = _coachable_session(db, actor, session_id, "fill coaching forms")
-    _require_open(session, "changed")
-    chosen = _form_for(db, session, form_name)
-    previous = previous_session(db, session)
-    return form_spec(chosen) if chosen else None, session.answers, previous.answers if previous else {}
-
-
-def autofill_session(db: Session, actor: User, session_id: int) -> tuple[CoachingSession, CoachingSession]:
-    """Fill the unanswered fields from the previous session; answers already
-    given in this one are kept, so autofill never overwrites work."""
-    session = _coachable_session(db, actor, session_id, "autofill coaching sessions")
-    _require_open(session, "autofilled")
-    if session.form_id is None:
-        raise refused(f"session {session.id} has no coaching form to fill")
-    source = previous_session(db, session)
-    if source is None:
-        where = "in its plan" if session.plan_id else "for this agent on this form"
-        raise refused(f"session {session.id} has no previous session {where} to fill from")
-    form = session_form(db, session)
-    assert form is not None  # the session has a form_id, checked above
-    session.answers = merge_answers(form, source.answers, session.answers)
-    session.state = "draft"
-    session.updated_at = utc_now()
-    db.add(session)
-    db.flush()
-    audit.record(db, actor, "session.autofill", "session", session.id, source_session_id=source.id)
-    return session, source
 
 
 def why_kept(db: Session, session: CoachingSession) -> str | None:
@@ -428,37 +216,3 @@ def why_kept(db: Session, session: CoachingSession) -> str | None:
             "it is kept as the record of that result"
         )
     return None
-
-
-def delete_session(db: Session, actor: User, session_id: int) -> None:
-    session = find_session(db, actor, session_id)
-    own_request = session.state == "requested" and session.requested_by_id == actor.id
-    if not own_request:
-        session = _coachable_session(db, actor, session_id, "delete coaching sessions")
-    kept = why_kept(db, session)
-    if kept is not None:
-        raise refused(kept)
-    goal = db.exec(select(MiniGoal).where(MiniGoal.session_id == session.id)).first()
-    audit.record(
-        db,
-        actor,
-        "session.delete",
-        "session",
-        session.id,
-        agent=db.get(User, session.agent_id),
-        plan_id=session.plan_id,
-        minigoal_id=goal.id if goal else None,
-    )
-    db.delete(session)
-    db.flush()
-
-
-def coach_again(db: Session, actor: User, session_id: int) -> CoachingSession:
-    """Coach Again: a new standalone draft, same form and agent, never in a plan."""
-    source = _coachable_session(db, actor, session_id, "start coaching sessions")
-    agent = db.get(User, source.agent_id)
-    assert agent is not None  # source.agent_id is a foreign key
-    form = db.get(Form, source.form_id) if source.form_id else None
-    # A plan session's title ("Plan 3: session 2") would wrongly place the copy in the plan.
-    title = f"{form.name}: {agent.name}" if source.plan_id is not None and form else source.title
-    return create_draft(db, actor, agent, form, title)
