@@ -115,7 +115,8 @@ def list_(
     with unit_of_work(write=False) as db:
         actor = acting_user(db)
         records = sessions.list_sessions(db, actor, agent=agent, plan_id=plan, tab=tab, unacknowledged=unacknowledged)
-        emit(records, format, View(title="Coaching sessions", record=sessions.SessionRecord))
+        view = View(title="Coaching sessions", record=sessions.SessionRecord, keys=sessions.session_keys(actor))
+        emit(records, format, view)
 
 
 @app.command("show")

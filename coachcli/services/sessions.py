@@ -26,7 +26,7 @@ from coachcli.db.models import (
 from coachcli.db.scope import session_rule
 from coachcli.errors import forbidden, not_found
 from coachcli.forms import FormSpec
-from coachcli.records import WITHHELD, column
+from coachcli.records import WITHHELD, column, keys
 from coachcli.services.forms import form_spec
 from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import COACHING_ROLES, find_user, in_scope
@@ -98,6 +98,12 @@ def _session_query(viewer: User):
 def sees_private_notes(viewer: User) -> bool:
     """Private notes are for coaches and admins; an agent never gets them."""
     return viewer.role in COACHING_ROLES
+
+
+def session_keys(viewer: User) -> list[str]:
+    """A session's keys as `viewer` gets them: the header of their list,
+    when it has no row to take it from."""
+    return [key for key in keys(SessionRecord) if key != "private_notes" or sees_private_notes(viewer)]
 
 
 def _record(row, sees_notes: bool) -> SessionRecord:
