@@ -1,7 +1,5 @@
 """coach action: action items agreed in coaching sessions. There is no delete: items are kept."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

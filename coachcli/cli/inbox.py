@@ -1,7 +1,5 @@
 """coach inbox: the acting user's notifications."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

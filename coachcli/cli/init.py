@@ -1,7 +1,5 @@
 """coach init: create or upgrade the database, optionally with sample data."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """coach log: the append-only audit trail of every change."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

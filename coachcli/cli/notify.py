@@ -1,7 +1,5 @@
 """coach notify: deliver pending notifications through COACH_NOTIFY_COMMAND."""
 
-from __future__ import annotations
-
 import os
 
 from coachcli.cli.context import command_group, unit_of_work

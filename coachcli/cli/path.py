@@ -1,7 +1,5 @@
 """coach path: performance paths, assigned to agents."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """coach plan: performance plans (P1–P12). There is no delete: plans are permanent."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

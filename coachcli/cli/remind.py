@@ -1,8 +1,6 @@
 """coach remind: reminders for cron — upcoming sessions, sessions not acknowledged,
 action items due, mini-goals at risk."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """coach session: coaching sessions, from request to coached."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """coach team: groups of agents and the coaches who supervise them."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """coach user: people, their roles and teams."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

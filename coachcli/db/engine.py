@@ -22,6 +22,9 @@ from coachcli.db.expressions import register_sqlite_functions
 from coachcli.errors import CoachError, ExitCode
 
 BUSY_TIMEOUT_SECONDS = 30
+# Rows fetched at a time when a list streams (yield_per: a server-side
+# cursor on PostgreSQL), so a list of millions takes constant memory.
+STREAMED_ROWS = 1_000
 CONNECT_TIMEOUT_SECONDS = 10
 # Every coach writer on a PostgreSQL database queues on one lock, as SQLite
 # writers queue on BEGIN IMMEDIATE: writers never interleave, so none meets a

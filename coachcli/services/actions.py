@@ -12,13 +12,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from coachcli.choices import ActionState
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import ActionItem, CoachingSession, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
 from coachcli.parse import check_text, parse_date
 from coachcli.records import column
 from coachcli.services import audit
-from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import find_user
 from coachcli.services.sessions import find_session, visible
 

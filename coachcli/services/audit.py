@@ -127,8 +127,8 @@ def search(
     """Audit entries, newest first, read as they are consumed (the caller
     keeps the transaction open until then). Dates are local (COACH_TZ)
     calendar days. Checks and refusals happen before the first entry."""
+    from coachcli.db.engine import STREAMED_ROWS
     from coachcli.parse import default_timezone_name, parse_date, parse_record_id, today_in
-    from coachcli.services.kpi import STREAMED_ROWS
     from coachcli.services.people import find_user, require_admin
 
     require_admin(actor, "read the audit log")

@@ -119,7 +119,7 @@ def form_record(form: Form) -> FormRecord:
 
 def list_forms(db: Session) -> Iterator[FormSummary]:
     """Every form by name, read as they are consumed."""
-    from coachcli.services.kpi import STREAMED_ROWS
+    from coachcli.db.engine import STREAMED_ROWS
 
     forms = db.exec(select(Form).order_by(Form.name).execution_options(yield_per=STREAMED_ROWS))
     return (

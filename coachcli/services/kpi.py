@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coachcli.db import bulk
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import KpiObservation, User
 from coachcli.errors import CoachError
 from coachcli.metrics import ALIASES as METRIC_ALIASES
@@ -38,8 +39,6 @@ ALIASES = {name: "agent" for name in AGENT_COLUMN_NAMES} | {name: "observed_at" 
 LONG_FORMAT_KEYS = frozenset(header_key(name) for name in ("metric", "value"))
 BATCH_ROWS = 50_000
 OBSERVED_CACHE_SIZE = 50_000
-# Rows fetched from the database at a time when a list streams.
-STREAMED_ROWS = 1_000
 
 
 @dataclass(frozen=True, slots=True)

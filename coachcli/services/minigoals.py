@@ -46,6 +46,7 @@ from sqlmodel import Session, col, or_, select
 
 from coachcli.choices import GoalState
 from coachcli.db import bulk
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.expressions import END_OF_DAY, end_of_day, iso_date, rounded
 from coachcli.db.models import (
     CoachingSession,
@@ -61,7 +62,6 @@ from coachcli.errors import forbidden, not_found
 from coachcli.metrics import METRICS, Metric, find_metric, format_value
 from coachcli.records import WITHHELD, column
 from coachcli.services import audit, runs
-from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import find_user, in_scope
 
 STATES = tuple(state.value for state in GoalState)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from coachcli.choices import PlanState
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import CoachingSession, Form, Plan, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError, forbidden, not_found, refused
@@ -23,7 +24,6 @@ from coachcli.services import audit
 from coachcli.services.actions import ActionRecord, open_actions_before
 from coachcli.services.coaching import create_draft
 from coachcli.services.forms import find_form, form_spec
-from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import coachable_agent, find_user, in_scope
 from coachcli.services.sessions import SessionRecord, session_records, why_kept
 

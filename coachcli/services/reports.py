@@ -32,6 +32,7 @@ from sqlalchemy import and_, case, exists, func, literal, select
 from sqlmodel import Session, col
 
 from coachcli.choices import DEFAULT_CADENCE, DEFAULT_WINDOW_DAYS, Grouping
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.expressions import END_OF_DAY, iso_date, local_date, shifted_date
 from coachcli.db.models import (
     ActionItem,
@@ -46,7 +47,6 @@ from coachcli.errors import CoachError
 from coachcli.metrics import find_metric
 from coachcli.records import column
 from coachcli.services.actions import is_overdue
-from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import COACHING_ROLES, a_role, find_team, find_user, in_scope, require_coaching_role
 from coachcli.services.users import team_names_by_user
 from coachcli.stats import mean_interval

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, undefer
 from sqlmodel import Session, col, select
 
 from coachcli.choices import SessionTab
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import (
     ActionItem,
     CoachingSession,
@@ -28,7 +29,6 @@ from coachcli.errors import forbidden, not_found
 from coachcli.forms import FormSpec
 from coachcli.records import WITHHELD, column, keys
 from coachcli.services.forms import form_spec
-from coachcli.services.kpi import STREAMED_ROWS
 from coachcli.services.people import COACHING_ROLES, find_user, in_scope
 
 STATES = tuple(tab.value for tab in SessionTab)
