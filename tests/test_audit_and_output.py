@@ -68,12 +68,12 @@ def test_log_filters_by_user_and_dates(cli):
 
 
 def test_the_log_is_read_a_batch_at_a_time_with_everyone_named(db, center, monkeypatch):
-    from coachcli.services import audit, kpi, users
+    from coachcli.services import audit, users
 
     for n, actor in enumerate([center.dana, center.calvin, center.priya]):
         users.add_team(db, actor, f"Night {n}")
     # The three entries span two batches; the second's actor is in neither of the first's.
-    monkeypatch.setattr(kpi, "STREAMED_ROWS", 2)
+    monkeypatch.setattr(audit, "STREAMED_ROWS", 2)
     entries = list(audit.search(db, center.dana, record="team"))[:3]
     assert [(entry.actor, entry.details["name"]) for entry in entries] == [
         ("priya", "Night 2"),

@@ -349,3 +349,13 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, tmp_path, capsys):
     with source.open() as handle:
         assert list(progress_lines(handle, str(source))) == lines
     assert "Reading" in capsys.readouterr().err
+
+
+def test_the_user_list_is_read_a_batch_at_a_time_with_everyones_teams(db, center, monkeypatch):
+    from coachcli.services import users
+
+    everyone = list(users.list_users(db, center.dana))
+    assert len(everyone) > 2 and any(user.teams for user in everyone[2:])
+    # Batches of two: the teams are looked up for each batch, the later ones' too.
+    monkeypatch.setattr(users, "STREAMED_ROWS", 2)
+    assert list(users.list_users(db, center.dana)) == everyone

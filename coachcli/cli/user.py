@@ -80,7 +80,7 @@ def list_(
 
     with unit_of_work(write=False) as db:
         records = users.list_users(db, acting_user(db), role=role, team=team)
-    emit(records, format, View(title="Users", record=users.UserRecord))
+        emit(records, format, View(title="Users", record=users.UserRecord))
 
 
 @app.command("import")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import AuditEntry, User, stored_id
 from coachcli.db.types import utc_now
 from coachcli.errors import CoachError
@@ -127,7 +128,6 @@ def search(
     """Audit entries, newest first, read as they are consumed (the caller
     keeps the transaction open until then). Dates are local (COACH_TZ)
     calendar days. Checks and refusals happen before the first entry."""
-    from coachcli.db.engine import STREAMED_ROWS
     from coachcli.parse import default_timezone_name, parse_date, parse_record_id, today_in
     from coachcli.services.people import find_user, require_admin
 

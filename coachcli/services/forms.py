@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.models import Form, User, stored_id
 from coachcli.errors import CoachError, not_found, refused
 from coachcli.forms import FormSpec
@@ -119,7 +120,6 @@ def form_record(form: Form) -> FormRecord:
 
 def list_forms(db: Session) -> Iterator[FormSummary]:
     """Every form by name, read as they are consumed."""
-    from coachcli.db.engine import STREAMED_ROWS
 
     forms = db.exec(select(Form).order_by(Form.name).execution_options(yield_per=STREAMED_ROWS))
     return (

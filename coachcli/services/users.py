@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from coachcli.choices import Role
+from coachcli.db.engine import STREAMED_ROWS
 from coachcli.db.identity import Connected, check_login, require_server
 from coachcli.db.models import Team, TeamMembership, User, stored_id
 from coachcli.errors import CoachError, forbidden, refused
@@ -172,14 +174,21 @@ def link_user(db: Session, actor: User | None, who: Connected, handle: str, logi
     return user
 
 
-def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> list[UserRecord]:
+def list_users(db: Session, actor: User, role: Role | None = None, team: str | None = None) -> Iterator[UserRecord]:
+    """The users within the actor's scope, by handle, read as the caller
+    consumes them (inside its transaction): a batch of rows at a time, with
+    one query for the batch's teams. The filters are checked at once."""
     query = select(User).where(in_scope(actor, User.id)).order_by(User.handle)
     if role is not None:
         query = query.where(User.role == Role(role).value)
     if team:
         members = select(TeamMembership.user_id).where(TeamMembership.team_id == find_team(db, team).id)
         query = query.where(col(User.id).in_(members))
-    users = db.exec(query).all()
+    batches = db.exec(query.execution_options(yield_per=STREAMED_ROWS)).partitions()
+    return (record for batch in batches for record in _user_records(db, batch))
+
+
+def _user_records(db: Session, users: Sequence[User]) -> list[UserRecord]:
     teams = team_names_by_user(db, [stored_id(user) for user in users])
     return [user_record(user, teams.get(stored_id(user), [])) for user in users]
 
