@@ -363,6 +363,7 @@ def streaming_case(folder: Path, server: str) -> None:
         kpi_list_case("postgresql", target)
     finally:
         subprocess.run([*psql, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
+        drop_groups(lambda command: [*psql, "-c", command], name)
 
 
 def main() -> None:
