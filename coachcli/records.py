@@ -36,14 +36,8 @@ class Record(Protocol):
 
 class _Withheld:
     """A value the viewer may not see: its key is left out of the record's
-    JSON (as if it did not exist), and its cell is empty in a table."""
-
-    _instance: _Withheld | None = None
-
-    def __new__(cls) -> _Withheld:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    JSON (as if it did not exist), and its cell is empty in a table. There
+    is one, WITHHELD, compared by identity."""
 
     def __repr__(self) -> str:
         return "WITHHELD"
